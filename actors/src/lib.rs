@@ -1,0 +1,36 @@
+//! memlink's engine: the supervision tree, the relay, worker and watermark actors, the domain
+//! types, boundary decoding and the pure logic (extraction, titles, checksums, backoff).
+//!
+//! The engine reaches storage, the broker, time, ids and randomness only through the traits
+//! in [`ports`]; it never opens a connection, reads the system clock, draws a random number
+//! or spawns a thread itself, so the whole tree can run under a seeded simulator.
+//!
+//! # Layout
+//! - [`domain`]: validated value types (`ChatId`, `UserId`, `Content`, `MessageCreated`).
+//! - [`decode`]: the boundary: raw stream entries and outbox rows → `Event` or `Rejection`
+//!   with a machine-readable [`decode::Reason`].
+//! - [`extract`], [`title`], [`checksum`]: pure logic applied per message and per chat.
+//! - [`plan`]: one message → its effects (facts, title candidate, digest) or a dead letter.
+//! - [`backoff`], [`pace`]: validated exponential backoff, restart budget, round pacing.
+//! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
+//! - [`relay`], [`worker`], [`watermark`]: the actors, each `{mod.rs: logic, actor.rs:
+//!   messages and handlers}`.
+//! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod checksum;
+pub mod decode;
+pub mod domain;
+pub mod extract;
+pub mod messages;
+pub mod pace;
+pub mod plan;
+pub mod ports;
+pub mod relay;
+pub mod status;
+pub mod supervisor;
+pub mod testkit;
+pub mod title;
+pub mod watermark;
+pub mod worker;

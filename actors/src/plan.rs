@@ -1,0 +1,299 @@
+//! Planning: turns one decoded event into the effects it should have (facts, a title
+//! candidate, a digest for duplicate detection), and one refused input into a dead letter.
+//!
+//! Pure and per-message, so the worker can wrap each call in a panic boundary: a message that
+//! makes this code panic is dead-lettered alone. It must never do I/O or read the clock
+//! directly (time and ids come from [`Ambient`]).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::decode::{decode_stream_entry, OutboxRow, RawEntry, Reason, Rejection};
+use crate::domain::{Event, MessageCreated, Role};
+use crate::extract::{self, ExtractedFact};
+use crate::ports::Ambient;
+use crate::title;
+
+/// A dead letter keeps at most this many raw bytes (a 10 MB entry is not copied whole).
+pub const MAX_RAW_BYTES: usize = 64 * 1024;
+
+/// Test-only: a message whose content is exactly this panics the worker's planning step.
+#[cfg(feature = "fault-injection")]
+pub const PANIC_MARKER: &str = "memlink:test:panic";
+
+/// Where a dead letter came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Stream,
+    Outbox,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Stream => "stream",
+            Source::Outbox => "outbox",
+        }
+    }
+}
+
+/// A refused input with everything needed to understand, replay or discard it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: Uuid,
+    pub source: Source,
+    /// The stream entry id or the outbox row id.
+    pub source_ref: String,
+    /// As received: may not be a UUID.
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub reason: Reason,
+    pub detail: String,
+    /// The input, truncated to [`MAX_RAW_BYTES`].
+    pub raw: Vec<u8>,
+    pub raw_len: usize,
+    pub delivery_count: u64,
+    pub actor: &'static str,
+    pub received_at: DateTime<Utc>,
+}
+
+/// One fact to store, with provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedFact {
+    pub id: Uuid,
+    pub fact: ExtractedFact,
+}
+
+/// One message's effects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedMessage {
+    /// The stream entry that carried it, when it came from the stream.
+    pub stream_entry_id: Option<String>,
+    pub event: MessageCreated,
+    /// SHA-256 over the decoded fields: the same event id with another digest is a conflict.
+    pub digest: [u8; 32],
+    pub facts: Vec<PlannedFact>,
+    /// The fallback title this message would give its chat if it is the earliest user message.
+    pub title_candidate: Option<String>,
+}
+
+/// What a worker round commits in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EffectBatch {
+    pub messages: Vec<PlannedMessage>,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl EffectBatch {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.dead_letters.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len() + self.dead_letters.len()
+    }
+}
+
+/// What to do with one stream entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryPlan {
+    Apply(Box<PlannedMessage>),
+    Dead(DeadLetter),
+}
+
+/// Decodes and plans one stream entry.
+pub fn plan_stream_entry(
+    entry: &RawEntry,
+    deliveries: u64,
+    actor: &'static str,
+    ambient: &Ambient,
+) -> EntryPlan {
+    match decode_stream_entry(entry) {
+        Ok(Event::MessageCreated(m)) => {
+            let mut planned = plan_message(m, ambient);
+            planned.stream_entry_id = Some(entry.id.clone());
+            EntryPlan::Apply(Box::new(planned))
+        }
+        Err(rejection) => EntryPlan::Dead(dead_letter_for_entry(
+            entry, rejection, deliveries, actor, ambient,
+        )),
+    }
+}
+
+/// Plans a decoded message: facts for user messages, a title candidate, a digest.
+pub fn plan_message(m: MessageCreated, ambient: &Ambient) -> PlannedMessage {
+    #[cfg(feature = "fault-injection")]
+    if m.content.as_str() == PANIC_MARKER {
+        panic!("fault injection: panic marker in message {}", m.message_id);
+    }
+    let (facts, title_candidate) = if m.role == Role::User {
+        let facts = extract::extract(m.content.as_str())
+            .into_iter()
+            .map(|fact| PlannedFact {
+                id: ambient.ids.new_id(),
+                fact,
+            })
+            .collect();
+        (facts, title::fallback_title(m.content.as_str()))
+    } else {
+        (Vec::new(), None)
+    };
+    PlannedMessage {
+        stream_entry_id: None,
+        digest: digest(&m),
+        event: m,
+        facts,
+        title_candidate,
+    }
+}
+
+fn digest(m: &MessageCreated) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [
+        m.message_id.to_string().as_bytes(),
+        m.chat_id.to_string().as_bytes(),
+        m.user_id.as_str().as_bytes(),
+        m.role.as_str().as_bytes(),
+        m.content.as_str().as_bytes(),
+        m.created_at.timestamp_micros().to_string().as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+/// A dead letter for a stream entry.
+pub fn dead_letter_for_entry(
+    entry: &RawEntry,
+    rejection: Rejection,
+    deliveries: u64,
+    actor: &'static str,
+    ambient: &Ambient,
+) -> DeadLetter {
+    let rendered = entry.render();
+    DeadLetter {
+        id: ambient.ids.new_id(),
+        source: Source::Stream,
+        source_ref: entry.id.clone(),
+        event_id: entry.field_lossy("event_id").map(|s| clip_text(&s)),
+        event_type: entry.field_lossy("event_type").map(|s| clip_text(&s)),
+        reason: rejection.reason,
+        detail: rejection.detail,
+        raw_len: rendered.len(),
+        raw: truncate(rendered),
+        delivery_count: deliveries,
+        actor,
+        received_at: ambient.clock.now(),
+    }
+}
+
+/// A dead letter for an outbox row refused at the relay.
+pub fn dead_letter_for_row(
+    row: &OutboxRow,
+    rejection: Rejection,
+    actor: &'static str,
+    ambient: &Ambient,
+) -> DeadLetter {
+    let rendered = serde_json::json!({
+        "id": row.id,
+        "aggregate_id": row.aggregate_id,
+        "event_type": row.event_type,
+        "payload": row.payload,
+    })
+    .to_string()
+    .into_bytes();
+    DeadLetter {
+        id: ambient.ids.new_id(),
+        source: Source::Outbox,
+        source_ref: row.id.to_string(),
+        event_id: Some(row.id.to_string()),
+        event_type: Some(clip_text(&row.event_type)),
+        reason: rejection.reason,
+        detail: rejection.detail,
+        raw_len: rendered.len(),
+        raw: truncate(rendered),
+        delivery_count: 1,
+        actor,
+        received_at: ambient.clock.now(),
+    }
+}
+
+/// Renders a caught panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".to_owned()
+    }
+}
+
+fn truncate(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.truncate(MAX_RAW_BYTES);
+    bytes
+}
+
+fn clip_text(s: &str) -> String {
+    s.chars().take(256).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::ambient;
+
+    fn entry(payload: &str) -> RawEntry {
+        RawEntry {
+            id: "7-0".into(),
+            fields: vec![
+                (b"event_id".to_vec(), b"0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11".to_vec()),
+                (b"event_type".to_vec(), b"message.created".to_vec()),
+                (b"payload".to_vec(), payload.as_bytes().to_vec()),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_user_message_plans_facts_and_a_title() {
+        let p = r#"{"message_id":"5d2b0b7e-3f0a-4f5e-8f1e-2b7c9d0e1f23","chat_id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "user_id":"u1","role":"user","content":"My name is PronterTestUser.","created_at":1769067099.568}"#;
+        let EntryPlan::Apply(m) = plan_stream_entry(&entry(p), 1, "worker", &ambient()) else {
+            panic!("expected a plan")
+        };
+        assert_eq!(m.title_candidate.as_deref(), Some("My name is PronterTestUser."));
+        assert_eq!(m.stream_entry_id.as_deref(), Some("7-0"));
+        assert!(m
+            .facts
+            .iter()
+            .any(|f| f.fact.predicate.as_str() == "name" && f.fact.object == "PronterTestUser"));
+    }
+
+    #[test]
+    fn an_assistant_message_plans_no_facts_or_title() {
+        let p = r#"{"message_id":"5d2b0b7e-3f0a-4f5e-8f1e-2b7c9d0e1f23","chat_id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "user_id":"u1","role":"assistant","content":"My name is Bot.","created_at":1769067099}"#;
+        let EntryPlan::Apply(m) = plan_stream_entry(&entry(p), 1, "worker", &ambient()) else {
+            panic!("expected a plan")
+        };
+        assert!(m.facts.is_empty());
+        assert_eq!(m.title_candidate, None);
+    }
+
+    #[test]
+    fn a_malformed_entry_becomes_a_bounded_dead_letter() {
+        let huge = "x".repeat(1_000_000);
+        let EntryPlan::Dead(d) = plan_stream_entry(&entry(&huge), 3, "worker", &ambient()) else {
+            panic!("expected a dead letter")
+        };
+        assert_eq!(d.reason, Reason::PayloadTooLarge);
+        assert_eq!(d.raw.len(), MAX_RAW_BYTES);
+        assert!(d.raw_len > 1_000_000);
+        assert_eq!(d.delivery_count, 3);
+        assert_eq!(d.source_ref, "7-0");
+    }
+}

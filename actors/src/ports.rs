@@ -1,0 +1,179 @@
+//! Ports: the small traits through which the engine reaches storage, the broker, time, ids
+//! and randomness. `src/` implements them with Postgres, Redis and the system clock; tests and
+//! a future simulator implement them with deterministic fakes.
+//!
+//! A port must never leak an adapter type (no `tokio_postgres::Error`, no `redis::Value`):
+//! failures cross as [`PortError`], which says whether retrying can help.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::decode::{OutboxRow, RawEntry};
+use crate::plan::{DeadLetter, EffectBatch};
+
+/// Whether an operation may succeed if tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Connection refused or lost, timeout, serialization failure, Redis `LOADING`/`BUSY`:
+    /// retry with backoff, never dead-letter for it.
+    Transient,
+    /// The input itself is refused (constraint violation, invalid input syntax): retrying
+    /// the same input fails the same way.
+    Permanent,
+}
+
+/// A failure at a port, classified by the adapter that saw it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{port}: {message}")]
+pub struct PortError {
+    pub port: &'static str,
+    pub retry: Retry,
+    /// Already redacted by the adapter: never a password.
+    pub message: String,
+}
+
+impl PortError {
+    pub fn transient(port: &'static str, message: impl Into<String>) -> PortError {
+        PortError {
+            port,
+            retry: Retry::Transient,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(port: &'static str, message: impl Into<String>) -> PortError {
+        PortError {
+            port,
+            retry: Retry::Permanent,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.retry == Retry::Transient
+    }
+}
+
+/// An outbox row refused at the relay, with why.
+#[derive(Debug, Clone)]
+pub struct RejectedRow {
+    pub row: OutboxRow,
+    pub dead_letter: DeadLetter,
+}
+
+/// An event ready to be appended to the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEntry {
+    pub outbox_id: Uuid,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+}
+
+/// The transactional outbox, as the relay sees it.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Leases up to `limit` pending rows (oldest first) for `lease`, skipping rows another
+    /// relay holds. An expired lease makes a row claimable again, so a relay that dies
+    /// mid-batch loses nothing.
+    async fn claim_pending_batch(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxRow>, PortError>;
+    /// Marks rows relayed with their stream entry ids.
+    async fn mark_relayed(&self, relayed: &[(Uuid, String)]) -> Result<(), PortError>;
+    /// Marks rows `dead` and records their dead letters, atomically.
+    async fn reject(&self, rejected: &[RejectedRow]) -> Result<(), PortError>;
+    /// Gives leased rows back (publishing failed).
+    async fn release(&self, ids: &[Uuid]) -> Result<(), PortError>;
+}
+
+/// A stream entry handed to this consumer again, with how often it was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redelivered {
+    pub entry: RawEntry,
+    pub deliveries: u64,
+}
+
+/// The Redis Stream and its consumer group.
+#[async_trait]
+pub trait StreamBus: Send + Sync {
+    /// Appends entries in one pipelined round trip; returns their entry ids in order.
+    async fn publish(&self, entries: &[OutgoingEntry]) -> Result<Vec<String>, PortError>;
+    /// Creates the stream and group when missing (idempotent).
+    async fn ensure_group(&self) -> Result<(), PortError>;
+    /// Reads up to `count` entries never delivered to the group, waiting at most `block`.
+    async fn read_new(&self, count: usize, block: Duration) -> Result<Vec<RawEntry>, PortError>;
+    /// Takes over entries pending on any consumer for longer than `min_idle`.
+    async fn claim_idle(
+        &self,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Redelivered>, PortError>;
+    /// Acknowledges entries: they leave the group's pending list.
+    async fn ack(&self, ids: &[String]) -> Result<(), PortError>;
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// Events whose effects were committed now.
+    pub applied: usize,
+    /// Events already applied before (redelivery): nothing changed.
+    pub duplicates: usize,
+    /// Dead letters recorded (including ones found by the store, such as a reused event id).
+    pub dead_lettered: Vec<DeadLetter>,
+}
+
+/// The memory graph: where a batch's effects are committed exactly once.
+#[async_trait]
+pub trait EffectStore: Send + Sync {
+    /// Commits the batch's effects and dead letters in one transaction. An event already
+    /// recorded changes nothing, so redelivery is harmless.
+    async fn apply_batch(&self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError>;
+}
+
+/// What one watermark fold did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldOutcome {
+    pub messages: usize,
+    pub chats: usize,
+}
+
+/// Per-chat watermarks, folded from durable processed-message records.
+#[async_trait]
+pub trait WatermarkStore: Send + Sync {
+    /// Folds up to `limit` processed-but-unfolded messages into their chats' watermarks
+    /// (using [`crate::checksum`]), stamping `updated_at` with `now`.
+    async fn fold_pending(&self, limit: usize, now: DateTime<Utc>)
+        -> Result<FoldOutcome, PortError>;
+}
+
+/// The time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Fresh ids.
+pub trait IdSource: Send + Sync {
+    fn new_id(&self) -> Uuid;
+}
+
+/// Randomness (for backoff jitter).
+pub trait Entropy: Send + Sync {
+    /// A uniformly random value in `[0, 1)`.
+    fn unit(&self) -> f64;
+}
+
+/// Everything the engine takes from the world besides storage.
+#[derive(Clone)]
+pub struct Ambient {
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub entropy: Arc<dyn Entropy>,
+}

@@ -1,0 +1,287 @@
+//! The worker: reads the stream through the consumer group, plans each entry behind a panic
+//! boundary, commits a batch's effects and dead letters in one transaction, then acks.
+//!
+//! At-least-once delivery comes from the group's pending list, exactly-once effects from the
+//! store; this module must never ack an entry before its effects (or its dead letter) are
+//! committed, and never let one bad entry hold back the others.
+
+pub mod actor;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::decode::{RawEntry, Reason, Rejection};
+use crate::pace::Pace;
+use crate::plan::{
+    dead_letter_for_entry, panic_message, plan_stream_entry, DeadLetter, EffectBatch, EntryPlan,
+};
+use crate::ports::{Ambient, EffectStore, PortError, StreamBus};
+use crate::status::StatusBoard;
+
+pub use actor::WorkerActor;
+
+/// The actor's name in logs, status and dead letters.
+pub const NAME: &str = "worker";
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Entries read per round.
+    pub batch_size: usize,
+    /// How long one read waits for new entries.
+    pub block: Duration,
+    /// Entries pending this long on any consumer are taken over.
+    pub reclaim_idle: Duration,
+    /// How often to look for such entries.
+    pub reclaim_every: Duration,
+    /// An entry delivered more often than this is dead-lettered as `max_deliveries`.
+    pub max_deliveries: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            batch_size: 256,
+            block: Duration::from_millis(250),
+            reclaim_idle: Duration::from_secs(30),
+            reclaim_every: Duration::from_secs(5),
+            max_deliveries: 5,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct WorkerDeps {
+    pub bus: Arc<dyn StreamBus>,
+    pub store: Arc<dyn EffectStore>,
+    pub ambient: Ambient,
+    pub status: StatusBoard,
+    pub config: WorkerConfig,
+}
+
+/// A planned batch and the entry ids to ack once it is committed. Kept across a transient
+/// failure so the same batch is retried, not re-read.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedRound {
+    pub batch: EffectBatch,
+    pub ack_ids: Vec<String>,
+    /// Whether planning caught a panic: the actor restarts after this round.
+    pub panicked: bool,
+}
+
+/// What a round did.
+#[derive(Debug)]
+pub struct RoundReport {
+    pub pace: Pace,
+    pub applied: usize,
+    pub duplicates: usize,
+    pub dead_letters: Vec<DeadLetter>,
+    /// Set on a transient failure: retry this next.
+    pub carry: Option<PreparedRound>,
+    pub panicked: bool,
+}
+
+impl RoundReport {
+    fn idle() -> RoundReport {
+        RoundReport {
+            pace: Pace::Idle,
+            applied: 0,
+            duplicates: 0,
+            dead_letters: Vec::new(),
+            carry: None,
+            panicked: false,
+        }
+    }
+
+    fn failing(error: PortError, carry: Option<PreparedRound>) -> RoundReport {
+        RoundReport {
+            pace: Pace::Failing(error),
+            carry,
+            ..RoundReport::idle()
+        }
+    }
+}
+
+/// Plans each entry behind its own panic boundary.
+pub fn prepare(entries: Vec<(RawEntry, u64)>, ambient: &Ambient) -> PreparedRound {
+    let mut round = PreparedRound::default();
+    for (entry, deliveries) in entries {
+        round.ack_ids.push(entry.id.clone());
+        let planned = catch_unwind(AssertUnwindSafe(|| {
+            plan_stream_entry(&entry, deliveries, NAME, ambient)
+        }));
+        match planned {
+            Ok(EntryPlan::Apply(m)) => round.batch.messages.push(*m),
+            Ok(EntryPlan::Dead(d)) => round.batch.dead_letters.push(d),
+            Err(payload) => {
+                round.panicked = true;
+                let detail = format!("worker panicked planning entry: {}", panic_message(&*payload));
+                round.batch.dead_letters.push(dead_letter_for_entry(
+                    &entry,
+                    Rejection::new(Reason::Panic, detail),
+                    deliveries,
+                    NAME,
+                    ambient,
+                ));
+            }
+        }
+    }
+    round
+}
+
+/// One round: take over idle entries when due, else read new ones; plan; commit; ack.
+pub async fn run_round(
+    deps: &WorkerDeps,
+    carry: Option<PreparedRound>,
+    reclaim_due: bool,
+) -> RoundReport {
+    let prepared = match carry {
+        Some(p) => p,
+        None => match read_entries(deps, reclaim_due).await {
+            Ok(entries) if entries.is_empty() => return RoundReport::idle(),
+            Ok(entries) => prepare(entries, &deps.ambient),
+            Err(e) => return RoundReport::failing(e, None),
+        },
+    };
+    let full = prepared.ack_ids.len() >= deps.config.batch_size;
+    let outcome = match deps.store.apply_batch(&prepared.batch).await {
+        Ok(o) => o,
+        Err(e) if e.is_transient() => return RoundReport::failing(e, Some(prepared)),
+        Err(e) => match apply_isolating(deps, &prepared.batch, &e).await {
+            Ok(o) => o,
+            Err(e) => return RoundReport::failing(e, Some(prepared)),
+        },
+    };
+    if let Err(e) = deps.bus.ack(&prepared.ack_ids).await {
+        // Effects are committed; only the ack is owed. Redelivery would change nothing.
+        let ack_only = PreparedRound {
+            ack_ids: prepared.ack_ids,
+            ..PreparedRound::default()
+        };
+        return RoundReport::failing(e, Some(ack_only));
+    }
+    RoundReport {
+        pace: if full || prepared.panicked { Pace::Busy } else { Pace::Idle },
+        applied: outcome.applied,
+        duplicates: outcome.duplicates,
+        dead_letters: outcome.dead_lettered,
+        carry: None,
+        panicked: prepared.panicked,
+    }
+}
+
+async fn read_entries(deps: &WorkerDeps, reclaim_due: bool) -> Result<Vec<(RawEntry, u64)>, PortError> {
+    let cfg = &deps.config;
+    if reclaim_due {
+        let claimed = deps.bus.claim_idle(cfg.reclaim_idle, cfg.batch_size).await?;
+        if !claimed.is_empty() {
+            return Ok(claimed
+                .into_iter()
+                .map(|r| (r.entry, r.deliveries))
+                .collect());
+        }
+    }
+    let fresh = deps.bus.read_new(cfg.batch_size, cfg.block).await?;
+    Ok(fresh.into_iter().map(|e| (e, 1)).collect())
+}
+
+/// A batch the store refused as a whole: apply its messages one by one so that only the
+/// message it refuses is dead-lettered (`store_rejected`), with the store's reason.
+async fn apply_isolating(
+    deps: &WorkerDeps,
+    batch: &EffectBatch,
+    batch_error: &PortError,
+) -> Result<crate::ports::ApplyOutcome, PortError> {
+    log::warn!(
+        target: "memlink::worker",
+        "event=batch_refused size={} error={:?}: applying one by one",
+        batch.len(),
+        batch_error.message
+    );
+    let mut total = crate::ports::ApplyOutcome::default();
+    let mut dead = batch.dead_letters.clone();
+    for m in &batch.messages {
+        let single = EffectBatch {
+            messages: vec![m.clone()],
+            dead_letters: Vec::new(),
+        };
+        match deps.store.apply_batch(&single).await {
+            Ok(o) => {
+                total.applied += o.applied;
+                total.duplicates += o.duplicates;
+                total.dead_lettered.extend(o.dead_lettered);
+            }
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => dead.push(DeadLetter {
+                id: deps.ambient.ids.new_id(),
+                source: crate::plan::Source::Stream,
+                source_ref: m.stream_entry_id.clone().unwrap_or_default(),
+                event_id: Some(m.event.event_id.to_string()),
+                event_type: Some(crate::domain::EventType::MessageCreated.as_str().to_owned()),
+                reason: Reason::StoreRejected,
+                detail: e.message.clone(),
+                raw: Vec::new(),
+                raw_len: 0,
+                delivery_count: 1,
+                actor: NAME,
+                received_at: deps.ambient.clock.now(),
+            }),
+        }
+    }
+    let letters = EffectBatch {
+        messages: Vec::new(),
+        dead_letters: dead,
+    };
+    let o = deps.store.apply_batch(&letters).await.map_err(|e| {
+        // A dead letter the store refuses is our bug, not the input's: keep retrying it
+        // rather than lose the entry.
+        PortError::transient(e.port, format!("dead letters refused: {}", e.message))
+    })?;
+    total.dead_lettered.extend(o.dead_lettered);
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::ambient;
+
+    fn entry(id: &str, payload: &str) -> RawEntry {
+        RawEntry {
+            id: id.into(),
+            fields: vec![
+                (b"event_id".to_vec(), b"0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11".to_vec()),
+                (b"event_type".to_vec(), b"message.created".to_vec()),
+                (b"payload".to_vec(), payload.as_bytes().to_vec()),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_bad_entry_does_not_hold_back_the_good_ones() {
+        let good = r#"{"message_id":"5d2b0b7e-3f0a-4f5e-8f1e-2b7c9d0e1f23","chat_id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                       "user_id":"u1","role":"user","content":"I live in Porto.","created_at":1769067099}"#;
+        let round = prepare(
+            vec![(entry("1-0", "{oops"), 1), (entry("2-0", good), 1)],
+            &ambient(),
+        );
+        assert_eq!(round.ack_ids, vec!["1-0", "2-0"]);
+        assert_eq!(round.batch.dead_letters.len(), 1);
+        assert_eq!(round.batch.dead_letters[0].reason, Reason::InvalidJson);
+        assert_eq!(round.batch.messages.len(), 1);
+        assert!(!round.panicked);
+    }
+
+    #[cfg(feature = "fault-injection")]
+    #[test]
+    fn a_panicking_entry_is_dead_lettered_alone() {
+        let p = format!(
+            r#"{{"message_id":"5d2b0b7e-3f0a-4f5e-8f1e-2b7c9d0e1f23","chat_id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                 "user_id":"u1","role":"user","content":"{}","created_at":1769067099}}"#,
+            crate::plan::PANIC_MARKER
+        );
+        let round = prepare(vec![(entry("1-0", &p), 1)], &ambient());
+        assert!(round.panicked);
+        assert_eq!(round.batch.dead_letters[0].reason, Reason::Panic);
+    }
+}

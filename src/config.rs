@@ -1,0 +1,255 @@
+//! Configuration from the environment (12-factor), validated before anything binds.
+//!
+//! Every error names the variable and what is wrong with it, and never echoes a secret: URLs
+//! are shown redacted. Loading must never connect anywhere.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Environment variable names: a public contract.
+pub mod vars {
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const REDIS_URL: &str = "REDIS_URL";
+    pub const HTTP_ADDR: &str = "MEMLINK_HTTP_ADDR";
+    pub const STREAM: &str = "MEMLINK_STREAM";
+    pub const GROUP: &str = "MEMLINK_GROUP";
+    pub const CONSUMER: &str = "MEMLINK_CONSUMER";
+    pub const ADMIN_TOKEN: &str = "MEMLINK_ADMIN_TOKEN";
+    pub const RECLAIM_IDLE_SECS: &str = "MEMLINK_RECLAIM_IDLE_SECS";
+    pub const MAX_DELIVERIES: &str = "MEMLINK_MAX_DELIVERIES";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    pub http_addr: SocketAddr,
+    pub stream: String,
+    pub group: String,
+    pub consumer: String,
+    pub admin_token: Option<String>,
+    pub reclaim_idle: Duration,
+    pub max_deliveries: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("http_addr", &self.http_addr)
+            .field("stream", &self.stream)
+            .field("group", &self.group)
+            .field("consumer", &self.consumer)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("reclaim_idle", &self.reclaim_idle)
+            .field("max_deliveries", &self.max_deliveries)
+            .finish()
+    }
+}
+
+/// Only the database and Redis: for `migrate` and similar commands.
+pub fn database_url(env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let url = required(env, vars::DATABASE_URL)?;
+    tokio_postgres::Config::from_str(&url).map_err(|e| ConfigError::Invalid {
+        var: vars::DATABASE_URL,
+        reason: format!("{} ({e})", redact_url(&url)),
+    })?;
+    Ok(url)
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads any environment-like lookup (tests pass a map).
+    pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let database_url = database_url(env)?;
+        let redis_url = required(env, vars::REDIS_URL)?;
+        redis::Client::open(redis_url.as_str()).map_err(|e| ConfigError::Invalid {
+            var: vars::REDIS_URL,
+            reason: format!("{} ({e})", redact_url(&redis_url)),
+        })?;
+        let http_addr = parse_or(env, vars::HTTP_ADDR, "127.0.0.1:8080", |s| {
+            SocketAddr::from_str(s).map_err(|e| e.to_string())
+        })?;
+        let stream = name(env, vars::STREAM, "memlink:events")?;
+        let group = name(env, vars::GROUP, "memlink-workers")?;
+        let consumer = match env(vars::CONSUMER).filter(|s| !s.is_empty()) {
+            Some(_) => name(env, vars::CONSUMER, "")?,
+            None => format!("{}-{}", hostname(), std::process::id()),
+        };
+        let admin_token = env(vars::ADMIN_TOKEN).filter(|s| !s.is_empty());
+        let reclaim_idle = parse_or(env, vars::RECLAIM_IDLE_SECS, "30", |s| {
+            let n: u64 = s.parse().map_err(|_| "expected whole seconds".to_owned())?;
+            if n == 0 {
+                return Err("must be at least 1".to_owned());
+            }
+            Ok(Duration::from_secs(n))
+        })?;
+        let max_deliveries = parse_or(env, vars::MAX_DELIVERIES, "5", |s| {
+            let n: u64 = s
+                .parse()
+                .map_err(|_| "expected a whole number".to_owned())?;
+            if n == 0 {
+                return Err("must be at least 1".to_owned());
+            }
+            Ok(n)
+        })?;
+        Ok(Config {
+            database_url,
+            redis_url,
+            http_addr,
+            stream,
+            group,
+            consumer,
+            admin_token,
+            reclaim_idle,
+            max_deliveries,
+        })
+    }
+}
+
+fn required(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<String, ConfigError> {
+    env(var)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(ConfigError::Missing(var))
+}
+
+fn parse_or<T>(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let raw = env(var)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| default.to_owned());
+    parse(raw.trim()).map_err(|reason| ConfigError::Invalid {
+        var,
+        reason: format!("{raw:?}: {reason}"),
+    })
+}
+
+/// Stream, group and consumer names: printable, no spaces, bounded.
+fn name(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    parse_or(env, var, default, |s| {
+        if s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            Err("expected 1 to 200 printable characters without spaces".to_owned())
+        } else {
+            Ok(s.to_owned())
+        }
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "memlink".to_owned())
+}
+
+/// A URL with its password replaced by `***`, for logs and errors. Text that is not a URL
+/// (a libpq `key=value` string) has any `password=` value masked.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => raw
+            .split_whitespace()
+            .map(|part| match part.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => part.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("DATABASE_URL", "postgres://memlink:s3cret@db:5432/memlink"),
+        ("REDIS_URL", "redis://:hunter2@cache:6379/0"),
+    ];
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_lookup(&lookup(&BASE)).unwrap();
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.stream, "memlink:events");
+        assert_eq!(c.group, "memlink-workers");
+        assert_eq!(c.reclaim_idle, Duration::from_secs(30));
+        assert!(c.consumer.ends_with(&format!("-{}", std::process::id())));
+        assert_eq!(c.admin_token, None);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_hide_secrets() {
+        let e = Config::from_lookup(&lookup(&[BASE[1]])).unwrap_err();
+        assert_eq!(e, ConfigError::Missing("DATABASE_URL"));
+        let mut bad = BASE.to_vec();
+        bad.push(("MEMLINK_HTTP_ADDR", "not-an-addr"));
+        let e = Config::from_lookup(&lookup(&bad)).unwrap_err().to_string();
+        assert!(e.starts_with("MEMLINK_HTTP_ADDR is invalid"), "{e}");
+        let mut bad = BASE.to_vec();
+        bad.push(("MEMLINK_RECLAIM_IDLE_SECS", "1.5"));
+        assert!(Config::from_lookup(&lookup(&bad)).is_err());
+        let c = Config::from_lookup(&lookup(&BASE)).unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(
+            redact_url("host=h user=u password=pw dbname=d"),
+            "host=h user=u password=*** dbname=d"
+        );
+    }
+}

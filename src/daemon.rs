@@ -1,0 +1,284 @@
+//! Builds the daemon from its configuration and runs it until a signal or an escalation:
+//! pools, migrations, the consumer group, the supervision tree, the outbox listener, HTTP,
+//! and the systemd notifications, in that order.
+//!
+//! It owns the process's lifecycle decisions (what to start, when to drain, which exit code)
+//! and nothing else: no pipeline logic lives here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, Supervisor};
+use memlink_actors::backoff::ExponentialBackoff;
+use memlink_actors::messages::{Drain, Wake};
+use memlink_actors::pace::Pacer;
+use memlink_actors::ports::{Ambient, StreamBus};
+use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
+use memlink_actors::status::StatusBoard;
+use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
+use memlink_actors::watermark::{WatermarkActor, WatermarkConfig, WatermarkDeps};
+use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{redact_url, Config};
+use crate::http::{self, AppState};
+use crate::postgres::{self, store::PgStore};
+use crate::redis::{self as redis_adapter, RedisBus};
+use crate::{system, systemd};
+
+/// How the daemon ended, when it did not end well.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database schema is at version {found}, this binary needs {expected}: run `memlink migrate`")]
+    SchemaBehind { found: i32, expected: i32 },
+    #[error("could not bind the HTTP address: {0}")]
+    Bind(std::io::Error),
+    #[error("supervisor escalated: {0}")]
+    Escalated(String),
+    #[error("the HTTP server stopped: {0}")]
+    Http(std::io::Error),
+}
+
+pub struct RunOptions {
+    pub migrate: bool,
+}
+
+/// Retries `f` until it succeeds or `deadline` passes, logging each failure.
+async fn with_retries<T, E: std::fmt::Display, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    mut f: F,
+) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if start.elapsed() + delay < deadline => {
+                log::warn!(target: "memlink::daemon", "event=startup_retry what={what} error={:?}", e.to_string());
+                actix_web::rt::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
+    }
+}
+
+pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
+    log::info!(target: "memlink::daemon", "event=starting version={} database={} redis={} stream={} group={} consumer={}",
+        env!("CARGO_PKG_VERSION"), redact_url(&config.database_url), redact_url(&config.redis_url),
+        config.stream, config.group, config.consumer);
+    let startup_deadline = Duration::from_secs(30);
+
+    let pg = postgres::build_pool(&config.database_url, 16)
+        .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    if opts.migrate {
+        let applied = with_retries("postgres migrations", startup_deadline, || {
+            postgres::migrate(&config.database_url)
+        })
+        .await
+        .map_err(DaemonError::Unavailable)?;
+        log::info!(target: "memlink::daemon", "event=migrations_applied count={applied}");
+    }
+    let found = with_retries("postgres", startup_deadline, || {
+        postgres::current_schema_version(&pg)
+    })
+    .await
+    .map_err(DaemonError::Unavailable)?;
+    let expected = postgres::expected_schema_version();
+    if found < expected {
+        return Err(DaemonError::SchemaBehind { found, expected });
+    }
+
+    let redis_pool = redis_adapter::build_pool(&config.redis_url, 16)
+        .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    let bus = RedisBus::new(
+        redis_pool,
+        config.stream.clone(),
+        config.group.clone(),
+        config.consumer.clone(),
+    );
+    with_retries("redis", startup_deadline, || bus.ensure_group())
+        .await
+        .map_err(DaemonError::Unavailable)?;
+
+    let status = StatusBoard::new();
+    let ambient = system::ambient();
+    let (escalate_tx, mut escalate_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let escalate = Arc::new(move |reason: String| {
+        let _ = escalate_tx.send(reason);
+    });
+    let specs = child_specs(&config, &pg, &bus, &status, &ambient);
+    let root = RootSupervisor::new(
+        specs,
+        SupervisorConfig::default(),
+        status.clone(),
+        ambient.clone(),
+        escalate,
+    )
+    .start();
+
+    actix_web::rt::spawn(postgres::listen::forward_notifications(
+        config.database_url.clone(),
+        root.clone().recipient::<Wake>(),
+    ));
+
+    let state = AppState {
+        pg: pg.clone(),
+        bus: bus.clone(),
+        status: status.clone(),
+        root: root.clone(),
+        ambient: ambient.clone(),
+        admin_token: config.admin_token.clone(),
+        stream: config.stream.clone(),
+        group: config.group.clone(),
+    };
+    let (server, bound) = http::bind(state, config.http_addr).map_err(DaemonError::Bind)?;
+    log::info!(target: "memlink::http", "event=http_listening addr={bound}");
+    let server_handle = server.handle();
+    let mut server_task = actix_web::rt::spawn(server);
+    actix_web::rt::spawn(systemd::watchdog(root.clone()));
+    systemd::ready(&format!(
+        "relay, worker and watermark running; http on {bound}"
+    ));
+    log::info!(target: "memlink::daemon", "event=ready http={bound}");
+
+    let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Http)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Http)?;
+    let outcome = tokio::select! {
+        _ = sigterm.recv() => Ok("SIGTERM"),
+        _ = sigint.recv() => Ok("SIGINT"),
+        reason = escalate_rx.recv() => Err(DaemonError::Escalated(reason.unwrap_or_default())),
+        r = &mut server_task => match r {
+            Ok(Ok(())) => Err(DaemonError::Http(std::io::Error::other("stopped unexpectedly"))),
+            Ok(Err(e)) => Err(DaemonError::Http(e)),
+            Err(e) => Err(DaemonError::Http(std::io::Error::other(e.to_string()))),
+        },
+    };
+    let cause = match &outcome {
+        Ok(signal) => (*signal).to_owned(),
+        Err(e) => e.to_string(),
+    };
+    log::info!(target: "memlink::daemon", "event=stopping cause={cause:?}");
+    systemd::stopping();
+    shutdown(server_handle, root).await;
+    log::info!(target: "memlink::daemon", "event=stopped");
+    outcome.map(|_| ())
+}
+
+/// Stops taking HTTP requests, then lets each actor finish its round and stop; bounded.
+async fn shutdown(server: actix_web::dev::ServerHandle, root: Addr<RootSupervisor>) {
+    let drain = async {
+        server.stop(true).await;
+        let _ = root.send(Drain).await;
+    };
+    if actix_web::rt::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .is_err()
+    {
+        log::warn!(target: "memlink::daemon", "event=drain_timeout");
+    }
+}
+
+fn backoff() -> ExponentialBackoff {
+    ExponentialBackoff::try_new(Duration::from_millis(100), Duration::from_secs(10), 0.3)
+        .unwrap_or_else(|_| unreachable_backoff())
+}
+
+/// The constants above are valid; this keeps the daemon free of `expect`.
+fn unreachable_backoff() -> ExponentialBackoff {
+    match ExponentialBackoff::try_new(Duration::from_secs(1), Duration::from_secs(1), 0.0) {
+        Ok(b) => b,
+        Err(_) => std::process::abort(),
+    }
+}
+
+fn child_specs(
+    config: &Config,
+    pg: &postgres::PgPool,
+    bus: &RedisBus,
+    status: &StatusBoard,
+    ambient: &Ambient,
+) -> Vec<ChildSpec> {
+    let store = Arc::new(PgStore::new(pg.clone()));
+    let bus: Arc<dyn StreamBus> = Arc::new(bus.clone());
+
+    let relay_deps = RelayDeps {
+        outbox: store.clone(),
+        bus: bus.clone(),
+        ambient: ambient.clone(),
+        status: status.clone(),
+        config: RelayConfig::default(),
+    };
+    let relay_pacer = Pacer::new(backoff(), relay_deps.config.poll);
+    let relay = ChildSpec {
+        name: memlink_actors::relay::NAME,
+        factory: Box::new(move |restarts| {
+            let (deps, pacer) = (relay_deps.clone(), relay_pacer.clone());
+            let addr = Supervisor::start(move |_| RelayActor::new(deps, pacer, restarts));
+            ChildLink {
+                name: memlink_actors::relay::NAME,
+                ping: addr.clone().recipient(),
+                drain: addr.clone().recipient(),
+                wake: Some(addr.recipient()),
+            }
+        }),
+    };
+
+    let worker_deps = WorkerDeps {
+        bus,
+        store: store.clone(),
+        ambient: ambient.clone(),
+        status: status.clone(),
+        config: WorkerConfig {
+            reclaim_idle: config.reclaim_idle,
+            reclaim_every: (config.reclaim_idle / 2)
+                .clamp(Duration::from_millis(500), Duration::from_secs(5)),
+            max_deliveries: config.max_deliveries,
+            ..WorkerConfig::default()
+        },
+    };
+    // The read itself blocks while idle, so an idle worker reads again at once.
+    let worker_pacer = Pacer::new(backoff(), Duration::ZERO);
+    let worker = ChildSpec {
+        name: memlink_actors::worker::NAME,
+        factory: Box::new(move |restarts| {
+            let (deps, pacer) = (worker_deps.clone(), worker_pacer.clone());
+            let addr = Supervisor::start(move |_| WorkerActor::new(deps, pacer, restarts));
+            ChildLink {
+                name: memlink_actors::worker::NAME,
+                ping: addr.clone().recipient(),
+                drain: addr.recipient(),
+                wake: None,
+            }
+        }),
+    };
+
+    let watermark_deps = WatermarkDeps {
+        store,
+        ambient: ambient.clone(),
+        status: status.clone(),
+        config: WatermarkConfig::default(),
+    };
+    let watermark_pacer = Pacer::new(backoff(), watermark_deps.config.interval);
+    let watermark = ChildSpec {
+        name: memlink_actors::watermark::NAME,
+        factory: Box::new(move |restarts| {
+            let (deps, pacer) = (watermark_deps.clone(), watermark_pacer.clone());
+            let addr = Supervisor::start(move |_| WatermarkActor::new(deps, pacer, restarts));
+            ChildLink {
+                name: memlink_actors::watermark::NAME,
+                ping: addr.clone().recipient(),
+                drain: addr.recipient(),
+                wake: None,
+            }
+        }),
+    };
+    vec![relay, worker, watermark]
+}

@@ -1,0 +1,76 @@
+//! The HTTP surface: the chat API, health checks and the admin endpoints, on actix-web.
+//!
+//! Handlers decode input into domain types, call a store function or read the status board,
+//! and answer JSON. They never talk to the actors except to ask the supervisor for health,
+//! and never panic on input (every refusal is an [`error::ApiError`]).
+
+pub mod admin;
+pub mod chat;
+pub mod error;
+
+use std::net::SocketAddr;
+
+use actix::Addr;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use memlink_actors::ports::Ambient;
+use memlink_actors::status::StatusBoard;
+use memlink_actors::supervisor::RootSupervisor;
+
+use crate::postgres::PgPool;
+use crate::redis::RedisBus;
+use error::ApiError;
+
+/// What every handler may use.
+pub struct AppState {
+    pub pg: PgPool,
+    pub bus: RedisBus,
+    pub status: StatusBoard,
+    pub root: Addr<RootSupervisor>,
+    pub ambient: Ambient,
+    pub admin_token: Option<String>,
+    pub stream: String,
+    pub group: String,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(admin::healthz))
+        .route("/readyz", web::get().to(admin::readyz))
+        .route(
+            "/v1/chats/{chat_id}/messages",
+            web::post().to(chat::post_message),
+        )
+        .route("/v1/chats/{chat_id}", web::get().to(chat::get_chat))
+        .route("/v1/users/{user_id}/facts", web::get().to(chat::get_facts))
+        .route("/admin/status", web::get().to(admin::status))
+        .route("/admin/dead-letters", web::get().to(admin::dead_letters));
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("not_found", "no such endpoint"))
+}
+
+/// Binds (port 0 allowed) and returns the server with the address it bound.
+pub fn bind(
+    state: AppState,
+    addr: SocketAddr,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let state = web::Data::new(state);
+    let query_errors = web::QueryConfig::default()
+        .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into());
+    let path_errors = web::PathConfig::default()
+        .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(query_errors.clone())
+            .app_data(path_errors.clone())
+            .configure(routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .bind(addr)?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    Ok((server.run(), bound))
+}

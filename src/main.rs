@@ -1,0 +1,96 @@
+//! memlink's entry point: config → logging → build → run → exit code. Config errors exit 64
+//! before anything binds; a supervisor escalation exits 70 so systemd restarts the process.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use memlink::cli::{Cli, Command};
+use memlink::config::{self, Config};
+use memlink::daemon::{self, DaemonError, RunOptions};
+use memlink::exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let code = match cli.command {
+        Command::Run { no_migrate } => match Config::from_env() {
+            Ok(config) => run(config, !no_migrate),
+            Err(e) => config_error(e),
+        },
+        Command::Migrate => match config::database_url(&|k| std::env::var(k).ok()) {
+            Ok(url) => migrate(url),
+            Err(e) => config_error(e),
+        },
+    };
+    ExitCode::from(code)
+}
+
+fn config_error(e: config::ConfigError) -> u8 {
+    eprintln!("memlink: configuration error: {e}");
+    exit::CONFIG
+}
+
+fn run(config: Config, migrate: bool) -> u8 {
+    let result = actix_web::rt::System::new().block_on(daemon::run(config, RunOptions { migrate }));
+    match result {
+        Ok(()) => exit::OK,
+        Err(e @ DaemonError::Escalated(_)) => {
+            log::error!(target: "memlink::daemon", "event=exit code=70 reason={:?}", e.to_string());
+            exit::SOFTWARE
+        }
+        Err(e @ (DaemonError::Unavailable(_) | DaemonError::SchemaBehind { .. })) => {
+            log::error!(target: "memlink::daemon", "event=exit code=69 reason={:?}", e.to_string());
+            exit::UNAVAILABLE
+        }
+        Err(e) => {
+            log::error!(target: "memlink::daemon", "event=exit code=1 reason={:?}", e.to_string());
+            exit::FAILURE
+        }
+    }
+}
+
+fn migrate(url: String) -> u8 {
+    let result: anyhow::Result<usize> = actix_web::rt::System::new()
+        .block_on(async { Ok(memlink::postgres::migrate(&url).await?) });
+    match result {
+        Ok(n) => {
+            log::info!(target: "memlink::daemon", "event=migrations_applied count={n}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("memlink: {e}");
+            exit::UNAVAILABLE
+        }
+    }
+}
+
+/// One line per event: `<time> <LEVEL> <target> event=... key=value`, for log-based alerts.
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(|buf, record| {
+            writeln!(
+                buf,
+                "{} {} {} {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::error!(target: "memlink::panic", "event=panic location={location} message={message:?}");
+    }));
+}

@@ -1,0 +1,302 @@
+//! Store functions behind the HTTP API: accepting a chat message (message row and outbox
+//! event in one transaction) and the read models (chat, facts, status, dead letters).
+//!
+//! Reads never lock; the only write is `insert_message`, which must stay one transaction so
+//! that a message is never stored without its event, or the reverse.
+
+use chrono::{DateTime, Utc};
+use memlink_actors::domain::{ChatId, Content, MessageId, Role, UserId};
+use memlink_actors::ports::PortError;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{classify, pool_error, PgPool};
+
+/// A message accepted from the chat API.
+pub struct NewMessage {
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
+    pub event_id: Uuid,
+    pub user_id: UserId,
+    pub role: Role,
+    pub content: Content,
+    pub created_at: DateTime<Utc>,
+}
+
+const ENSURE_CHAT: &str = "INSERT INTO chats (id) VALUES ($1) ON CONFLICT (id) DO NOTHING";
+const INSERT_MESSAGE: &str =
+    "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_OUTBOX_EVENT: &str = "
+    INSERT INTO outbox_events (id, aggregate_id, event_type, payload, created_at)
+    VALUES ($1, $2, 'message.created', $3, $4)";
+
+/// Stores the message and its `message.created` outbox event atomically.
+pub async fn insert_message(pool: &PgPool, m: &NewMessage) -> Result<(), PortError> {
+    let payload = serde_json::json!({
+        "message_id": m.message_id,
+        "chat_id": m.chat_id,
+        "user_id": m.user_id,
+        "role": m.role,
+        "content": m.content,
+        "created_at": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    });
+    let mut conn = pool.get().await.map_err(pool_error)?;
+    let tx = conn.transaction().await.map_err(classify)?;
+    tx.execute(ENSURE_CHAT, &[&m.chat_id.0])
+        .await
+        .map_err(classify)?;
+    tx.execute(
+        INSERT_MESSAGE,
+        &[
+            &m.message_id.0,
+            &m.chat_id.0,
+            &m.user_id.as_str(),
+            &m.role.as_str(),
+            &m.content.as_str(),
+            &m.created_at,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    tx.execute(
+        INSERT_OUTBOX_EVENT,
+        &[&m.event_id, &m.chat_id.to_string(), &payload, &m.created_at],
+    )
+    .await
+    .map_err(classify)?;
+    tx.commit().await.map_err(classify)
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WatermarkView {
+    pub message_count: i64,
+    pub checksum: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatView {
+    pub chat_id: Uuid,
+    pub title: Option<String>,
+    pub title_source: Option<String>,
+    pub message_count: i64,
+    pub watermark: Option<WatermarkView>,
+}
+
+const SELECT_CHAT: &str = "
+    SELECT c.id, c.title, c.title_source,
+           (SELECT count(*) FROM messages m WHERE m.chat_id = c.id),
+           w.message_count, encode(w.checksum, 'hex'), w.updated_at
+      FROM chats c LEFT JOIN watermarks w ON w.chat_id = c.id
+     WHERE c.id = $1";
+
+/// A chat known only from an outbox row (an external producer's) is known too.
+const OUTBOX_KNOWS_CHAT: &str =
+    "SELECT EXISTS (SELECT 1 FROM outbox_events WHERE aggregate_id = $1)";
+
+pub async fn get_chat(pool: &PgPool, chat_id: ChatId) -> Result<Option<ChatView>, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    if let Some(r) = conn
+        .query_opt(SELECT_CHAT, &[&chat_id.0])
+        .await
+        .map_err(classify)?
+    {
+        let watermark = match r.get::<_, Option<i64>>(4) {
+            Some(count) => Some(WatermarkView {
+                message_count: count,
+                checksum: r.get(5),
+                updated_at: r.get(6),
+            }),
+            None => None,
+        };
+        return Ok(Some(ChatView {
+            chat_id: r.get(0),
+            title: r.get(1),
+            title_source: r.get(2),
+            message_count: r.get(3),
+            watermark,
+        }));
+    }
+    let known: bool = conn
+        .query_one(OUTBOX_KNOWS_CHAT, &[&chat_id.to_string()])
+        .await
+        .map_err(classify)?
+        .get(0);
+    Ok(known.then_some(ChatView {
+        chat_id: chat_id.0,
+        title: None,
+        title_source: None,
+        message_count: 0,
+        watermark: None,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct FactView {
+    pub id: Uuid,
+    pub predicate: String,
+    pub object: String,
+    pub chat_id: Uuid,
+    pub source_message_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Current facts: not superseded, not retracted by a later statement; a value repeated in
+/// several messages is shown once (its latest statement).
+const CURRENT_FACTS: &str = "
+    SELECT DISTINCT ON (f.predicate, lower(f.object))
+           f.id, f.predicate, f.object, f.chat_id, f.source_message_id, f.created_at
+      FROM facts f
+     WHERE f.user_id = $1 AND f.kind <> 'retraction' AND f.superseded_by IS NULL
+       AND NOT EXISTS (SELECT 1 FROM facts r
+                        WHERE r.user_id = f.user_id AND r.predicate = f.predicate AND r.kind = 'retraction'
+                          AND lower(r.object) = lower(f.object) AND r.created_at > f.created_at)
+     ORDER BY f.predicate, lower(f.object), f.created_at DESC, f.id";
+
+pub async fn current_facts(pool: &PgPool, user_id: &UserId) -> Result<Vec<FactView>, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let rows = conn
+        .query(CURRENT_FACTS, &[&user_id.as_str()])
+        .await
+        .map_err(classify)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| FactView {
+            id: r.get(0),
+            predicate: r.get(1),
+            object: r.get(2),
+            chat_id: r.get(3),
+            source_message_id: r.get(4),
+            created_at: r.get(5),
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub oldest_pending_age_s: f64,
+    pub relayed: i64,
+    pub dead: i64,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct StoreStats {
+    pub outbox: OutboxStats,
+    pub dead_letters_total: i64,
+    pub watermarks_pending: i64,
+}
+
+const STORE_STATS: &str = "
+    SELECT (SELECT count(*) FROM outbox_events WHERE status = 'pending'),
+           coalesce((SELECT extract(epoch FROM now() - min(created_at))::float8
+                       FROM outbox_events WHERE status = 'pending'), 0),
+           (SELECT count(*) FROM outbox_events WHERE status = 'relayed'),
+           (SELECT count(*) FROM outbox_events WHERE status = 'dead'),
+           (SELECT count(*) FROM dead_letters WHERE status = 'dead'),
+           (SELECT count(*) FROM messages WHERE processed_at IS NOT NULL AND folded_at IS NULL)";
+
+pub async fn store_stats(pool: &PgPool) -> Result<StoreStats, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let r = conn.query_one(STORE_STATS, &[]).await.map_err(classify)?;
+    Ok(StoreStats {
+        outbox: OutboxStats {
+            pending: r.get(0),
+            oldest_pending_age_s: r.get(1),
+            relayed: r.get(2),
+            dead: r.get(3),
+        },
+        dead_letters_total: r.get(4),
+        watermarks_pending: r.get(5),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeadLetterView {
+    pub id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub source: String,
+    pub source_ref: String,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub reason: String,
+    pub detail: String,
+    pub raw: String,
+    pub raw_len: i64,
+    pub chat_id: Option<Uuid>,
+    pub delivery_count: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub actor: String,
+    pub status: String,
+}
+
+#[derive(Debug, Default)]
+pub struct DeadLetterFilter {
+    pub reason: Option<String>,
+    pub chat_id: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const LIST_DEAD_LETTERS: &str = "
+    SELECT id, received_at, source, source_ref, event_id, event_type, reason, detail, raw, raw_len,
+           chat_id, delivery_count, first_seen, last_seen, actor, status
+      FROM dead_letters
+     WHERE ($1::text IS NULL OR reason = $1)
+       AND ($2::uuid IS NULL OR chat_id = $2)
+       AND ($3::timestamptz IS NULL OR received_at >= $3)
+     ORDER BY received_at DESC, id
+     LIMIT $4 OFFSET $5";
+
+pub async fn list_dead_letters(
+    pool: &PgPool,
+    filter: &DeadLetterFilter,
+) -> Result<Vec<DeadLetterView>, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let rows = conn
+        .query(
+            LIST_DEAD_LETTERS,
+            &[
+                &filter.reason,
+                &filter.chat_id,
+                &filter.since,
+                &filter.limit,
+                &filter.offset,
+            ],
+        )
+        .await
+        .map_err(classify)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let raw: Vec<u8> = r.get(8);
+            DeadLetterView {
+                id: r.get(0),
+                received_at: r.get(1),
+                source: r.get(2),
+                source_ref: r.get(3),
+                event_id: r.get(4),
+                event_type: r.get(5),
+                reason: r.get(6),
+                detail: r.get(7),
+                raw: String::from_utf8_lossy(&raw).into_owned(),
+                raw_len: r.get(9),
+                chat_id: r.get(10),
+                delivery_count: r.get(11),
+                first_seen: r.get(12),
+                last_seen: r.get(13),
+                actor: r.get(14),
+                status: r.get(15),
+            }
+        })
+        .collect())
+}
+
+/// `SELECT 1`: is Postgres answering?
+pub async fn ping(pool: &PgPool) -> Result<(), PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    conn.simple_query("SELECT 1").await.map_err(classify)?;
+    Ok(())
+}

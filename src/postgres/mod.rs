@@ -1,0 +1,137 @@
+//! The Postgres adapter: the connection pool, migrations, error classification, and the
+//! store functions behind the engine's ports and the HTTP API.
+//!
+//! All SQL lives here, as named constants beside the function that runs them, with every
+//! value passed as a parameter: input is never concatenated into SQL. Errors leaving this
+//! module are classified transient or permanent and never carry a password.
+
+pub mod api;
+pub mod listen;
+pub mod store;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use bb8_postgres::PostgresConnectionManager;
+use memlink_actors::ports::PortError;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+pub type PgPool = bb8::Pool<PostgresConnectionManager<NoTls>>;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The schema version this binary expects (the highest embedded migration).
+pub fn expected_schema_version() -> i32 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .max()
+        .unwrap_or(0)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("postgres: {0}")]
+    Query(String),
+    #[error("postgres: could not connect: {0}")]
+    Connect(String),
+    #[error("postgres: migration failed: {0}")]
+    Migrate(String),
+}
+
+/// Builds the pool lazily: connections are made on first use, failures are logged with
+/// their real cause (bb8 itself only reports "timed out").
+pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, PgError> {
+    let config =
+        tokio_postgres::Config::from_str(url).map_err(|e| PgError::Connect(e.to_string()))?;
+    let manager = PostgresConnectionManager::new(config, NoTls);
+    Ok(bb8::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(5))
+        .error_sink(Box::new(LogSink))
+        .build_unchecked(manager))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LogSink;
+
+impl bb8::ErrorSink<tokio_postgres::Error> for LogSink {
+    fn sink(&self, error: tokio_postgres::Error) {
+        log::warn!(target: "memlink::postgres", "event=postgres_connect_failed error={:?}", error.to_string());
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<tokio_postgres::Error>> {
+        Box::new(*self)
+    }
+}
+
+/// Applies pending migrations, idempotently, one daemon at a time (an advisory lock held
+/// on the migrating connection serialises concurrent starts).
+pub async fn migrate(url: &str) -> Result<usize, PgError> {
+    const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7311965431)";
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| PgError::Connect(e.to_string()))?;
+    let driver = actix_web::rt::spawn(connection);
+    client
+        .batch_execute(MIGRATION_LOCK)
+        .await
+        .map_err(|e| PgError::Migrate(e.to_string()))?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|e| PgError::Migrate(e.to_string()))?;
+    drop(client);
+    let _ = driver.await;
+    Ok(report.applied_migrations().len())
+}
+
+/// The schema version the database is at (0 when never migrated).
+pub async fn current_schema_version(pool: &PgPool) -> Result<i32, PortError> {
+    const SCHEMA_VERSION: &str = "SELECT coalesce(max(version), 0) FROM refinery_schema_history";
+    let conn = pool.get().await.map_err(pool_error)?;
+    match conn.query_one(SCHEMA_VERSION, &[]).await {
+        Ok(row) => Ok(row.get(0)),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+        Err(e) => Err(classify(e)),
+    }
+}
+
+/// Classifies a Postgres error: connection trouble, serialization failures, deadlocks and
+/// shutdowns are transient; an error about the data is permanent.
+pub fn classify(e: tokio_postgres::Error) -> PortError {
+    let message = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    match e.code() {
+        None => PortError::transient("postgres", message),
+        Some(code) if is_transient(code) => PortError::transient("postgres", message),
+        Some(_) => PortError::permanent("postgres", message),
+    }
+}
+
+fn is_transient(code: &SqlState) -> bool {
+    let c = code.code();
+    c.starts_with("08") // connection exception
+        || c.starts_with("53") // insufficient resources
+        || c.starts_with("57") // operator intervention (admin shutdown, cannot connect now)
+        || c.starts_with("58") // system error
+        || c == "40001" // serialization_failure
+        || c == "40P01" // deadlock_detected
+        || c == "55P03" // lock_not_available
+        || c == "25006" // read_only_sql_transaction (failover in progress)
+}
+
+pub fn pool_error(e: bb8::RunError<tokio_postgres::Error>) -> PortError {
+    match e {
+        bb8::RunError::User(e) => classify(e),
+        bb8::RunError::TimedOut => {
+            PortError::transient("postgres", "no connection available (timed out)")
+        }
+    }
+}

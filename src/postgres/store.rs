@@ -1,0 +1,662 @@
+//! The engine's storage ports on Postgres: the outbox (relay), the memory graph (worker) and
+//! the watermarks (watermark folder).
+//!
+//! Each port call is one transaction. Effects are keyed so that applying the same event twice
+//! changes nothing; this module must never commit part of a batch.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use memlink_actors::checksum::Checksum;
+use memlink_actors::decode::{OutboxRow, Reason};
+use memlink_actors::domain::MessageId;
+use memlink_actors::extract::{Cardinality, EXTRACTOR_NAME, EXTRACTOR_VERSION};
+use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage, Source};
+use memlink_actors::ports::{
+    ApplyOutcome, EffectStore, FoldOutcome, OutboxStore, PortError, RejectedRow, WatermarkStore,
+};
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use super::{classify, pool_error, PgPool};
+
+/// The Postgres implementation of every storage port.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub fn new(pool: PgPool) -> PgStore {
+        PgStore { pool }
+    }
+}
+
+const CLAIM_PENDING_BATCH: &str = "
+    UPDATE outbox_events o
+       SET claimed_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
+      FROM (SELECT id FROM outbox_events
+             WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
+             ORDER BY created_at, id
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED) c
+     WHERE o.id = c.id
+ RETURNING o.id, o.aggregate_id, o.event_type, o.payload, o.created_at";
+
+const MARK_RELAYED: &str = "
+    UPDATE outbox_events o
+       SET status = 'relayed', relayed_at = now(), stream_id = u.stream_id, claimed_until = NULL
+      FROM unnest($1::uuid[], $2::text[]) AS u(id, stream_id)
+     WHERE o.id = u.id AND o.status = 'pending'";
+
+const MARK_DEAD: &str =
+    "UPDATE outbox_events SET status = 'dead', claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'";
+
+const RELEASE_CLAIMS: &str =
+    "UPDATE outbox_events SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'";
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn claim_pending_batch(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxRow>, PortError> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        let rows = conn
+            .query(
+                CLAIM_PENDING_BATCH,
+                &[&(limit as i64), &lease.as_secs_f64()],
+            )
+            .await
+            .map_err(classify)?;
+        let mut out: Vec<OutboxRow> = rows
+            .into_iter()
+            .map(|r| OutboxRow {
+                id: r.get(0),
+                aggregate_id: r.get(1),
+                event_type: r.get(2),
+                payload: r.get(3),
+                created_at: r.get(4),
+            })
+            .collect();
+        // RETURNING has no order; publish in outbox order.
+        out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        Ok(out)
+    }
+
+    async fn mark_relayed(&self, relayed: &[(Uuid, String)]) -> Result<(), PortError> {
+        let (ids, stream_ids): (Vec<Uuid>, Vec<String>) = relayed.iter().cloned().unzip();
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.execute(MARK_RELAYED, &[&ids, &stream_ids])
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn reject(&self, rejected: &[RejectedRow]) -> Result<(), PortError> {
+        let ids: Vec<Uuid> = rejected.iter().map(|r| r.row.id).collect();
+        let letters: Vec<DeadLetter> = rejected.iter().map(|r| r.dead_letter.clone()).collect();
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let tx = conn.transaction().await.map_err(classify)?;
+        tx.execute(MARK_DEAD, &[&ids]).await.map_err(classify)?;
+        insert_dead_letters(&tx, &letters, &HashMap::new()).await?;
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn release(&self, ids: &[Uuid]) -> Result<(), PortError> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.execute(RELEASE_CLAIMS, &[&ids])
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+const INSERT_DEAD_LETTERS: &str = "
+    INSERT INTO dead_letters (id, received_at, source, source_ref, event_id, event_type, reason, detail,
+                              raw, raw_len, chat_id, delivery_count, first_seen, last_seen, actor)
+    SELECT u.id, u.received_at, u.source, u.source_ref, u.event_id, u.event_type, u.reason, u.detail,
+           u.raw, u.raw_len, u.chat_id, u.delivery_count, u.received_at, u.received_at, u.actor
+      FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                  $8::text[], $9::bytea[], $10::int8[], $11::uuid[], $12::int8[], $13::text[])
+           AS u(id, received_at, source, source_ref, event_id, event_type, reason, detail, raw, raw_len,
+                chat_id, delivery_count, actor)
+    ON CONFLICT (source, source_ref) DO UPDATE
+       SET last_seen = EXCLUDED.last_seen,
+           delivery_count = GREATEST(dead_letters.delivery_count, EXCLUDED.delivery_count)";
+
+/// Records dead letters; a letter for a source already recorded only updates `last_seen`.
+/// `chats` maps a letter id to the chat it concerns, when known.
+async fn insert_dead_letters(
+    tx: &Transaction<'_>,
+    letters: &[DeadLetter],
+    chats: &HashMap<Uuid, Uuid>,
+) -> Result<(), PortError> {
+    if letters.is_empty() {
+        return Ok(());
+    }
+    // ON CONFLICT DO UPDATE may touch a row once per statement: one letter per source.
+    let mut seen = HashSet::new();
+    let letters: Vec<&DeadLetter> = letters
+        .iter()
+        .filter(|d| seen.insert((d.source, d.source_ref.clone())))
+        .collect();
+    let col = |f: &dyn Fn(&DeadLetter) -> Option<String>| -> Vec<Option<String>> {
+        letters.iter().map(|d| f(d).map(|s| no_nul(&s))).collect()
+    };
+    let ids: Vec<Uuid> = letters.iter().map(|d| d.id).collect();
+    let received: Vec<DateTime<Utc>> = letters.iter().map(|d| d.received_at).collect();
+    let sources = col(&|d| Some(d.source.as_str().to_owned()));
+    let refs = col(&|d| Some(d.source_ref.clone()));
+    let event_ids = col(&|d| d.event_id.clone());
+    let event_types = col(&|d| d.event_type.clone());
+    let reasons = col(&|d| Some(d.reason.as_str().to_owned()));
+    let details = col(&|d| Some(d.detail.clone()));
+    let raws: Vec<Vec<u8>> = letters.iter().map(|d| d.raw.clone()).collect();
+    let raw_lens: Vec<i64> = letters.iter().map(|d| d.raw_len as i64).collect();
+    let chat_ids: Vec<Option<Uuid>> = letters
+        .iter()
+        .map(|d| chats.get(&d.id).copied().or_else(|| chat_hint(d)))
+        .collect();
+    let deliveries: Vec<i64> = letters
+        .iter()
+        .map(|d| i64::try_from(d.delivery_count).unwrap_or(i64::MAX))
+        .collect();
+    let actors = col(&|d| Some(d.actor.to_owned()));
+    tx.execute(
+        INSERT_DEAD_LETTERS,
+        &[
+            &ids,
+            &received,
+            &sources,
+            &refs,
+            &event_ids,
+            &event_types,
+            &reasons,
+            &details,
+            &raws,
+            &raw_lens,
+            &chat_ids,
+            &deliveries,
+            &actors,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+/// The chat a dead letter concerns, when its raw input names one readably.
+fn chat_hint(d: &DeadLetter) -> Option<Uuid> {
+    let text = String::from_utf8_lossy(&d.raw);
+    let at = text.find("\"chat_id\"")?;
+    let rest = &text[at + 9..];
+    let start = rest.find('"')? + 1;
+    let candidate = rest.get(start..start + 36)?;
+    Uuid::try_parse(candidate).ok()
+}
+
+/// Postgres `text` cannot hold NUL.
+fn no_nul(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{fffd}")
+    } else {
+        s.to_owned()
+    }
+}
+
+const RECORD_PROCESSED_EVENTS: &str = "
+    INSERT INTO processed_events (event_id, message_id, chat_id, digest, stream_entry_id)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bytea[], $5::text[])
+    ON CONFLICT (event_id) DO NOTHING
+ RETURNING event_id";
+
+const PROCESSED_DIGESTS: &str =
+    "SELECT event_id, digest FROM processed_events WHERE event_id = ANY($1)";
+
+const ENSURE_CHATS: &str = "
+    INSERT INTO chats (id) SELECT id FROM unnest($1::uuid[]) AS u(id) ORDER BY id
+    ON CONFLICT (id) DO NOTHING";
+
+const MARK_MESSAGES_PROCESSED: &str = "
+    INSERT INTO messages (id, chat_id, user_id, role, content, created_at, processed_at)
+    SELECT u.id, u.chat_id, u.user_id, u.role, u.content, u.created_at, now()
+      FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+           AS u(id, chat_id, user_id, role, content, created_at)
+     ORDER BY u.id
+    ON CONFLICT (id) DO UPDATE SET processed_at = now() WHERE messages.processed_at IS NULL
+ RETURNING id";
+
+const LOCK_USERS: &str = "
+    SELECT pg_advisory_xact_lock(k)
+      FROM (SELECT DISTINCT hashtextextended(u, 7311) AS k FROM unnest($1::text[]) AS u ORDER BY 1) s";
+
+const INSERT_FACTS: &str = "
+    INSERT INTO facts (id, user_id, predicate, object, kind, attributes, chat_id, source_message_id, created_at,
+                       valid_from, span_start, span_end, rule_id, extractor, extractor_version, confidence)
+    SELECT u.id, u.user_id, u.predicate, u.object, u.kind, u.attributes, u.chat_id, u.message_id, u.created_at,
+           u.created_at, u.span_start, u.span_end, u.rule_id, $13, $14, u.confidence
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::uuid[], $8::uuid[],
+                  $9::timestamptz[], $10::int4[], $11::int4[], $12::text[], $15::float4[])
+           AS u(id, user_id, predicate, object, kind, attributes, chat_id, message_id, created_at,
+                span_start, span_end, rule_id, confidence)
+    ON CONFLICT (source_message_id, predicate, object, kind, extractor_version) DO NOTHING";
+
+/// Single-valued predicates: each value is superseded by the next one said, in `created_at`
+/// order whatever the arrival order; a correction means the old value was never true.
+const RECHAIN_SINGLE_VALUED: &str = "
+    WITH affected AS (SELECT DISTINCT user_id, predicate FROM unnest($1::text[], $2::text[]) AS a(user_id, predicate)),
+    ranked AS (
+        SELECT f.id, lead(f.id) OVER w AS next_id, lead(f.created_at) OVER w AS next_at, lead(f.kind) OVER w AS next_kind
+          FROM facts f JOIN affected a ON a.user_id = f.user_id AND a.predicate = f.predicate
+         WHERE f.kind <> 'retraction'
+        WINDOW w AS (PARTITION BY f.user_id, f.predicate ORDER BY f.created_at, f.id))
+    UPDATE facts f
+       SET superseded_by = r.next_id,
+           supersede_kind = CASE WHEN r.next_kind = 'correction' THEN 'correction' ELSE 'change' END,
+           valid_to = CASE WHEN r.next_kind = 'correction' THEN f.valid_from ELSE r.next_at END
+      FROM ranked r
+     WHERE f.id = r.id AND r.next_id IS NOT NULL AND f.superseded_by IS DISTINCT FROM r.next_id";
+
+/// A retraction ends the matching value that was current before it.
+const APPLY_RETRACTIONS: &str = "
+    UPDATE facts f
+       SET valid_to = r.created_at, supersede_kind = 'retraction', superseded_by = r.id
+      FROM facts r
+     WHERE r.source_message_id = ANY($1) AND r.kind = 'retraction'
+       AND f.user_id = r.user_id AND f.predicate = r.predicate AND lower(f.object) = lower(r.object)
+       AND f.kind <> 'retraction' AND f.created_at < r.created_at AND f.superseded_by IS NULL";
+
+/// The earliest user message gives the fallback title, whatever order events arrive in.
+const OFFER_FALLBACK_TITLES: &str = "
+    UPDATE chats c
+       SET title = u.title, title_source = 'fallback', title_message_at = u.at, title_message_id = u.message_id
+      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[]) AS u(chat_id, title, at, message_id)
+     WHERE c.id = u.chat_id
+       AND c.title_source IS DISTINCT FROM 'llm'
+       AND (c.title_message_at IS NULL OR (u.at, u.message_id) < (c.title_message_at, c.title_message_id))";
+
+#[async_trait]
+impl EffectStore for PgStore {
+    async fn apply_batch(&self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let tx = conn.transaction().await.map_err(classify)?;
+        let mut outcome = ApplyOutcome {
+            dead_lettered: batch.dead_letters.clone(),
+            ..ApplyOutcome::default()
+        };
+        if !batch.messages.is_empty() {
+            let fresh = record_processed(&tx, &batch.messages, &mut outcome).await?;
+            apply_effects(&tx, &fresh).await?;
+            outcome.applied = fresh.len();
+        }
+        insert_dead_letters(&tx, &outcome.dead_lettered, &HashMap::new()).await?;
+        tx.commit().await.map_err(classify)?;
+        Ok(outcome)
+    }
+}
+
+/// Records the batch's events; returns the messages whose effects are owed now. Events seen
+/// before are duplicates (or, with another payload, dead letters).
+async fn record_processed<'a>(
+    tx: &Transaction<'_>,
+    messages: &'a [PlannedMessage],
+    outcome: &mut ApplyOutcome,
+) -> Result<Vec<&'a PlannedMessage>, PortError> {
+    let event_ids: Vec<Uuid> = messages.iter().map(|m| m.event.event_id.0).collect();
+    let message_ids: Vec<Uuid> = messages.iter().map(|m| m.event.message_id.0).collect();
+    let chat_ids: Vec<Uuid> = messages.iter().map(|m| m.event.chat_id.0).collect();
+    let digests: Vec<Vec<u8>> = messages.iter().map(|m| m.digest.to_vec()).collect();
+    let entries: Vec<Option<String>> = messages.iter().map(|m| m.stream_entry_id.clone()).collect();
+    let inserted: HashSet<Uuid> = tx
+        .query(
+            RECORD_PROCESSED_EVENTS,
+            &[&event_ids, &message_ids, &chat_ids, &digests, &entries],
+        )
+        .await
+        .map_err(classify)?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut fresh = Vec::new();
+    let mut taken = HashSet::new();
+    let mut repeated = Vec::new();
+    for m in messages {
+        let id = m.event.event_id.0;
+        if inserted.contains(&id) && taken.insert(id) {
+            fresh.push(m);
+        } else {
+            repeated.push(m);
+        }
+    }
+    if !repeated.is_empty() {
+        let ids: Vec<Uuid> = repeated.iter().map(|m| m.event.event_id.0).collect();
+        let stored: HashMap<Uuid, Vec<u8>> = tx
+            .query(PROCESSED_DIGESTS, &[&ids])
+            .await
+            .map_err(classify)?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for m in repeated {
+            let same = stored
+                .get(&m.event.event_id.0)
+                .is_some_and(|d| d.as_slice() == m.digest.as_slice());
+            if same {
+                outcome.duplicates += 1;
+            } else {
+                outcome.dead_lettered.push(conflict_letter(m));
+            }
+        }
+    }
+    Ok(fresh)
+}
+
+fn conflict_letter(m: &PlannedMessage) -> DeadLetter {
+    let raw = format!(
+        "event_id={}\nmessage_id={}\nchat_id={}\nuser_id={}\nrole={}\ncreated_at={}\ncontent={}",
+        m.event.event_id,
+        m.event.message_id,
+        m.event.chat_id,
+        m.event.user_id.as_str(),
+        m.event.role.as_str(),
+        m.event.created_at.to_rfc3339(),
+        m.event.content.as_str()
+    )
+    .into_bytes();
+    DeadLetter {
+        // Derived, so a redelivered conflict maps onto the same letter.
+        id: Uuid::new_v5(&m.event.event_id.0, &m.digest),
+        source: Source::Stream,
+        source_ref: m
+            .stream_entry_id
+            .clone()
+            .unwrap_or_else(|| format!("event:{}", m.event.event_id)),
+        event_id: Some(m.event.event_id.to_string()),
+        event_type: Some("message.created".to_owned()),
+        reason: Reason::DuplicateEventId,
+        detail: format!(
+            "event_id {} was already processed with a different payload",
+            m.event.event_id
+        ),
+        raw_len: raw.len(),
+        raw,
+        delivery_count: 1,
+        actor: memlink_actors::worker::NAME,
+        received_at: Utc::now(),
+    }
+}
+
+/// Messages, facts and titles for events applied for the first time.
+async fn apply_effects(tx: &Transaction<'_>, fresh: &[&PlannedMessage]) -> Result<(), PortError> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    // One row per message: two events may carry the same message.
+    let mut by_message: BTreeMap<Uuid, &PlannedMessage> = BTreeMap::new();
+    for m in fresh {
+        by_message.entry(m.event.message_id.0).or_insert(m);
+    }
+    let msgs: Vec<&PlannedMessage> = by_message.values().copied().collect();
+    let chat_ids: Vec<Uuid> = msgs
+        .iter()
+        .map(|m| m.event.chat_id.0)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    tx.execute(ENSURE_CHATS, &[&chat_ids])
+        .await
+        .map_err(classify)?;
+
+    let ids: Vec<Uuid> = msgs.iter().map(|m| m.event.message_id.0).collect();
+    let m_chats: Vec<Uuid> = msgs.iter().map(|m| m.event.chat_id.0).collect();
+    let users: Vec<&str> = msgs.iter().map(|m| m.event.user_id.as_str()).collect();
+    let roles: Vec<&str> = msgs.iter().map(|m| m.event.role.as_str()).collect();
+    let contents: Vec<&str> = msgs.iter().map(|m| m.event.content.as_str()).collect();
+    let created: Vec<DateTime<Utc>> = msgs.iter().map(|m| m.event.created_at).collect();
+    let newly_processed: HashSet<Uuid> = tx
+        .query(
+            MARK_MESSAGES_PROCESSED,
+            &[&ids, &m_chats, &users, &roles, &contents, &created],
+        )
+        .await
+        .map_err(classify)?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let owed: Vec<&PlannedMessage> = msgs
+        .into_iter()
+        .filter(|m| newly_processed.contains(&m.event.message_id.0))
+        .collect();
+    apply_facts(tx, &owed).await?;
+    offer_titles(tx, &owed).await
+}
+
+async fn apply_facts(tx: &Transaction<'_>, owed: &[&PlannedMessage]) -> Result<(), PortError> {
+    let with_facts: Vec<&PlannedMessage> = owed
+        .iter()
+        .copied()
+        .filter(|m| !m.facts.is_empty())
+        .collect();
+    if with_facts.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<&str> = with_facts
+        .iter()
+        .map(|m| m.event.user_id.as_str())
+        .collect();
+    tx.query(LOCK_USERS, &[&users]).await.map_err(classify)?;
+
+    let mut cols = FactColumns::default();
+    let mut single: Vec<(String, String)> = Vec::new();
+    for m in &with_facts {
+        for f in &m.facts {
+            cols.push(m, f);
+            if f.fact.predicate.cardinality() == Cardinality::One {
+                single.push((
+                    m.event.user_id.as_str().to_owned(),
+                    f.fact.predicate.as_str().to_owned(),
+                ));
+            }
+        }
+    }
+    let name = EXTRACTOR_NAME;
+    let version = EXTRACTOR_VERSION;
+    tx.execute(
+        INSERT_FACTS,
+        &[
+            &cols.ids,
+            &cols.users,
+            &cols.predicates,
+            &cols.objects,
+            &cols.kinds,
+            &cols.attributes,
+            &cols.chats,
+            &cols.messages,
+            &cols.created,
+            &cols.span_start,
+            &cols.span_end,
+            &cols.rules,
+            &name,
+            &version,
+            &cols.confidence,
+        ],
+    )
+    .await
+    .map_err(classify)?;
+    if !single.is_empty() {
+        let (su, sp): (Vec<String>, Vec<String>) = single.into_iter().unzip();
+        tx.execute(RECHAIN_SINGLE_VALUED, &[&su, &sp])
+            .await
+            .map_err(classify)?;
+    }
+    let message_ids: Vec<Uuid> = with_facts.iter().map(|m| m.event.message_id.0).collect();
+    tx.execute(APPLY_RETRACTIONS, &[&message_ids])
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct FactColumns {
+    ids: Vec<Uuid>,
+    users: Vec<String>,
+    predicates: Vec<&'static str>,
+    objects: Vec<String>,
+    kinds: Vec<&'static str>,
+    attributes: Vec<serde_json::Value>,
+    chats: Vec<Uuid>,
+    messages: Vec<Uuid>,
+    created: Vec<DateTime<Utc>>,
+    span_start: Vec<i32>,
+    span_end: Vec<i32>,
+    rules: Vec<&'static str>,
+    confidence: Vec<f32>,
+}
+
+impl FactColumns {
+    fn push(&mut self, m: &PlannedMessage, f: &memlink_actors::plan::PlannedFact) {
+        use memlink_actors::extract::FactKind;
+        self.ids.push(f.id);
+        self.users.push(m.event.user_id.as_str().to_owned());
+        self.predicates.push(f.fact.predicate.as_str());
+        self.objects.push(no_nul(&f.fact.object));
+        self.kinds.push(match f.fact.kind {
+            FactKind::Assert => "assert",
+            FactKind::Correction => "correction",
+            FactKind::Change => "change",
+            FactKind::Retraction => "retraction",
+        });
+        self.attributes.push(serde_json::Value::Object(
+            f.fact
+                .attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+                .collect(),
+        ));
+        self.chats.push(m.event.chat_id.0);
+        self.messages.push(m.event.message_id.0);
+        self.created.push(m.event.created_at);
+        self.span_start
+            .push(i32::try_from(f.fact.span.0).unwrap_or(i32::MAX));
+        self.span_end
+            .push(i32::try_from(f.fact.span.1).unwrap_or(i32::MAX));
+        self.rules.push(f.fact.rule_id);
+        self.confidence.push(f.fact.confidence);
+    }
+}
+
+async fn offer_titles(tx: &Transaction<'_>, owed: &[&PlannedMessage]) -> Result<(), PortError> {
+    // Per chat, the earliest candidate in this batch; the UPDATE compares with what is stored.
+    let mut best: BTreeMap<Uuid, (&PlannedMessage, &str)> = BTreeMap::new();
+    for m in owed {
+        let Some(title) = m.title_candidate.as_deref() else {
+            continue;
+        };
+        let key = (m.event.created_at, m.event.message_id.0);
+        best.entry(m.event.chat_id.0)
+            .and_modify(|cur| {
+                if key < (cur.0.event.created_at, cur.0.event.message_id.0) {
+                    *cur = (m, title);
+                }
+            })
+            .or_insert((m, title));
+    }
+    if best.is_empty() {
+        return Ok(());
+    }
+    let chats: Vec<Uuid> = best.keys().copied().collect();
+    let titles: Vec<&str> = best.values().map(|(_, t)| *t).collect();
+    let at: Vec<DateTime<Utc>> = best.values().map(|(m, _)| m.event.created_at).collect();
+    let mids: Vec<Uuid> = best.values().map(|(m, _)| m.event.message_id.0).collect();
+    tx.execute(OFFER_FALLBACK_TITLES, &[&chats, &titles, &at, &mids])
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+const CLAIM_UNFOLDED: &str = "
+    SELECT id, chat_id FROM messages
+     WHERE processed_at IS NOT NULL AND folded_at IS NULL
+     ORDER BY processed_at
+     LIMIT $1
+       FOR UPDATE SKIP LOCKED";
+
+const ENSURE_WATERMARKS: &str = "
+    INSERT INTO watermarks (chat_id, message_count, checksum, updated_at)
+    SELECT id, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea, $2
+      FROM unnest($1::uuid[]) AS u(id) ORDER BY id
+    ON CONFLICT (chat_id) DO NOTHING";
+
+const LOCK_WATERMARKS: &str =
+    "SELECT chat_id, message_count, checksum FROM watermarks WHERE chat_id = ANY($1) ORDER BY chat_id FOR UPDATE";
+
+const UPDATE_WATERMARKS: &str = "
+    UPDATE watermarks w SET message_count = u.message_count, checksum = u.checksum, updated_at = $4
+      FROM unnest($1::uuid[], $2::int8[], $3::bytea[]) AS u(chat_id, message_count, checksum)
+     WHERE w.chat_id = u.chat_id";
+
+const MARK_FOLDED: &str = "UPDATE messages SET folded_at = now() WHERE id = ANY($1)";
+
+#[async_trait]
+impl WatermarkStore for PgStore {
+    async fn fold_pending(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<FoldOutcome, PortError> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let tx = conn.transaction().await.map_err(classify)?;
+        let rows = tx
+            .query(CLAIM_UNFOLDED, &[&(limit as i64)])
+            .await
+            .map_err(classify)?;
+        if rows.is_empty() {
+            return Ok(FoldOutcome::default());
+        }
+        let mut per_chat: BTreeMap<Uuid, Vec<MessageId>> = BTreeMap::new();
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: Uuid = r.get(0);
+            ids.push(id);
+            per_chat.entry(r.get(1)).or_default().push(MessageId(id));
+        }
+        let chats: Vec<Uuid> = per_chat.keys().copied().collect();
+        let updated_at = now.timestamp();
+        tx.execute(ENSURE_WATERMARKS, &[&chats, &updated_at])
+            .await
+            .map_err(classify)?;
+        let current: HashMap<Uuid, (i64, Checksum)> = tx
+            .query(LOCK_WATERMARKS, &[&chats])
+            .await
+            .map_err(classify)?
+            .into_iter()
+            .map(|r| {
+                let sum: Vec<u8> = r.get(2);
+                (
+                    r.get(0),
+                    (r.get(1), Checksum::from_slice(&sum).unwrap_or_default()),
+                )
+            })
+            .collect();
+        let mut counts = Vec::with_capacity(chats.len());
+        let mut sums = Vec::with_capacity(chats.len());
+        for (chat, messages) in &per_chat {
+            let (count, sum) = current.get(chat).copied().unwrap_or((0, Checksum::ZERO));
+            counts.push(count + messages.len() as i64);
+            sums.push(sum.fold(messages.iter().copied()).0.to_vec());
+        }
+        tx.execute(UPDATE_WATERMARKS, &[&chats, &counts, &sums, &updated_at])
+            .await
+            .map_err(classify)?;
+        tx.execute(MARK_FOLDED, &[&ids]).await.map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(FoldOutcome {
+            messages: ids.len(),
+            chats: chats.len(),
+        })
+    }
+}
