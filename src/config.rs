@@ -18,6 +18,8 @@ pub mod vars {
     pub const ADMIN_TOKEN: &str = "MEMLINK_ADMIN_TOKEN";
     pub const RECLAIM_IDLE_SECS: &str = "MEMLINK_RECLAIM_IDLE_SECS";
     pub const MAX_DELIVERIES: &str = "MEMLINK_MAX_DELIVERIES";
+    pub const RESTART_INTENSITY: &str = "MEMLINK_RESTART_INTENSITY";
+    pub const RESTART_PERIOD_SECS: &str = "MEMLINK_RESTART_PERIOD_SECS";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +41,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub reclaim_idle: Duration,
     pub max_deliveries: u64,
+    /// More than this many actor restarts within `restart_period` exit the process (70).
+    pub restart_intensity: usize,
+    pub restart_period: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +58,8 @@ impl std::fmt::Debug for Config {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
             .field("reclaim_idle", &self.reclaim_idle)
             .field("max_deliveries", &self.max_deliveries)
+            .field("restart_intensity", &self.restart_intensity)
+            .field("restart_period", &self.restart_period)
             .finish()
     }
 }
@@ -107,6 +114,16 @@ impl Config {
             }
             Ok(n)
         })?;
+        let restart_intensity = parse_or(env, vars::RESTART_INTENSITY, "10", |s| {
+            s.parse::<usize>()
+                .map_err(|_| "expected a whole number".to_owned())
+        })?;
+        let restart_period = parse_or(env, vars::RESTART_PERIOD_SECS, "60", |s| {
+            match s.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+                _ => Err("expected whole seconds, at least 1".to_owned()),
+            }
+        })?;
         Ok(Config {
             database_url,
             redis_url,
@@ -117,6 +134,8 @@ impl Config {
             admin_token,
             reclaim_idle,
             max_deliveries,
+            restart_intensity,
+            restart_period,
         })
     }
 }

@@ -115,9 +115,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         let _ = escalate_tx.send(reason);
     });
     let specs = child_specs(&config, &pg, &bus, &status, &ambient);
+    let supervision = SupervisorConfig {
+        intensity: config.restart_intensity,
+        period: config.restart_period,
+        ..SupervisorConfig::default()
+    };
     let root = RootSupervisor::new(
         specs,
-        SupervisorConfig::default(),
+        supervision,
         status.clone(),
         ambient.clone(),
         escalate,

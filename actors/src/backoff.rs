@@ -126,8 +126,9 @@ mod tests {
 
     #[test]
     fn doubles_until_the_cap() {
-        let b = ExponentialBackoff::try_new(Duration::from_millis(100), Duration::from_secs(1), 0.0)
-            .unwrap();
+        let b =
+            ExponentialBackoff::try_new(Duration::from_millis(100), Duration::from_secs(1), 0.0)
+                .unwrap();
         let got: Vec<u128> = (0..6).map(|a| b.delay(a, 0.5).as_millis()).collect();
         assert_eq!(got, vec![100, 200, 400, 800, 1000, 1000]);
     }

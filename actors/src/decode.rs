@@ -219,7 +219,11 @@ pub fn decode_outbox_row(row: &OutboxRow) -> Result<Event, Rejection> {
     Ok(event)
 }
 
-fn decode_payload(event_id: EventId, event_type: EventType, value: &Value) -> Result<Event, Rejection> {
+fn decode_payload(
+    event_id: EventId,
+    event_type: EventType,
+    value: &Value,
+) -> Result<Event, Rejection> {
     let obj = value.as_object().ok_or_else(|| {
         Rejection::new(
             Reason::InvalidType,
@@ -227,7 +231,9 @@ fn decode_payload(event_id: EventId, event_type: EventType, value: &Value) -> Re
         )
     })?;
     match event_type {
-        EventType::MessageCreated => decode_message_created(event_id, obj).map(Event::MessageCreated),
+        EventType::MessageCreated => {
+            decode_message_created(event_id, obj).map(Event::MessageCreated)
+        }
     }
 }
 
@@ -237,24 +243,29 @@ fn decode_message_created(
 ) -> Result<MessageCreated, Rejection> {
     let message_id = MessageId(parse_uuid("message_id", required_str(obj, "message_id")?)?);
     let chat_id = ChatId(parse_uuid("chat_id", required_str(obj, "chat_id")?)?);
-    let user_id = UserId::try_new(required_str(obj, "user_id")?)
-        .map_err(|e| text_rejection("user_id", e))?;
+    let user_id =
+        UserId::try_new(required_str(obj, "user_id")?).map_err(|e| text_rejection("user_id", e))?;
     let role_text = required_str(obj, "role")?;
     let role = Role::parse(role_text).ok_or_else(|| {
         Rejection::new(
             Reason::InvalidRole,
-            format!("role: {:?} is not one of user, assistant, system", clip(role_text)),
+            format!(
+                "role: {:?} is not one of user, assistant, system",
+                clip(role_text)
+            ),
         )
     })?;
     let content = Content::try_new(required_str(obj, "content")?)
         .map_err(|e| text_rejection("content", e))?;
     let created_at = match obj.get("created_at") {
         None | Some(Value::Null) => {
-            return Err(Rejection::new(Reason::MissingField, "created_at: field absent"))
+            return Err(Rejection::new(
+                Reason::MissingField,
+                "created_at: field absent",
+            ))
         }
-        Some(v) => decode_timestamp(v).map_err(|d| {
-            Rejection::new(Reason::InvalidTimestamp, format!("created_at: {d}"))
-        })?,
+        Some(v) => decode_timestamp(v)
+            .map_err(|d| Rejection::new(Reason::InvalidTimestamp, format!("created_at: {d}")))?,
     };
     Ok(MessageCreated {
         event_id,
@@ -304,7 +315,12 @@ pub fn decode_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
                 .ok_or_else(|| format!("{n} is out of range"))?
             }
         }
-        other => return Err(format!("expected a date-time or epoch number, got {}", type_name(other))),
+        other => {
+            return Err(format!(
+                "expected a date-time or epoch number, got {}",
+                type_name(other)
+            ))
+        }
     };
     check_range(instant)
 }
@@ -313,7 +329,8 @@ pub fn decode_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
 const MAX_EPOCH_MICROS: i64 = 253_402_300_799_999_999;
 
 fn from_epoch(secs: i64, micros: i64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_opt(secs, u32::try_from(micros * 1_000).ok()?).single()
+    Utc.timestamp_opt(secs, u32::try_from(micros * 1_000).ok()?)
+        .single()
 }
 
 fn check_range(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
@@ -452,7 +469,11 @@ mod tests {
 
     #[test]
     fn the_incident_inputs_are_rejected_with_reasons() {
-        let e = entry("chat-1769035355992", "message.created", payload().to_string().as_bytes());
+        let e = entry(
+            "chat-1769035355992",
+            "message.created",
+            payload().to_string().as_bytes(),
+        );
         let r = decode_stream_entry(&e).unwrap_err();
         assert_eq!(r.reason, Reason::InvalidUuid);
         assert!(r.detail.contains("chat-1769035355992"), "{}", r.detail);
@@ -503,34 +524,95 @@ mod tests {
     fn each_malformed_class_has_its_reason() {
         let cases: Vec<(Value, Reason)> = vec![
             (json!({"chat_id": CHAT}), Reason::MissingField),
-            ({ let mut p = payload(); p["user_id"] = json!(""); p }, Reason::EmptyField),
-            ({ let mut p = payload(); p["user_id"] = json!(42); p }, Reason::InvalidType),
-            ({ let mut p = payload(); p["role"] = json!("admin"); p }, Reason::InvalidRole),
-            ({ let mut p = payload(); p["content"] = json!("a\u{0}b"); p }, Reason::InvalidText),
-            ({ let mut p = payload(); p["content"] = json!("x".repeat(MAX_CONTENT_BYTES + 1)); p }, Reason::PayloadTooLarge),
-            ({ let mut p = payload(); p["message_id"] = json!("42"); p }, Reason::InvalidUuid),
+            (
+                {
+                    let mut p = payload();
+                    p["user_id"] = json!("");
+                    p
+                },
+                Reason::EmptyField,
+            ),
+            (
+                {
+                    let mut p = payload();
+                    p["user_id"] = json!(42);
+                    p
+                },
+                Reason::InvalidType,
+            ),
+            (
+                {
+                    let mut p = payload();
+                    p["role"] = json!("admin");
+                    p
+                },
+                Reason::InvalidRole,
+            ),
+            (
+                {
+                    let mut p = payload();
+                    p["content"] = json!("a\u{0}b");
+                    p
+                },
+                Reason::InvalidText,
+            ),
+            (
+                {
+                    let mut p = payload();
+                    p["content"] = json!("x".repeat(MAX_CONTENT_BYTES + 1));
+                    p
+                },
+                Reason::PayloadTooLarge,
+            ),
+            (
+                {
+                    let mut p = payload();
+                    p["message_id"] = json!("42");
+                    p
+                },
+                Reason::InvalidUuid,
+            ),
             (json!([1, 2]), Reason::InvalidType),
         ];
         for (p, want) in cases {
             assert_eq!(reason_of(p.clone()), want, "{p}");
         }
         let e = entry(EVENT, "message.created", b"{\"message_id\": ");
-        assert_eq!(decode_stream_entry(&e).unwrap_err().reason, Reason::InvalidJson);
+        assert_eq!(
+            decode_stream_entry(&e).unwrap_err().reason,
+            Reason::InvalidJson
+        );
         let e = entry(EVENT, "message.deleted", payload().to_string().as_bytes());
-        assert_eq!(decode_stream_entry(&e).unwrap_err().reason, Reason::UnknownEventType);
+        assert_eq!(
+            decode_stream_entry(&e).unwrap_err().reason,
+            Reason::UnknownEventType
+        );
         let e = entry(EVENT, "message.created", b"{\"a\": \"\xff\"}");
-        assert_eq!(decode_stream_entry(&e).unwrap_err().reason, Reason::InvalidUtf8);
+        assert_eq!(
+            decode_stream_entry(&e).unwrap_err().reason,
+            Reason::InvalidUtf8
+        );
         let big = vec![b' '; MAX_PAYLOAD_BYTES + 1];
         let e = entry(EVENT, "message.created", &big);
-        assert_eq!(decode_stream_entry(&e).unwrap_err().reason, Reason::PayloadTooLarge);
+        assert_eq!(
+            decode_stream_entry(&e).unwrap_err().reason,
+            Reason::PayloadTooLarge
+        );
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let e = entry(EVENT, "message.created", deep.as_bytes());
-        assert_eq!(decode_stream_entry(&e).unwrap_err().reason, Reason::InvalidJson);
+        assert_eq!(
+            decode_stream_entry(&e).unwrap_err().reason,
+            Reason::InvalidJson
+        );
     }
 
     #[test]
     fn emoji_rtl_and_sql_text_are_valid() {
-        for text in ["שלום, my name is Dana 👋", "'; DROP TABLE facts; --", "مرحبا"] {
+        for text in [
+            "שלום, my name is Dana 👋",
+            "'; DROP TABLE facts; --",
+            "مرحبا",
+        ] {
             let mut p = payload();
             p["content"] = json!(text);
             let e = entry(EVENT, "message.created", p.to_string().as_bytes());
@@ -548,10 +630,22 @@ mod tests {
             created_at: Utc::now(),
         };
         assert!(decode_outbox_row(&row).is_ok());
-        let other = OutboxRow { aggregate_id: MSG.into(), ..row.clone() };
-        assert_eq!(decode_outbox_row(&other).unwrap_err().reason, Reason::AggregateMismatch);
-        let legacy = OutboxRow { aggregate_id: "chat-1769035355992".into(), ..row };
-        assert_eq!(decode_outbox_row(&legacy).unwrap_err().reason, Reason::InvalidUuid);
+        let other = OutboxRow {
+            aggregate_id: MSG.into(),
+            ..row.clone()
+        };
+        assert_eq!(
+            decode_outbox_row(&other).unwrap_err().reason,
+            Reason::AggregateMismatch
+        );
+        let legacy = OutboxRow {
+            aggregate_id: "chat-1769035355992".into(),
+            ..row
+        };
+        assert_eq!(
+            decode_outbox_row(&legacy).unwrap_err().reason,
+            Reason::InvalidUuid
+        );
     }
 
     #[test]

@@ -251,7 +251,10 @@ mod tests {
         RawEntry {
             id: "7-0".into(),
             fields: vec![
-                (b"event_id".to_vec(), b"0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11".to_vec()),
+                (
+                    b"event_id".to_vec(),
+                    b"0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11".to_vec(),
+                ),
                 (b"event_type".to_vec(), b"message.created".to_vec()),
                 (b"payload".to_vec(), payload.as_bytes().to_vec()),
             ],
@@ -265,7 +268,10 @@ mod tests {
         let EntryPlan::Apply(m) = plan_stream_entry(&entry(p), 1, "worker", &ambient()) else {
             panic!("expected a plan")
         };
-        assert_eq!(m.title_candidate.as_deref(), Some("My name is PronterTestUser."));
+        assert_eq!(
+            m.title_candidate.as_deref(),
+            Some("My name is PronterTestUser.")
+        );
         assert_eq!(m.stream_entry_id.as_deref(), Some("7-0"));
         assert!(m
             .facts

@@ -150,8 +150,11 @@ pub struct FoldOutcome {
 pub trait WatermarkStore: Send + Sync {
     /// Folds up to `limit` processed-but-unfolded messages into their chats' watermarks
     /// (using [`crate::checksum`]), stamping `updated_at` with `now`.
-    async fn fold_pending(&self, limit: usize, now: DateTime<Utc>)
-        -> Result<FoldOutcome, PortError>;
+    async fn fold_pending(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<FoldOutcome, PortError>;
 }
 
 /// The time.

@@ -66,7 +66,10 @@ impl RelayActor {
         }
         if report.panicked {
             log::error!(target: "memlink::relay", "event=actor_panic actor={NAME} action=restart");
-            status.restarted(NAME, "an outbox row panicked the relay; it was dead-lettered");
+            status.restarted(
+                NAME,
+                "an outbox row panicked the relay; it was dead-lettered",
+            );
             ctx.stop();
             return;
         }
@@ -75,7 +78,9 @@ impl RelayActor {
             other => other,
         };
         // Idle rounds rely on NOTIFY wake-ups; the poll is only the fallback.
-        let delay = self.pacer.next_delay(&pace, self.deps.ambient.entropy.unit());
+        let delay = self
+            .pacer
+            .next_delay(&pace, self.deps.ambient.entropy.unit());
         self.schedule(ctx, delay);
     }
 }
@@ -88,7 +93,9 @@ impl Actor for RelayActor {
             .pacer
             .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
         log::info!(target: "memlink::relay", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps.status.set_state(NAME, crate::status::ActorState::Running);
+        self.deps
+            .status
+            .set_state(NAME, crate::status::ActorState::Running);
         self.next = None;
         self.schedule(ctx, delay);
     }
@@ -140,7 +147,9 @@ impl Handler<Drain> for RelayActor {
         if let Some(h) = self.next.take() {
             ctx.cancel_future(h);
         }
-        self.deps.status.set_state(NAME, crate::status::ActorState::Stopped);
+        self.deps
+            .status
+            .set_state(NAME, crate::status::ActorState::Stopped);
         log::info!(target: "memlink::relay", "event=actor_drained actor={NAME}");
     }
 }

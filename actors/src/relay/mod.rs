@@ -103,7 +103,10 @@ pub async fn run_round(deps: &RelayDeps) -> RelayReport {
                 panicked = true;
                 Rejection::new(
                     Reason::Panic,
-                    format!("relay panicked validating row: {}", panic_message(&*payload)),
+                    format!(
+                        "relay panicked validating row: {}",
+                        panic_message(&*payload)
+                    ),
                 )
             }
         };

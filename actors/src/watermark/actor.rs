@@ -36,10 +36,14 @@ impl WatermarkActor {
                 if outcome.messages > 0 {
                     log::debug!(target: "memlink::watermark", "event=watermarks_folded messages={} chats={}", outcome.messages, outcome.chats);
                 }
-                self.deps.status.progress(NAME, self.deps.ambient.clock.now());
+                self.deps
+                    .status
+                    .progress(NAME, self.deps.ambient.clock.now());
             }
         }
-        let delay = self.pacer.next_delay(&pace, self.deps.ambient.entropy.unit());
+        let delay = self
+            .pacer
+            .next_delay(&pace, self.deps.ambient.entropy.unit());
         if !self.draining {
             ctx.notify_later(Round, delay);
         }
@@ -54,7 +58,9 @@ impl Actor for WatermarkActor {
             .pacer
             .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
         log::info!(target: "memlink::watermark", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps.status.set_state(NAME, crate::status::ActorState::Running);
+        self.deps
+            .status
+            .set_state(NAME, crate::status::ActorState::Running);
         ctx.notify_later(Round, delay);
     }
 }

@@ -74,7 +74,9 @@ impl WorkerActor {
             ctx.stop();
             return;
         }
-        let delay = self.pacer.next_delay(&report.pace, self.deps.ambient.entropy.unit());
+        let delay = self
+            .pacer
+            .next_delay(&report.pace, self.deps.ambient.entropy.unit());
         if !self.draining {
             ctx.notify_later(Round, delay);
         }
@@ -89,7 +91,9 @@ impl Actor for WorkerActor {
             .pacer
             .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
         log::info!(target: "memlink::worker", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps.status.set_state(NAME, crate::status::ActorState::Running);
+        self.deps
+            .status
+            .set_state(NAME, crate::status::ActorState::Running);
         ctx.notify_later(Round, delay);
     }
 }
@@ -131,7 +135,9 @@ impl Handler<Drain> for WorkerActor {
     fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) {
         // Rounds are atomic, so by the time this runs no round is in flight.
         self.draining = true;
-        self.deps.status.set_state(NAME, crate::status::ActorState::Stopped);
+        self.deps
+            .status
+            .set_state(NAME, crate::status::ActorState::Stopped);
         log::info!(target: "memlink::worker", "event=actor_drained actor={NAME}");
     }
 }

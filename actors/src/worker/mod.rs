@@ -115,7 +115,10 @@ pub fn prepare(entries: Vec<(RawEntry, u64)>, ambient: &Ambient) -> PreparedRoun
             Ok(EntryPlan::Dead(d)) => round.batch.dead_letters.push(d),
             Err(payload) => {
                 round.panicked = true;
-                let detail = format!("worker panicked planning entry: {}", panic_message(&*payload));
+                let detail = format!(
+                    "worker panicked planning entry: {}",
+                    panic_message(&*payload)
+                );
                 round.batch.dead_letters.push(dead_letter_for_entry(
                     &entry,
                     Rejection::new(Reason::Panic, detail),
@@ -161,7 +164,11 @@ pub async fn run_round(
         return RoundReport::failing(e, Some(ack_only));
     }
     RoundReport {
-        pace: if full || prepared.panicked { Pace::Busy } else { Pace::Idle },
+        pace: if full || prepared.panicked {
+            Pace::Busy
+        } else {
+            Pace::Idle
+        },
         applied: outcome.applied,
         duplicates: outcome.duplicates,
         dead_letters: outcome.dead_lettered,
@@ -170,10 +177,16 @@ pub async fn run_round(
     }
 }
 
-async fn read_entries(deps: &WorkerDeps, reclaim_due: bool) -> Result<Vec<(RawEntry, u64)>, PortError> {
+async fn read_entries(
+    deps: &WorkerDeps,
+    reclaim_due: bool,
+) -> Result<Vec<(RawEntry, u64)>, PortError> {
     let cfg = &deps.config;
     if reclaim_due {
-        let claimed = deps.bus.claim_idle(cfg.reclaim_idle, cfg.batch_size).await?;
+        let claimed = deps
+            .bus
+            .claim_idle(cfg.reclaim_idle, cfg.batch_size)
+            .await?;
         if !claimed.is_empty() {
             return Ok(claimed
                 .into_iter()
@@ -250,7 +263,10 @@ mod tests {
         RawEntry {
             id: id.into(),
             fields: vec![
-                (b"event_id".to_vec(), b"0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11".to_vec()),
+                (
+                    b"event_id".to_vec(),
+                    b"0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11".to_vec(),
+                ),
                 (b"event_type".to_vec(), b"message.created".to_vec()),
                 (b"payload".to_vec(), payload.as_bytes().to_vec()),
             ],

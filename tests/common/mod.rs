@@ -1,0 +1,355 @@
+//! The shared integration-test harness: every test gets its own Postgres database and its
+//! own Redis stream and group names, runs the real `memlink` binary on port 0, and cleans up
+//! after itself (database dropped, stream deleted, process killed).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn admin_database_url() -> String {
+    std::env::var("MEMLINK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("MEMLINK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn random_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// One test's private world.
+pub struct TestEnv {
+    pub db_name: String,
+    pub database_url: String,
+    pub redis_url: String,
+    pub stream: String,
+    pub group: String,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let suffix = random_suffix();
+        let db_name = format!("memlink_test_{suffix}");
+        let mut admin = postgres::Client::connect(&admin_database_url(), postgres::NoTls).expect(
+            "connect to the admin database (is PostgreSQL running? see scripts/services.sh)",
+        );
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db_name}"))
+            .expect("create the test database");
+        let mut url = url::Url::parse(&admin_database_url()).expect("admin URL");
+        url.set_path(&format!("/{db_name}"));
+        TestEnv {
+            db_name,
+            database_url: url.to_string(),
+            redis_url: redis_url(),
+            stream: format!("memlink-test:{suffix}:events"),
+            group: format!("memlink-test-{suffix}"),
+        }
+    }
+
+    pub fn pg(&self) -> postgres::Client {
+        postgres::Client::connect(&self.database_url, postgres::NoTls)
+            .expect("connect to the test database")
+    }
+
+    pub fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.redis_url.as_str())
+            .and_then(|c| c.get_connection())
+            .expect("connect to redis")
+    }
+
+    /// The environment a daemon of this test runs with.
+    pub fn daemon_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DATABASE_URL".into(), self.database_url.clone()),
+            ("REDIS_URL".into(), self.redis_url.clone()),
+            ("MEMLINK_HTTP_ADDR".into(), "127.0.0.1:0".into()),
+            ("MEMLINK_STREAM".into(), self.stream.clone()),
+            ("MEMLINK_GROUP".into(), self.group.clone()),
+            ("RUST_LOG".into(), "info,memlink=debug".into()),
+        ]
+    }
+
+    pub fn spawn_daemon(&self, extra: &[(&str, &str)]) -> Daemon {
+        let mut env = self.daemon_env();
+        for (k, v) in extra {
+            env.retain(|(ek, _)| ek != k);
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        Daemon::spawn(&["run"], &env)
+    }
+
+    /// Appends a raw entry to this test's stream, as a legacy producer would.
+    pub fn xadd(&self, fields: &[(&str, &[u8])]) -> String {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(&self.stream).arg("*");
+        for (k, v) in fields {
+            cmd.arg(*k).arg(*v);
+        }
+        cmd.query(&mut self.redis()).expect("XADD")
+    }
+
+    /// Appends a well-formed `message.created` entry.
+    pub fn xadd_message(&self, event_id: &str, payload: &Value) -> String {
+        self.xadd(&[
+            ("event_id", event_id.as_bytes()),
+            ("event_type", b"message.created"),
+            ("payload", payload.to_string().as_bytes()),
+        ])
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.pg().query_one(sql, &[]).expect(sql).get(0)
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&admin_database_url(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.db_name
+            ));
+        }
+        if let Ok(mut r) =
+            redis::Client::open(self.redis_url.as_str()).and_then(|c| c.get_connection())
+        {
+            let _: Result<i64, _> = redis::cmd("DEL").arg(&self.stream).query(&mut r);
+        }
+    }
+}
+
+/// A running `memlink` process with its log captured.
+pub struct Daemon {
+    child: Child,
+    pub addr: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_memlink")
+}
+
+impl Daemon {
+    pub fn spawn(args: &[&str], env: &[(String, String)]) -> Daemon {
+        let mut cmd = Command::new(binary());
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn memlink");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var("MEMLINK_TEST_ECHO").is_ok() {
+                    eprintln!("daemon: {line}");
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut d = Daemon {
+            child,
+            addr: String::new(),
+            logs,
+        };
+        let line = d
+            .wait_for_log("event=http_listening", Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("daemon did not start; log:\n{}", d.log_text()));
+        d.addr = line
+            .split("addr=")
+            .nth(1)
+            .map(|s| s.split_whitespace().next().unwrap_or("").to_owned())
+            .expect("bound address");
+        d
+    }
+
+    pub fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    pub fn log_lines_with(&self, needle: &str) -> Vec<String> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(l) = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return Some(l.clone());
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                return self
+                    .logs
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l.contains(needle))
+                    .cloned();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        request("GET", &self.url(path), None, None)
+    }
+
+    pub fn get_auth(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        request("GET", &self.url(path), None, token)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        request("POST", &self.url(path), Some(body), None)
+    }
+
+    pub fn post_message(
+        &self,
+        chat_id: &str,
+        user: &str,
+        role: &str,
+        content: &str,
+    ) -> (u16, Value) {
+        let body =
+            serde_json::json!({"user_id": user, "role": role, "content": content}).to_string();
+        self.post(&format!("/v1/chats/{chat_id}/messages"), &body)
+    }
+
+    pub fn status(&self) -> Value {
+        let (code, body) = self.get("/admin/status");
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    pub fn restarts(&self, actor: &str) -> u64 {
+        self.status()["actors"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == actor))
+            .and_then(|x| x["restarts"].as_u64())
+            .unwrap_or_else(|| panic!("no actor {actor}"))
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP call; any status is returned, with the body parsed as JSON (or `Null`).
+pub fn request(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> (u16, Value) {
+    let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let code = resp.status();
+    let text = resp.into_string().unwrap_or_default();
+    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout` with `what`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A valid `message.created` payload.
+pub fn message_payload(
+    chat_id: &str,
+    message_id: &str,
+    user: &str,
+    content: &str,
+    created_at: Value,
+) -> Value {
+    serde_json::json!({
+        "message_id": message_id, "chat_id": chat_id, "user_id": user, "role": "user",
+        "content": content, "created_at": created_at,
+    })
+}
+
+/// The watermark checksum of a set of message ids, computed independently of the daemon.
+pub fn expected_checksum(message_ids: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut acc = [0u8; 32];
+    for id in message_ids {
+        let d = Sha256::digest(id.to_lowercase().as_bytes());
+        for (a, b) in acc.iter_mut().zip(d) {
+            *a ^= b;
+        }
+    }
+    acc.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub const LONG: Duration = Duration::from_secs(30);

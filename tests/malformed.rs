@@ -1,0 +1,296 @@
+//! Malformed input of every class is dead-lettered with its reason, at the stream or at the
+//! relay, while every valid message around it is processed and no actor restarts.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn each_malformed_class_is_dead_lettered_and_the_rest_flows() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[]);
+    let chat = new_uuid();
+    let good = |content: &str, at: serde_json::Value| {
+        message_payload(&chat, &new_uuid(), "mia", content, at)
+    };
+    let mut valid_ids = Vec::new();
+    let mut expected = Vec::new(); // (stream entry id, reason)
+
+    let mut add_valid = |env: &TestEnv, content: &str, at: serde_json::Value| {
+        let p = good(content, at);
+        valid_ids.push(p["message_id"].as_str().unwrap().to_owned());
+        env.xadd_message(&new_uuid(), &p);
+    };
+    let bad = |env: &TestEnv, event_id: &str, event_type: &str, payload: &[u8]| {
+        env.xadd(&[
+            ("event_id", event_id.as_bytes()),
+            ("event_type", event_type.as_bytes()),
+            ("payload", payload),
+        ])
+    };
+    let with = |key: &str, value: serde_json::Value| {
+        let mut p = good("hello", json!(1769067099));
+        p[key] = value;
+        p.to_string().into_bytes()
+    };
+    let mc = "message.created";
+
+    add_valid(&env, "My name is Mia.", json!(1769067099.568));
+    expected.push((
+        bad(&env, "chat-1769035355992", mc, &with("content", json!("x"))),
+        "invalid_uuid",
+    ));
+    expected.push((
+        bad(
+            &env,
+            &new_uuid(),
+            mc,
+            &with("chat_id", json!("chat-1769035355992")),
+        ),
+        "invalid_uuid",
+    ));
+    expected.push((
+        bad(&env, &new_uuid(), mc, &with("created_at", json!(-5))),
+        "invalid_timestamp",
+    ));
+    expected.push((
+        bad(
+            &env,
+            &new_uuid(),
+            mc,
+            &with("created_at", json!("yesterday")),
+        ),
+        "invalid_timestamp",
+    ));
+    expected.push((
+        bad(&env, &new_uuid(), mc, &with("created_at", json!(1e20))),
+        "invalid_timestamp",
+    ));
+    expected.push((bad(&env, &new_uuid(), mc, b"{not json"), "invalid_json"));
+    expected.push((
+        bad(&env, &new_uuid(), mc, b"{\"message_id\": \"5d2b0b7e-3f0a"),
+        "invalid_json",
+    ));
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    expected.push((bad(&env, &new_uuid(), mc, deep.as_bytes()), "invalid_json"));
+    expected.push((
+        bad(&env, &new_uuid(), mc, &with("user_id", json!(42))),
+        "invalid_type",
+    ));
+    let mut no_content = good("x", json!(1769067099));
+    no_content.as_object_mut().unwrap().remove("content");
+    expected.push((
+        bad(&env, &new_uuid(), mc, no_content.to_string().as_bytes()),
+        "missing_field",
+    ));
+    expected.push((
+        env.xadd(&[("event_type", mc.as_bytes()), ("payload", b"{}")]),
+        "missing_field",
+    ));
+    expected.push((
+        bad(&env, &new_uuid(), mc, &with("user_id", json!(""))),
+        "empty_field",
+    ));
+    expected.push((
+        bad(
+            &env,
+            &new_uuid(),
+            "message.deleted",
+            &with("content", json!("x")),
+        ),
+        "unknown_event_type",
+    ));
+    expected.push((
+        bad(&env, &new_uuid(), mc, &with("content", json!("a\u{0}b"))),
+        "invalid_text",
+    ));
+    expected.push((
+        bad(&env, &new_uuid(), mc, b"{\"content\": \"\xff\xfe\"}"),
+        "invalid_utf8",
+    ));
+    expected.push((
+        bad(&env, &new_uuid(), mc, &with("role", json!("admin"))),
+        "invalid_role",
+    ));
+    expected.push((
+        bad(
+            &env,
+            &new_uuid(),
+            mc,
+            &with("content", json!("x".repeat(65_537))),
+        ),
+        "payload_too_large",
+    ));
+    let ten_mb = vec![b'x'; 10 * 1024 * 1024];
+    expected.push((bad(&env, &new_uuid(), mc, &ten_mb), "payload_too_large"));
+    add_valid(
+        &env,
+        "'; DROP TABLE facts; -- I live in Bobby Tables.",
+        json!("2026-01-22T07:31:40Z"),
+    );
+    add_valid(&env, "שלום 👋 مرحبا", json!(1769067101000_i64));
+    let exactly_limit = "é".repeat(32_768);
+    add_valid(&env, &exactly_limit, json!(1769067102));
+
+    eventually("every valid message processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL")
+            == valid_ids.len() as i64)
+            .then_some(())
+    });
+    eventually("every bad entry dead-lettered", LONG, || {
+        (env.count("SELECT count(*) FROM dead_letters") == expected.len() as i64).then_some(())
+    });
+    let mut pg = env.pg();
+    for (entry_id, reason) in &expected {
+        let got: String = pg
+            .query_one(
+                "SELECT reason FROM dead_letters WHERE source = 'stream' AND source_ref = $1",
+                &[entry_id],
+            )
+            .unwrap_or_else(|e| panic!("no dead letter for {entry_id} ({reason}): {e}"))
+            .get(0);
+        assert_eq!(&got, reason, "entry {entry_id}");
+    }
+    let kept: i32 = pg
+        .query_one(
+            "SELECT length(raw) FROM dead_letters WHERE raw_len > 10485760",
+            &[],
+        )
+        .expect("the 10 MB entry is recorded with its size")
+        .get(0);
+    assert_eq!(kept, 65_536, "and kept truncated");
+    let (_, body) = daemon.get("/admin/dead-letters?reason=invalid_uuid");
+    let letters = body["dead_letters"].as_array().unwrap();
+    assert_eq!(letters.len(), 2);
+    assert!(letters
+        .iter()
+        .any(|l| l["event_id"] == "chat-1769035355992"));
+    assert!(letters
+        .iter()
+        .all(|l| l["source"] == "stream" && !l["detail"].as_str().unwrap().is_empty()));
+
+    let (_, facts) = daemon.get("/v1/users/mia/facts");
+    assert!(
+        facts["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["object"] == "Mia"),
+        "{facts}"
+    );
+    for actor in ["relay", "worker", "watermark"] {
+        assert_eq!(daemon.restarts(actor), 0, "{actor} restarted");
+    }
+    assert_eq!(daemon.status()["stream"]["pending"], 0, "everything acked");
+    assert!(
+        daemon
+            .log_lines_with("event=dead_letter actor=worker reason=invalid_uuid")
+            .len()
+            >= 2
+    );
+}
+
+/// Outbox rows that can never be decoded are marked `dead` and dead-lettered at the relay,
+/// never published; valid rows beside them are relayed.
+#[test]
+fn undecodable_outbox_rows_die_at_the_relay() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[]);
+    let mut pg = env.pg();
+    let insert = |pg: &mut postgres::Client,
+                  aggregate: &str,
+                  event_type: &str,
+                  payload: serde_json::Value|
+     -> String {
+        let id = new_uuid();
+        pg.execute(
+            "INSERT INTO outbox_events (id, aggregate_id, event_type, payload) VALUES ($1::text::uuid, $2, $3, $4)",
+            &[&id, &aggregate, &event_type, &payload],
+        )
+        .unwrap();
+        id
+    };
+    let chat = new_uuid();
+    let ok = insert(
+        &mut pg,
+        &chat,
+        "message.created",
+        message_payload(
+            &chat,
+            &new_uuid(),
+            "oli",
+            "I live in Porto.",
+            json!(1769067099.568),
+        ),
+    );
+    let legacy = message_payload(
+        "chat-1769035355992",
+        &new_uuid(),
+        "oli",
+        "hi",
+        json!(1769067099),
+    );
+    let bad_id = insert(&mut pg, "chat-1769035355992", "message.created", legacy);
+    let huge = insert(
+        &mut pg,
+        &chat,
+        "message.created",
+        message_payload(
+            &chat,
+            &new_uuid(),
+            "oli",
+            &"x".repeat(70_000),
+            json!(1769067099),
+        ),
+    );
+    let unknown = insert(&mut pg, &chat, "chat.renamed", json!({}));
+    let mismatch = insert(
+        &mut pg,
+        &new_uuid(),
+        "message.created",
+        message_payload(&chat, &new_uuid(), "oli", "hi", json!(1769067099)),
+    );
+
+    eventually("valid row relayed", LONG, || {
+        let s: String = pg
+            .query_one(
+                "SELECT status FROM outbox_events WHERE id = $1::text::uuid",
+                &[&ok],
+            )
+            .unwrap()
+            .get(0);
+        (s == "relayed").then_some(())
+    });
+    for (id, reason) in [
+        (&bad_id, "invalid_uuid"),
+        (&huge, "payload_too_large"),
+        (&unknown, "unknown_event_type"),
+        (&mismatch, "aggregate_mismatch"),
+    ] {
+        let (status, got): (String, String) = eventually("row dead", LONG, || {
+            let r = pg
+                .query_opt(
+                    "SELECT o.status, d.reason FROM outbox_events o JOIN dead_letters d ON d.source = 'outbox' AND d.source_ref = o.id::text WHERE o.id = $1::text::uuid",
+                    &[id],
+                )
+                .unwrap()?;
+            Some((r.get(0), r.get(1)))
+        });
+        assert_eq!(status, "dead");
+        assert_eq!(got, reason);
+    }
+    let len: i64 = redis::cmd("XLEN")
+        .arg(&env.stream)
+        .query(&mut env.redis())
+        .unwrap();
+    assert_eq!(len, 1, "only the valid row is published");
+    eventually("the valid row's fact", LONG, || {
+        let (_, f) = daemon.get("/v1/users/oli/facts");
+        (f["facts"].as_array().map(|a| a.len()) == Some(1)).then_some(())
+    });
+    assert_eq!(daemon.restarts("relay"), 0);
+    let status = daemon.status();
+    assert_eq!(status["outbox"]["dead"], 4);
+    assert_eq!(status["dead_letters"]["total"], 4);
+}
