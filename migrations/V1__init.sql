@@ -106,6 +106,8 @@ CREATE TABLE dead_letters (
     detail         text NOT NULL,
     raw            bytea NOT NULL,
     raw_len        bigint NOT NULL,
+    -- The payload exactly as received, when small enough: what a replay re-publishes.
+    payload        bytea,
     chat_id        uuid,
     delivery_count bigint NOT NULL DEFAULT 1,
     first_seen     timestamptz NOT NULL,

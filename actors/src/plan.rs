@@ -55,6 +55,9 @@ pub struct DeadLetter {
     /// The input, truncated to [`MAX_RAW_BYTES`].
     pub raw: Vec<u8>,
     pub raw_len: usize,
+    /// The event's payload exactly as received (the stream field, or the outbox row's JSON),
+    /// when it fits in [`MAX_RAW_BYTES`]: what a replay re-publishes, patched or not.
+    pub payload: Option<Vec<u8>>,
     pub delivery_count: u64,
     pub actor: &'static str,
     pub received_at: DateTime<Utc>,
@@ -185,6 +188,10 @@ pub fn dead_letter_for_entry(
         detail: rejection.detail,
         raw_len: rendered.len(),
         raw: truncate(rendered),
+        payload: entry
+            .field("payload")
+            .filter(|p| p.len() <= MAX_RAW_BYTES)
+            .map(<[u8]>::to_vec),
         delivery_count: deliveries,
         actor,
         received_at: ambient.clock.now(),
@@ -216,6 +223,7 @@ pub fn dead_letter_for_row(
         detail: rejection.detail,
         raw_len: rendered.len(),
         raw: truncate(rendered),
+        payload: Some(row.payload.to_string().into_bytes()).filter(|p| p.len() <= MAX_RAW_BYTES),
         delivery_count: 1,
         actor,
         received_at: ambient.clock.now(),

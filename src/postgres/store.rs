@@ -117,13 +117,13 @@ impl OutboxStore for PgStore {
 
 const INSERT_DEAD_LETTERS: &str = "
     INSERT INTO dead_letters (id, received_at, source, source_ref, event_id, event_type, reason, detail,
-                              raw, raw_len, chat_id, delivery_count, first_seen, last_seen, actor)
+                              raw, raw_len, chat_id, delivery_count, first_seen, last_seen, actor, payload)
     SELECT u.id, u.received_at, u.source, u.source_ref, u.event_id, u.event_type, u.reason, u.detail,
-           u.raw, u.raw_len, u.chat_id, u.delivery_count, u.received_at, u.received_at, u.actor
+           u.raw, u.raw_len, u.chat_id, u.delivery_count, u.received_at, u.received_at, u.actor, u.payload
       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                  $8::text[], $9::bytea[], $10::int8[], $11::uuid[], $12::int8[], $13::text[])
+                  $8::text[], $9::bytea[], $10::int8[], $11::uuid[], $12::int8[], $13::text[], $14::bytea[])
            AS u(id, received_at, source, source_ref, event_id, event_type, reason, detail, raw, raw_len,
-                chat_id, delivery_count, actor)
+                chat_id, delivery_count, actor, payload)
     ON CONFLICT (source, source_ref) DO UPDATE
        SET last_seen = EXCLUDED.last_seen,
            delivery_count = GREATEST(dead_letters.delivery_count, EXCLUDED.delivery_count)";
@@ -166,6 +166,7 @@ async fn insert_dead_letters(
         .map(|d| i64::try_from(d.delivery_count).unwrap_or(i64::MAX))
         .collect();
     let actors = col(&|d| Some(d.actor.to_owned()));
+    let payloads: Vec<Option<Vec<u8>>> = letters.iter().map(|d| d.payload.clone()).collect();
     tx.execute(
         INSERT_DEAD_LETTERS,
         &[
@@ -182,6 +183,7 @@ async fn insert_dead_letters(
             &chat_ids,
             &deliveries,
             &actors,
+            &payloads,
         ],
     )
     .await
@@ -384,6 +386,7 @@ fn conflict_letter(m: &PlannedMessage) -> DeadLetter {
         ),
         raw_len: raw.len(),
         raw,
+        payload: None,
         delivery_count: 1,
         actor: memlink_actors::worker::NAME,
         received_at: Utc::now(),

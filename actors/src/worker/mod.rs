@@ -235,6 +235,7 @@ async fn apply_isolating(
                 detail: e.message.clone(),
                 raw: Vec::new(),
                 raw_len: 0,
+                payload: None,
                 delivery_count: 1,
                 actor: NAME,
                 received_at: deps.ambient.clock.now(),
