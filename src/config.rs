@@ -20,6 +20,8 @@ pub mod vars {
     pub const MAX_DELIVERIES: &str = "MEMLINK_MAX_DELIVERIES";
     pub const RESTART_INTENSITY: &str = "MEMLINK_RESTART_INTENSITY";
     pub const RESTART_PERIOD_SECS: &str = "MEMLINK_RESTART_PERIOD_SECS";
+    pub const RECONCILE_AFTER_SECS: &str = "MEMLINK_RECONCILE_AFTER_SECS";
+    pub const CRASH_QUARANTINE_AFTER: &str = "MEMLINK_CRASH_QUARANTINE_AFTER";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +46,11 @@ pub struct Config {
     /// More than this many actor restarts within `restart_period` exit the process (70).
     pub restart_intensity: usize,
     pub restart_period: Duration,
+    /// Relayed events unconfirmed this long, whose stream entry is gone, are re-published;
+    /// `None` disables the reconciler.
+    pub reconcile_after: Option<Duration>,
+    /// An entry found in flight after this many process deaths is quarantined.
+    pub crash_quarantine_after: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,6 +67,8 @@ impl std::fmt::Debug for Config {
             .field("max_deliveries", &self.max_deliveries)
             .field("restart_intensity", &self.restart_intensity)
             .field("restart_period", &self.restart_period)
+            .field("reconcile_after", &self.reconcile_after)
+            .field("crash_quarantine_after", &self.crash_quarantine_after)
             .finish()
     }
 }
@@ -124,6 +133,18 @@ impl Config {
                 _ => Err("expected whole seconds, at least 1".to_owned()),
             }
         })?;
+        let reconcile_after = parse_or(env, vars::RECONCILE_AFTER_SECS, "30", |s| {
+            let n: u64 = s
+                .parse()
+                .map_err(|_| "expected whole seconds (0 disables)".to_owned())?;
+            Ok((n > 0).then(|| Duration::from_secs(n)))
+        })?;
+        let crash_quarantine_after = parse_or(env, vars::CRASH_QUARANTINE_AFTER, "2", |s| match s
+            .parse::<u32>()
+        {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err("expected a whole number, at least 1".to_owned()),
+        })?;
         Ok(Config {
             database_url,
             redis_url,
@@ -136,6 +157,8 @@ impl Config {
             max_deliveries,
             restart_intensity,
             restart_period,
+            reconcile_after,
+            crash_quarantine_after,
         })
     }
 }

@@ -13,6 +13,7 @@ use memlink_actors::backoff::ExponentialBackoff;
 use memlink_actors::messages::{Drain, Wake};
 use memlink_actors::pace::Pacer;
 use memlink_actors::ports::{Ambient, StreamBus};
+use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
 use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
 use memlink_actors::status::StatusBoard;
 use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
@@ -22,6 +23,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redact_url, Config};
 use crate::http::{self, AppState};
+use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
 use crate::{system, systemd};
@@ -237,8 +239,15 @@ fn child_specs(
     };
 
     let worker_deps = WorkerDeps {
-        bus,
+        bus: bus.clone(),
         store: store.clone(),
+        ledger: Arc::new(PgInflight::new(
+            pg.clone(),
+            config.stream.clone(),
+            config.group.clone(),
+        )),
+        // One identity per process: a marker left under another identity means that process died.
+        owner: ambient.ids.new_id(),
         ambient: ambient.clone(),
         status: status.clone(),
         config: WorkerConfig {
@@ -246,6 +255,7 @@ fn child_specs(
             reclaim_every: (config.reclaim_idle / 2)
                 .clamp(Duration::from_millis(500), Duration::from_secs(5)),
             max_deliveries: config.max_deliveries,
+            crash_quarantine_after: config.crash_quarantine_after,
             ..WorkerConfig::default()
         },
     };
@@ -285,5 +295,35 @@ fn child_specs(
             }
         }),
     };
-    vec![relay, worker, watermark]
+    let mut children = vec![relay, worker, watermark];
+    if let Some(after) = config.reconcile_after {
+        let deps = ReconcilerDeps {
+            outbox: Arc::new(PgReconcile::new(pg.clone())),
+            bus,
+            ambient: ambient.clone(),
+            status: status.clone(),
+            config: ReconcilerConfig {
+                after,
+                every: (after / 2).clamp(Duration::from_millis(500), Duration::from_secs(15)),
+                batch_size: 500,
+            },
+        };
+        let pacer = Pacer::new(backoff(), deps.config.every);
+        children.push(ChildSpec {
+            name: memlink_actors::reconciler::NAME,
+            factory: Box::new(move |restarts| {
+                let (deps, pacer) = (deps.clone(), pacer.clone());
+                let addr = Supervisor::start(move |_| ReconcilerActor::new(deps, pacer, restarts));
+                ChildLink {
+                    name: memlink_actors::reconciler::NAME,
+                    ping: addr.clone().recipient(),
+                    drain: addr.recipient(),
+                    wake: None,
+                }
+            }),
+        });
+    } else {
+        log::warn!(target: "memlink::reconciler", "event=reconciler_disabled");
+    }
+    children
 }

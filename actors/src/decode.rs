@@ -45,10 +45,11 @@ pub enum Reason {
     StoreRejected,
     Panic,
     MaxDeliveries,
+    CrashedProcess,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::InvalidUuid,
         Reason::InvalidTimestamp,
         Reason::InvalidJson,
@@ -65,6 +66,7 @@ impl Reason {
         Reason::StoreRejected,
         Reason::Panic,
         Reason::MaxDeliveries,
+        Reason::CrashedProcess,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Reason {
             Reason::StoreRejected => "store_rejected",
             Reason::Panic => "panic",
             Reason::MaxDeliveries => "max_deliveries",
+            Reason::CrashedProcess => "crashed_process",
         }
     }
 

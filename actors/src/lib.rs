@@ -13,8 +13,8 @@
 //! - [`plan`]: one message → its effects (facts, title candidate, digest) or a dead letter.
 //! - [`backoff`], [`pace`]: validated exponential backoff, restart budget, round pacing.
 //! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
-//! - [`relay`], [`worker`], [`watermark`]: the actors, each `{mod.rs: logic, actor.rs:
-//!   messages and handlers}`.
+//! - [`relay`], [`worker`], [`watermark`], [`reconciler`]: the actors, each `{mod.rs: logic,
+//!   actor.rs: messages and handlers}`.
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
 #![forbid(unsafe_code)]
 
@@ -27,6 +27,7 @@ pub mod messages;
 pub mod pace;
 pub mod plan;
 pub mod ports;
+pub mod reconciler;
 pub mod relay;
 pub mod status;
 pub mod supervisor;

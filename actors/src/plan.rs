@@ -23,6 +23,11 @@ pub const MAX_RAW_BYTES: usize = 64 * 1024;
 #[cfg(feature = "fault-injection")]
 pub const PANIC_MARKER: &str = "memlink:test:panic";
 
+/// Test-only: a message whose content is exactly this aborts the whole process (what an OOM
+/// kill or a stack overflow would do), so crash-loop immunity can be tested.
+#[cfg(feature = "fault-injection")]
+pub const ABORT_MARKER: &str = "memlink:test:abort";
+
 /// Where a dead letter came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,6 +136,10 @@ pub fn plan_message(m: MessageCreated, ambient: &Ambient) -> PlannedMessage {
     #[cfg(feature = "fault-injection")]
     if m.content.as_str() == PANIC_MARKER {
         panic!("fault injection: panic marker in message {}", m.message_id);
+    }
+    #[cfg(feature = "fault-injection")]
+    if m.content.as_str() == ABORT_MARKER {
+        std::process::abort();
     }
     let (facts, title_candidate) = if m.role == Role::User {
         let facts = extract::extract(m.content.as_str())

@@ -117,6 +117,44 @@ pub trait StreamBus: Send + Sync {
     ) -> Result<Vec<Redelivered>, PortError>;
     /// Acknowledges entries: they leave the group's pending list.
     async fn ack(&self, ids: &[String]) -> Result<(), PortError>;
+    /// Which of these entry ids no longer exist in the stream (trimmed, or lost with Redis).
+    async fn missing(&self, ids: &[String]) -> Result<Vec<bool>, PortError>;
+}
+
+/// Which stream entries are being handled right now, by which process. An entry found in
+/// flight under another process was being handled when that process died: after enough such
+/// deaths it is quarantined instead of handled again (crash-loop immunity).
+#[async_trait]
+pub trait InflightLedger: Send + Sync {
+    /// Marks `ids` as handled by `owner` (this process) and returns, per id in order, how many
+    /// processes have died while handling it (a marker left by another owner counts one more).
+    async fn mark_in_flight(&self, owner: Uuid, ids: &[String]) -> Result<Vec<u32>, PortError>;
+    /// Removes the markers of entries that are done (committed and acked).
+    async fn clear_in_flight(&self, ids: &[String]) -> Result<(), PortError>;
+    /// Sets entries aside (read but waiting for a later round): a process death now was not
+    /// caused by them, so it must not count against them.
+    async fn park(&self, ids: &[String]) -> Result<(), PortError>;
+}
+
+/// A relayed outbox row, with the stream entry id it was published as.
+#[derive(Debug, Clone)]
+pub struct RelayedRow {
+    pub row: OutboxRow,
+    pub stream_id: String,
+}
+
+/// The outbox, as the reconciler sees it.
+#[async_trait]
+pub trait ReconcileStore: Send + Sync {
+    /// Rows relayed longer ago than `after` whose event was neither processed nor
+    /// dead-lettered by a worker.
+    async fn unconfirmed_relayed(
+        &self,
+        after: Duration,
+        limit: usize,
+    ) -> Result<Vec<RelayedRow>, PortError>;
+    /// Records that rows were published again, under new stream entry ids.
+    async fn mark_republished(&self, republished: &[(Uuid, String)]) -> Result<(), PortError>;
 }
 
 /// What applying a batch did.

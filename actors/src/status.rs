@@ -35,6 +35,7 @@ pub struct ActorStatus {
 #[derive(Debug, Clone, Default)]
 pub struct StatusBoard {
     inner: Arc<Mutex<BTreeMap<&'static str, ActorStatus>>>,
+    counters: Arc<Mutex<BTreeMap<&'static str, u64>>>,
 }
 
 impl StatusBoard {
@@ -94,6 +95,22 @@ impl StatusBoard {
             Err(poisoned) => poisoned.into_inner(),
         };
         map.values().cloned().collect()
+    }
+
+    /// Adds to a named counter (e.g. events re-published by the reconciler).
+    pub fn bump(&self, counter: &'static str, by: u64) {
+        let mut map = match self.counters.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *map.entry(counter).or_insert(0) += by;
+    }
+
+    pub fn counters(&self) -> BTreeMap<&'static str, u64> {
+        match self.counters.lock() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Total restarts across actors (the supervisor feeds its budget with the growth).

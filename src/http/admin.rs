@@ -110,6 +110,10 @@ pub async fn status(
         },
         "dead_letters": {"total": stats.dead_letters_total},
         "watermarks": {"pending": stats.watermarks_pending},
+        "reconciler": {
+            "republished_total": state.status.counters()
+                .get(memlink_actors::reconciler::REPUBLISHED).copied().unwrap_or(0),
+        },
         "actors": state.status.snapshot(),
     })))
 }

@@ -101,14 +101,11 @@ pub async fn get_chat(pool: &PgPool, chat_id: ChatId) -> Result<Option<ChatView>
         .await
         .map_err(classify)?
     {
-        let watermark = match r.get::<_, Option<i64>>(4) {
-            Some(count) => Some(WatermarkView {
-                message_count: count,
-                checksum: r.get(5),
-                updated_at: r.get(6),
-            }),
-            None => None,
-        };
+        let watermark = r.get::<_, Option<i64>>(4).map(|count| WatermarkView {
+            message_count: count,
+            checksum: r.get(5),
+            updated_at: r.get(6),
+        });
         return Ok(Some(ChatView {
             chat_id: r.get(0),
             title: r.get(1),

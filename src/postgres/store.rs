@@ -83,7 +83,7 @@ impl OutboxStore for PgStore {
             })
             .collect();
         // RETURNING has no order; publish in outbox order.
-        out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        out.sort_by_key(|r| (r.created_at, r.id));
         Ok(out)
     }
 
@@ -296,9 +296,32 @@ impl EffectStore for PgStore {
             outcome.applied = fresh.len();
         }
         insert_dead_letters(&tx, &outcome.dead_lettered, &HashMap::new()).await?;
+        confirm_outbox_events(&tx, batch).await?;
         tx.commit().await.map_err(classify)?;
         Ok(outcome)
     }
+}
+
+/// Tells the reconciler these events reached a worker (processed, duplicate or
+/// dead-lettered), in the same transaction: their outbox rows need no re-publishing.
+const CONFIRM_OUTBOX_EVENTS: &str =
+    "UPDATE outbox_events SET confirmed_at = now() WHERE id = ANY($1) AND confirmed_at IS NULL";
+
+async fn confirm_outbox_events(tx: &Transaction<'_>, batch: &EffectBatch) -> Result<(), PortError> {
+    let mut ids: Vec<Uuid> = batch.messages.iter().map(|m| m.event.event_id.0).collect();
+    ids.extend(
+        batch
+            .dead_letters
+            .iter()
+            .filter_map(|d| d.event_id.as_deref().and_then(|e| Uuid::try_parse(e).ok())),
+    );
+    if ids.is_empty() {
+        return Ok(());
+    }
+    tx.execute(CONFIRM_OUTBOX_EVENTS, &[&ids])
+        .await
+        .map_err(classify)?;
+    Ok(())
 }
 
 /// Records the batch's events; returns the messages whose effects are owed now. Events seen

@@ -283,6 +283,26 @@ impl StreamBus for RedisBus {
         self.query_regrouping(&cmd).await?;
         Ok(())
     }
+
+    async fn missing(&self, ids: &[String]) -> Result<Vec<bool>, PortError> {
+        self.entries_missing(ids).await
+    }
+}
+
+impl RedisBus {
+    /// For each id, whether the stream no longer holds that entry (one pipelined round trip).
+    async fn entries_missing(&self, ids: &[String]) -> Result<Vec<bool>, PortError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("XRANGE").arg(&self.stream).arg(id).arg(id);
+        }
+        let mut conn = self.pool.get().await.map_err(pool_fail)?;
+        let found: Vec<Value> = pipe.query_async(&mut *conn).await.map_err(fail)?;
+        Ok(found.iter().map(|v| as_array(v).is_empty()).collect())
+    }
 }
 
 fn as_array(v: &Value) -> &[Value] {

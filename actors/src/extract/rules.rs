@@ -8,8 +8,8 @@
 //! the rest. This module must never emit a fact whose value failed validation, and never
 //! look past the clause a pattern matched in.
 
-use super::lexicon as lx;
-use super::text::{CaseMode, Doc, Quote, Sentence};
+use super::lexicon::{self as lx, class};
+use super::text::{self, CaseMode, Doc, Quote, Sentence};
 use super::values::{self as v, w, R};
 use super::{Cardinality, ExtractedFact, FactKind, Predicate};
 
@@ -21,6 +21,7 @@ enum Val {
     GoBy,
     Place,
     PlaceAfterTo,
+    PlaceAfterIn,
     Org,
     OrgNotPlace,
     JobLex,
@@ -60,6 +61,49 @@ struct Rule {
     val: Val,
     conf: f32,
     flags: u8,
+    /// Bloom masks of the first and second pattern words (all ones when optional or
+    /// absent): a clause whose words share no bit with them cannot match.
+    m0: u64,
+    m1: u64,
+}
+
+/// One bit per word, from an FNV-1a hash; `const` so the masks are built at compile time.
+const fn word_bit(b: &[u8], start: usize, end: usize) -> u64 {
+    let (_, tail) = b.split_at(start);
+    let (word, _) = tail.split_at(end - start);
+    1u64 << (lx::fnv1a(word) % 64)
+}
+
+/// Mask of a pattern word's alternatives; all ones for an optional or missing word.
+const fn pat_mask(pat: &[&str], idx: usize) -> u64 {
+    if idx >= pat.len() {
+        return u64::MAX;
+    }
+    let b = pat[idx].as_bytes();
+    if b.is_empty() || b[0] == b'?' {
+        return u64::MAX;
+    }
+    let mut mask = 0;
+    let mut start = 0;
+    let mut i = 0;
+    while i <= b.len() {
+        if i == b.len() || b[i] == b'|' {
+            mask |= word_bit(b, start, i);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    mask
+}
+
+/// Mask of a clause token, as [`pat_mask`] would see it (`'s` also stands for `is`).
+fn tok_mask(n: &str) -> u64 {
+    let bit = word_bit(n.as_bytes(), 0, n.len());
+    if n == "'s" {
+        bit | word_bit(b"is", 0, 2)
+    } else {
+        bit
+    }
 }
 
 macro_rules! rule {
@@ -75,6 +119,8 @@ macro_rules! rule {
             val: Val::$val,
             conf: $conf,
             flags: $flags,
+            m0: pat_mask(&[$($w),*], 0),
+            m1: pat_mask(&[$($w),*], 1),
         }
     };
 }
@@ -83,1078 +129,145 @@ macro_rules! rule {
 /// matches a contracted `'s`. Adverbs like "really", "just", "now" may sit between words.
 /// Order matters: the first rule whose pattern and value both match wins, so negated and
 /// more specific patterns come before the general ones that share their prefix.
+#[rustfmt::skip]
 static RULES: &[Rule] = &[
     // ---- name / preferred name
-    rule!(
-        "name.my_name_is",
-        ["my", "?full|first|real|actual|given", "name", "is"],
-        Name,
-        Assert,
-        NameLoose,
-        0.95,
-        INTRO
-    ),
-    rule!(
-        "name.name_is",
-        ["?the", "name", "is"],
-        Name,
-        Assert,
-        NameLoose,
-        0.85
-    ),
-    rule!(
-        "name.i_am_called",
-        ["i", "am", "called|named"],
-        Name,
-        Assert,
-        NameLoose,
-        0.9
-    ),
-    rule!(
-        "preferred_name.please_call_me",
-        ["please", "call", "me"],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.9
-    ),
-    rule!(
-        "preferred_name.you_can_call_me",
-        ["you", "can|may|could", "call", "me"],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.85
-    ),
-    rule!(
-        "preferred_name.feel_free",
-        ["feel", "free", "to", "call", "me"],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.85
-    ),
-    rule!(
-        "preferred_name.everyone_calls_me",
-        [
-            "everyone|everybody|people|friends|most",
-            "?people|folks",
-            "call|calls",
-            "me"
-        ],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.8
-    ),
-    rule!(
-        "preferred_name.my_friends_call_me",
-        [
-            "my",
-            "friends|family|colleagues|kids|students",
-            "call",
-            "me"
-        ],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.8
-    ),
-    rule!(
-        "preferred_name.go_by",
-        ["i", "go", "by"],
-        PreferredName,
-        Assert,
-        GoBy,
-        0.85
-    ),
-    rule!(
-        "preferred_name.prefer_to_be_called",
-        ["i", "?would", "prefer|like", "to", "be", "called"],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.9
-    ),
-    rule!(
-        "preferred_name.prefer_to_go_by",
-        ["i", "?would", "prefer", "to", "go", "by"],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.9
-    ),
-    rule!(
-        "preferred_name.nickname_is",
-        ["my", "nickname|nick", "is"],
-        PreferredName,
-        Assert,
-        NameLoose,
-        0.85
-    ),
-    rule!(
-        "preferred_name.i_prefer",
-        ["i", "prefer"],
-        PreferredName,
-        Assert,
-        NameStrict,
-        0.7,
-        IF_NAMED
-    ),
-    rule!(
-        "name.call_me",
-        ["call", "me"],
-        Name,
-        Assert,
-        NameLoose,
-        0.85
-    ),
-    rule!(
-        "name.this_is",
-        ["this", "is"],
-        Name,
-        Assert,
-        NameStrict,
-        0.75,
-        MSG_START
-    ),
+    rule!("name.my_name_is", ["my", "?full|first|real|actual|given", "name", "is"], Name, Assert, NameLoose, 0.95, INTRO),
+    rule!("name.name_is", ["?the", "name", "is"], Name, Assert, NameLoose, 0.85),
+    rule!("name.i_am_called", ["i", "am", "called|named"], Name, Assert, NameLoose, 0.9),
+    rule!("preferred_name.please_call_me", ["please", "call", "me"], PreferredName, Assert, NameLoose, 0.9),
+    rule!("preferred_name.you_can_call_me", ["you", "can|may|could", "call", "me"], PreferredName, Assert, NameLoose, 0.85),
+    rule!("preferred_name.feel_free", ["feel", "free", "to", "call", "me"], PreferredName, Assert, NameLoose, 0.85),
+    rule!("preferred_name.everyone_calls_me", ["everyone|everybody|people|friends|most", "?people|folks", "call|calls", "me"], PreferredName, Assert, NameLoose, 0.8),
+    rule!("preferred_name.my_friends_call_me", ["my", "friends|family|colleagues|kids|students", "call", "me"], PreferredName, Assert, NameLoose, 0.8),
+    rule!("preferred_name.go_by", ["i", "go", "by"], PreferredName, Assert, GoBy, 0.85),
+    rule!("preferred_name.prefer_to_be_called", ["i", "?would", "prefer|like", "to", "be", "called"], PreferredName, Assert, NameLoose, 0.9),
+    rule!("preferred_name.prefer_to_go_by", ["i", "?would", "prefer", "to", "go", "by"], PreferredName, Assert, NameLoose, 0.9),
+    rule!("preferred_name.nickname_is", ["my", "nickname|nick", "is"], PreferredName, Assert, NameLoose, 0.85),
+    rule!("preferred_name.i_prefer", ["i", "prefer"], PreferredName, Assert, NameStrict, 0.7, IF_NAMED),
+    rule!("name.call_me", ["call", "me"], Name, Assert, NameLoose, 0.85),
+    rule!("name.this_is", ["this", "is"], Name, Assert, NameStrict, 0.75, MSG_START),
     // ---- age, birthday
     rule!("age.my_age_is", ["my", "age", "is"], Age, Assert, Age, 0.95),
-    rule!(
-        "age.turned",
-        ["i", "?have", "turned"],
-        Age,
-        Change,
-        Age,
-        0.9
-    ),
-    rule!(
-        "birthday.my_birthday_is",
-        ["my", "birthday|bday|b-day|birthdate|dob", "is"],
-        Birthday,
-        Assert,
-        Date,
-        0.95
-    ),
-    rule!(
-        "birthday.my_date_of_birth_is",
-        ["my", "date", "of", "birth", "is"],
-        Birthday,
-        Assert,
-        Date,
-        0.95
-    ),
-    rule!(
-        "birthday.born_on",
-        ["i", "was", "born", "?on"],
-        Birthday,
-        Assert,
-        Date,
-        0.9
-    ),
-    rule!(
-        "birthday.born_on_fragment",
-        ["born", "on"],
-        Birthday,
-        Assert,
-        Date,
-        0.8
-    ),
+    rule!("age.turned", ["i", "?have", "turned"], Age, Change, Age, 0.9),
+    rule!("birthday.my_birthday_is", ["my", "birthday|bday|b-day|birthdate|dob", "is"], Birthday, Assert, Date, 0.95),
+    rule!("birthday.my_date_of_birth_is", ["my", "date", "of", "birth", "is"], Birthday, Assert, Date, 0.95),
+    rule!("birthday.born_on", ["i", "was", "born", "?on"], Birthday, Assert, Date, 0.9),
+    rule!("birthday.born_on_fragment", ["born", "on"], Birthday, Assert, Date, 0.8),
     // ---- location
-    rule!(
-        "location.no_longer_live_in",
-        ["i|we", "no", "longer", "live|reside", "in"],
-        Location,
-        Retraction,
-        Place,
-        0.9
-    ),
-    rule!(
-        "location.not_live_in_anymore",
-        ["i|we", "do", "not", "live|reside", "in"],
-        Location,
-        Retraction,
-        Place,
-        0.9,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "location.used_to_live_in",
-        ["i|we", "used", "to", "live", "in"],
-        Location,
-        Retraction,
-        Place,
-        0.85
-    ),
-    rule!(
-        "location.no_longer_based_in",
-        [
-            "i|we",
-            "am|are",
-            "no",
-            "longer",
-            "based|living|located",
-            "in"
-        ],
-        Location,
-        Retraction,
-        Place,
-        0.9
-    ),
-    rule!(
-        "location.not_based_in_anymore",
-        ["i|we", "am|are", "not", "based|living|located", "in"],
-        Location,
-        Retraction,
-        Place,
-        0.85,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "location.moved_away_from",
-        ["i|we", "?have", "moved", "away|out", "from|of"],
-        Location,
-        Retraction,
-        Place,
-        0.8
-    ),
-    rule!(
-        "location.moved_from_to",
-        ["i|we", "?have", "moved|relocated", "from"],
-        Location,
-        Change,
-        PlaceAfterTo,
-        0.9
-    ),
-    rule!(
-        "location.moved_to",
-        ["i|we", "?have", "moved|relocated", "?back", "to"],
-        Location,
-        Change,
-        Place,
-        0.9
-    ),
-    rule!(
-        "location.live_in",
-        ["i|we", "live|reside", "in"],
-        Location,
-        Assert,
-        Place,
-        0.95
-    ),
-    rule!(
-        "location.living_in",
-        ["i|we", "am|are", "living|residing", "in"],
-        Location,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "location.have_lived_in",
-        ["i|we", "have", "?been", "lived|living", "in"],
-        Location,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "location.based_in",
-        ["i|we", "am|are", "based|located", "in"],
-        Location,
-        Assert,
-        Place,
-        0.95
-    ),
-    rule!(
-        "location.based_out_of",
-        ["i|we", "am|are", "based", "out", "of"],
-        Location,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "location.have_been_based_in",
-        ["i|we", "have", "been", "based", "in"],
-        Location,
-        Assert,
-        Place,
-        0.9
-    ),
+    rule!("location.no_longer_live_in", ["i|we", "no", "longer", "live|reside", "in"], Location, Retraction, Place, 0.9),
+    rule!("location.not_live_in_anymore", ["i|we", "do", "not", "live|reside", "in"], Location, Retraction, Place, 0.9, NEED_ANYMORE),
+    rule!("location.used_to_live_in", ["i|we", "used", "to", "live", "in"], Location, Retraction, Place, 0.85),
+    rule!("location.no_longer_based_in", ["i|we", "am|are", "no", "longer", "based|living|located", "in"], Location, Retraction, Place, 0.9),
+    rule!("location.not_based_in_anymore", ["i|we", "am|are", "not", "based|living|located", "in"], Location, Retraction, Place, 0.85, NEED_ANYMORE),
+    rule!("location.moved_away_from", ["i|we", "?have", "moved", "away|out", "from|of"], Location, Retraction, Place, 0.8),
+    rule!("location.moved_from_to", ["i|we", "?have", "moved|relocated", "from"], Location, Change, PlaceAfterTo, 0.9),
+    rule!("location.moved_to", ["i|we", "?have", "moved|relocated", "?back", "to"], Location, Change, Place, 0.9),
+    rule!("location.live_with_in", ["i|we", "?am|are", "live|living", "with"], Location, Assert, PlaceAfterIn, 0.85),
+    rule!("location.live_in", ["i|we", "live|reside", "in"], Location, Assert, Place, 0.95),
+    rule!("location.living_in", ["i|we", "am|are", "living|residing", "in"], Location, Assert, Place, 0.9),
+    rule!("location.have_lived_in", ["i|we", "have", "?been", "lived|living", "in"], Location, Assert, Place, 0.9),
+    rule!("location.based_in", ["i|we", "am|are", "based|located", "in"], Location, Assert, Place, 0.95),
+    rule!("location.based_out_of", ["i|we", "am|are", "based", "out", "of"], Location, Assert, Place, 0.9),
+    rule!("location.have_been_based_in", ["i|we", "have", "been", "based", "in"], Location, Assert, Place, 0.9),
     // ---- hometown
-    rule!(
-        "hometown.i_am_from",
-        ["i", "am", "from"],
-        Hometown,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "hometown.come_from",
-        ["i", "come|hail", "from"],
-        Hometown,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "hometown.grew_up_in",
-        ["i", "grew", "up", "in"],
-        Hometown,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "hometown.born_and_raised_in",
-        ["i", "was", "born", "and", "raised", "in"],
-        Hometown,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "hometown.born_and_raised_fragment",
-        ["born", "and", "raised", "in"],
-        Hometown,
-        Assert,
-        Place,
-        0.8
-    ),
-    rule!(
-        "hometown.raised_in",
-        ["i", "was", "raised", "in"],
-        Hometown,
-        Assert,
-        Place,
-        0.85
-    ),
-    rule!(
-        "hometown.born_in",
-        ["i", "was", "born", "in"],
-        Hometown,
-        Assert,
-        Place,
-        0.9
-    ),
-    rule!(
-        "hometown.my_hometown_is",
-        ["my", "hometown", "is"],
-        Hometown,
-        Assert,
-        Place,
-        0.95
-    ),
+    rule!("hometown.i_am_from", ["i", "am", "from"], Hometown, Assert, Place, 0.9),
+    rule!("hometown.come_from", ["i", "come|hail", "from"], Hometown, Assert, Place, 0.9),
+    rule!("hometown.grew_up_in", ["i", "grew", "up", "in"], Hometown, Assert, Place, 0.9),
+    rule!("hometown.born_and_raised_in", ["i", "was", "born", "and", "raised", "in"], Hometown, Assert, Place, 0.9),
+    rule!("hometown.born_and_raised_fragment", ["born", "and", "raised", "in"], Hometown, Assert, Place, 0.8),
+    rule!("hometown.raised_in", ["i", "was", "raised", "in"], Hometown, Assert, Place, 0.85),
+    rule!("hometown.born_in", ["i", "was", "born", "in"], Hometown, Assert, Place, 0.9),
+    rule!("hometown.my_hometown_is", ["my", "hometown", "is"], Hometown, Assert, Place, 0.95),
     // ---- employer
-    rule!(
-        "employer.no_longer_work",
-        ["i", "no", "longer", "work", "at|for"],
-        Employer,
-        Retraction,
-        Org,
-        0.9
-    ),
-    rule!(
-        "employer.not_work_anymore",
-        ["i", "do", "not", "work", "at|for"],
-        Employer,
-        Retraction,
-        Org,
-        0.9,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "employer.used_to_work",
-        ["i", "used", "to", "work", "at|for"],
-        Employer,
-        Retraction,
-        Org,
-        0.85
-    ),
-    rule!(
-        "employer.stopped_working",
-        ["i", "stopped", "working", "at|for"],
-        Employer,
-        Retraction,
-        Org,
-        0.85
-    ),
-    rule!(
-        "employer.quit_job_at",
-        [
-            "i",
-            "?have",
-            "quit|left",
-            "my",
-            "?old|previous",
-            "job|position|role",
-            "at|with"
-        ],
-        Employer,
-        Retraction,
-        Org,
-        0.9
-    ),
-    rule!(
-        "employer.left",
-        ["i", "?have", "left|quit"],
-        Employer,
-        Retraction,
-        OrgNotPlace,
-        0.8
-    ),
-    rule!(
-        "employer.fired_from",
-        ["i", "was|got", "fired|laid", "?off", "from|by"],
-        Employer,
-        Retraction,
-        Org,
-        0.85
-    ),
-    rule!(
-        "employer.resigned_from",
-        ["i", "?have", "resigned|retired", "from"],
-        Employer,
-        Retraction,
-        Org,
-        0.85
-    ),
-    rule!(
-        "employer.joined",
-        ["i", "?have", "joined"],
-        Employer,
-        Change,
-        OrgNotPlace,
-        0.85
-    ),
-    rule!(
-        "employer.got_job_at",
-        [
-            "i",
-            "?have",
-            "got|landed",
-            "a",
-            "?new",
-            "job|position|role",
-            "at|with"
-        ],
-        Employer,
-        Change,
-        Org,
-        0.9
-    ),
-    rule!(
-        "employer.started_new_job",
-        [
-            "i",
-            "?have",
-            "started",
-            "a",
-            "new",
-            "job|position|role",
-            "at|with"
-        ],
-        Employer,
-        Change,
-        Org,
-        0.9
-    ),
-    rule!(
-        "employer.started_at",
-        ["i", "?have", "started", "?working", "at|with|for"],
-        Employer,
-        Change,
-        Org,
-        0.85
-    ),
-    rule!(
-        "employer.hired_by",
-        ["i", "was|got", "hired", "by|at"],
-        Employer,
-        Change,
-        Org,
-        0.85
-    ),
-    rule!(
-        "job_title.work_as",
-        ["i", "work", "as"],
-        JobTitle,
-        Assert,
-        JobFree,
-        0.9
-    ),
-    rule!(
-        "employer.work_at",
-        ["i|we", "work", "at|for"],
-        Employer,
-        Assert,
-        Org,
-        0.95
-    ),
-    rule!(
-        "employer.working_at",
-        ["i", "am", "working", "at|for"],
-        Employer,
-        Assert,
-        Org,
-        0.9
-    ),
-    rule!(
-        "employer.have_worked_at",
-        ["i", "have", "?been", "worked|working", "at|for"],
-        Employer,
-        Assert,
-        Org,
-        0.85
-    ),
-    rule!(
-        "employer.employed_by",
-        ["i", "am", "employed", "by|at"],
-        Employer,
-        Assert,
-        Org,
-        0.9
-    ),
-    rule!(
-        "employer.my_employer_is",
-        ["my", "employer", "is"],
-        Employer,
-        Assert,
-        Org,
-        0.95
-    ),
+    rule!("employer.no_longer_work", ["i", "no", "longer", "work", "at|for"], Employer, Retraction, Org, 0.9),
+    rule!("employer.not_work_anymore", ["i", "do", "not", "work", "at|for"], Employer, Retraction, Org, 0.9, NEED_ANYMORE),
+    rule!("employer.used_to_work", ["i", "used", "to", "work", "at|for"], Employer, Retraction, Org, 0.85),
+    rule!("employer.stopped_working", ["i", "stopped", "working", "at|for"], Employer, Retraction, Org, 0.85),
+    rule!("employer.quit_job_at", ["i", "?have", "quit|left", "my", "?old|previous", "job|position|role", "at|with"], Employer, Retraction, Org, 0.9),
+    rule!("employer.left", ["i", "?have", "left|quit"], Employer, Retraction, OrgNotPlace, 0.8),
+    rule!("employer.fired_from", ["i", "was|got", "fired|laid", "?off", "from|by"], Employer, Retraction, Org, 0.85),
+    rule!("employer.resigned_from", ["i", "?have", "resigned|retired", "from"], Employer, Retraction, Org, 0.85),
+    rule!("employer.joined", ["i", "?have", "joined"], Employer, Change, OrgNotPlace, 0.85),
+    rule!("employer.got_job_at", ["i", "?have", "got|landed", "a", "?new", "job|position|role", "at|with"], Employer, Change, Org, 0.9),
+    rule!("employer.started_new_job", ["i", "?have", "started", "a", "new", "job|position|role", "at|with"], Employer, Change, Org, 0.9),
+    rule!("employer.started_at", ["i", "?have", "started", "?working", "at|with|for"], Employer, Change, Org, 0.85),
+    rule!("employer.hired_by", ["i", "was|got", "hired", "by|at"], Employer, Change, Org, 0.85),
+    rule!("job_title.work_as", ["i", "work", "as"], JobTitle, Assert, JobFree, 0.9),
+    rule!("employer.work_at", ["i|we", "work", "at|for"], Employer, Assert, Org, 0.95),
+    rule!("employer.working_at", ["i", "am", "working", "at|for"], Employer, Assert, Org, 0.9),
+    rule!("employer.have_worked_at", ["i", "have", "?been", "worked|working", "at|for"], Employer, Assert, Org, 0.85),
+    rule!("employer.employed_by", ["i", "am", "employed", "by|at"], Employer, Assert, Org, 0.9),
+    rule!("employer.my_employer_is", ["my", "employer", "is"], Employer, Assert, Org, 0.95),
     // ---- job title
-    rule!(
-        "job_title.no_longer_a",
-        ["i", "am", "no", "longer", "a|an"],
-        JobTitle,
-        Retraction,
-        JobLex,
-        0.9
-    ),
-    rule!(
-        "job_title.not_a_anymore",
-        ["i", "am", "not", "a|an"],
-        JobTitle,
-        Retraction,
-        JobLex,
-        0.85,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "diet.used_to_be",
-        ["i", "used", "to", "be"],
-        Diet,
-        Retraction,
-        Diet,
-        0.9
-    ),
-    rule!(
-        "job_title.used_to_be",
-        ["i", "used", "to", "be", "a|an"],
-        JobTitle,
-        Retraction,
-        JobLex,
-        0.85
-    ),
-    rule!(
-        "diet.stopped_being",
-        ["i", "?have", "stopped|quit", "being"],
-        Diet,
-        Retraction,
-        Diet,
-        0.9
-    ),
-    rule!(
-        "job_title.stopped_being",
-        ["i", "?have", "stopped|quit", "being", "a|an"],
-        JobTitle,
-        Retraction,
-        JobLex,
-        0.85
-    ),
-    rule!(
-        "diet.became",
-        ["i", "?have", "went|gone|became|become|turned"],
-        Diet,
-        Change,
-        Diet,
-        0.9
-    ),
-    rule!(
-        "job_title.became",
-        ["i", "?have", "became|become", "a|an"],
-        JobTitle,
-        Change,
-        JobLex,
-        0.85
-    ),
-    rule!(
-        "job_title.promoted_to",
-        ["i", "?have", "?been", "got|was|been", "promoted", "to"],
-        JobTitle,
-        Change,
-        JobFree,
-        0.85
-    ),
-    rule!(
-        "diet.have_been",
-        ["i", "have", "been"],
-        Diet,
-        Assert,
-        Diet,
-        0.9
-    ),
-    rule!(
-        "job_title.have_been_a",
-        ["i", "have", "been", "a|an"],
-        JobTitle,
-        Assert,
-        JobLex,
-        0.8
-    ),
-    rule!(
-        "job_title.working_as",
-        ["i", "am", "working", "as"],
-        JobTitle,
-        Assert,
-        JobFree,
-        0.9
-    ),
-    rule!(
-        "job_title.my_title_is",
-        ["my", "?job", "title", "is"],
-        JobTitle,
-        Assert,
-        JobFree,
-        0.95
-    ),
-    rule!(
-        "job_title.my_job_is",
-        ["my", "job|profession|occupation", "is"],
-        JobTitle,
-        Assert,
-        JobLex,
-        0.9
-    ),
+    rule!("job_title.no_longer_a", ["i", "am", "no", "longer", "a|an"], JobTitle, Retraction, JobLex, 0.9),
+    rule!("job_title.not_a_anymore", ["i", "am", "not", "a|an"], JobTitle, Retraction, JobLex, 0.85, NEED_ANYMORE),
+    rule!("diet.used_to_be", ["i", "used", "to", "be"], Diet, Retraction, Diet, 0.9),
+    rule!("job_title.used_to_be", ["i", "used", "to", "be", "a|an"], JobTitle, Retraction, JobLex, 0.85),
+    rule!("diet.stopped_being", ["i", "?have", "stopped|quit", "being"], Diet, Retraction, Diet, 0.9),
+    rule!("job_title.stopped_being", ["i", "?have", "stopped|quit", "being", "a|an"], JobTitle, Retraction, JobLex, 0.85),
+    rule!("diet.became", ["i", "?have", "went|gone|became|become|turned"], Diet, Change, Diet, 0.9),
+    rule!("job_title.became", ["i", "?have", "became|become", "a|an"], JobTitle, Change, JobLex, 0.85),
+    rule!("job_title.promoted_to", ["i", "?have", "?been", "got|was|been", "promoted", "to"], JobTitle, Change, JobFree, 0.85),
+    rule!("diet.have_been", ["i", "have", "been"], Diet, Assert, Diet, 0.9),
+    rule!("job_title.have_been_a", ["i", "have", "been", "a|an"], JobTitle, Assert, JobLex, 0.8),
+    rule!("job_title.working_as", ["i", "am", "working", "as"], JobTitle, Assert, JobFree, 0.9),
+    rule!("job_title.my_title_is", ["my", "?job", "title", "is"], JobTitle, Assert, JobFree, 0.95),
+    rule!("job_title.my_job_is", ["my", "job|profession|occupation", "is"], JobTitle, Assert, JobLex, 0.9),
     // ---- likes / dislikes
-    rule!(
-        "likes.not_like_anymore",
-        ["i", "do", "not", "like|love|enjoy"],
-        Likes,
-        Retraction,
-        Phrases,
-        0.85,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "likes.no_longer_like",
-        ["i", "no", "longer", "like|love|enjoy"],
-        Likes,
-        Retraction,
-        Phrases,
-        0.85
-    ),
-    rule!(
-        "likes.used_to_like",
-        ["i", "used", "to", "like|love|enjoy"],
-        Likes,
-        Retraction,
-        Phrases,
-        0.8
-    ),
-    rule!(
-        "likes.not_fan_anymore",
-        ["i", "am", "not", "a", "?big|huge|great", "fan", "of"],
-        Likes,
-        Retraction,
-        Phrases,
-        0.8,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "likes.no_longer_fan",
-        [
-            "i",
-            "am",
-            "no",
-            "longer",
-            "a",
-            "?big|huge|great",
-            "fan",
-            "of"
-        ],
-        Likes,
-        Retraction,
-        Phrases,
-        0.85
-    ),
-    rule!(
-        "likes.no_longer_into",
-        ["i", "am", "no", "longer", "into"],
-        Likes,
-        Retraction,
-        Phrases,
-        0.8
-    ),
-    rule!(
-        "dislikes.do_not_like",
-        ["i", "do", "not", "like|enjoy"],
-        Dislikes,
-        Assert,
-        Phrases,
-        0.75
-    ),
-    rule!(
-        "dislikes.not_fan_of",
-        ["i", "am", "not", "a", "?big|huge|great", "fan", "of"],
-        Dislikes,
-        Assert,
-        Phrases,
-        0.75
-    ),
-    rule!(
-        "dislikes.hate",
-        ["i", "hate|dislike|detest|loathe|despise|abhor"],
-        Dislikes,
-        Assert,
-        Phrases,
-        0.85
-    ),
-    rule!(
-        "dislikes.cant_stand",
-        ["i", "can", "not", "stand|bear"],
-        Dislikes,
-        Assert,
-        Phrases,
-        0.85
-    ),
-    rule!(
-        "likes.fan_of",
-        [
-            "i",
-            "am",
-            "a",
-            "?big|huge|massive|great|giant|total|true",
-            "fan",
-            "of"
-        ],
-        Likes,
-        Assert,
-        Phrases,
-        0.85
-    ),
-    rule!(
-        "likes.fan_noun",
-        [
-            "i",
-            "am",
-            "a",
-            "?big|huge|massive|great|giant|total|true|die-hard|diehard"
-        ],
-        Likes,
-        Assert,
-        FanNoun,
-        0.8
-    ),
-    rule!(
-        "likes.into",
-        ["i", "am", "into"],
-        Likes,
-        Assert,
-        Phrases,
-        0.8
-    ),
-    rule!(
-        "likes.passionate_about",
-        ["i", "am", "passionate|crazy|nuts", "about"],
-        Likes,
-        Assert,
-        Phrases,
-        0.8
-    ),
-    rule!(
-        "likes.obsessed_with",
-        ["i", "am", "obsessed", "with"],
-        Likes,
-        Assert,
-        Phrases,
-        0.75
-    ),
-    rule!(
-        "likes.fond_of",
-        ["i", "am", "fond", "of"],
-        Likes,
-        Assert,
-        Phrases,
-        0.8
-    ),
-    rule!(
-        "likes.like",
-        ["i", "like|love|enjoy|adore"],
-        Likes,
-        Assert,
-        Phrases,
-        0.85
-    ),
-    rule!(
-        "likes.favorite",
-        ["my", "?all-time", "favorite|favourite|fave"],
-        Likes,
-        Assert,
-        Favorite,
-        0.85
-    ),
+    rule!("likes.not_like_anymore", ["i", "do", "not", "like|love|enjoy"], Likes, Retraction, Phrases, 0.85, NEED_ANYMORE),
+    rule!("likes.no_longer_like", ["i", "no", "longer", "like|love|enjoy"], Likes, Retraction, Phrases, 0.85),
+    rule!("likes.used_to_like", ["i", "used", "to", "like|love|enjoy"], Likes, Retraction, Phrases, 0.8),
+    rule!("likes.not_fan_anymore", ["i", "am", "not", "a", "?big|huge|great", "fan", "of"], Likes, Retraction, Phrases, 0.8, NEED_ANYMORE),
+    rule!("likes.no_longer_fan", ["i", "am", "no", "longer", "a", "?big|huge|great", "fan", "of"], Likes, Retraction, Phrases, 0.85),
+    rule!("likes.no_longer_into", ["i", "am", "no", "longer", "into"], Likes, Retraction, Phrases, 0.8),
+    rule!("dislikes.do_not_like", ["i", "do", "not", "like|enjoy"], Dislikes, Assert, Phrases, 0.75),
+    rule!("dislikes.not_fan_of", ["i", "am", "not", "a", "?big|huge|great", "fan", "of"], Dislikes, Assert, Phrases, 0.75),
+    rule!("dislikes.hate", ["i", "hate|dislike|detest|loathe|despise|abhor"], Dislikes, Assert, Phrases, 0.85),
+    rule!("dislikes.cant_stand", ["i", "can", "not", "stand|bear"], Dislikes, Assert, Phrases, 0.85),
+    rule!("likes.fan_of", ["i", "am", "a", "?big|huge|massive|great|giant|total|true", "fan", "of"], Likes, Assert, Phrases, 0.85),
+    rule!("likes.fan_noun", ["i", "am", "a", "?big|huge|massive|great|giant|total|true|die-hard|diehard"], Likes, Assert, FanNoun, 0.8),
+    rule!("likes.into", ["i", "am", "into"], Likes, Assert, Phrases, 0.8),
+    rule!("likes.passionate_about", ["i", "am", "passionate|crazy|nuts", "about"], Likes, Assert, Phrases, 0.8),
+    rule!("likes.obsessed_with", ["i", "am", "obsessed", "with"], Likes, Assert, Phrases, 0.75),
+    rule!("likes.fond_of", ["i", "am", "fond", "of"], Likes, Assert, Phrases, 0.8),
+    rule!("likes.like", ["i", "like|love|enjoy|adore"], Likes, Assert, Phrases, 0.85),
+    rule!("likes.favorite", ["my", "?all-time", "favorite|favourite|fave"], Likes, Assert, Favorite, 0.85),
     // ---- pets and family (possession); "my cat Miso" is handled outside the table
-    rule!(
-        "allergy.have_allergy_to",
-        [
-            "i",
-            "have",
-            "?a|an",
-            "?severe|bad|mild|serious",
-            "allergy|allergies",
-            "to"
-        ],
-        Allergy,
-        Assert,
-        Allergens,
-        0.9
-    ),
-    rule!(
-        "pet.no_longer_have",
-        ["i|we", "no", "longer", "have|own"],
-        Pet,
-        Retraction,
-        HaveNp,
-        0.8
-    ),
-    rule!(
-        "pet.have_got",
-        ["i|we", "have", "got"],
-        Pet,
-        Assert,
-        HaveNp,
-        0.85
-    ),
-    rule!(
-        "pet.have",
-        ["i|we", "have|own|adopted|got|rescued|bought"],
-        Pet,
-        Assert,
-        HaveNp,
-        0.85
-    ),
-    rule!(
-        "allergy.have_x_allergy",
-        ["i", "have"],
-        Allergy,
-        Assert,
-        AllergyNoun,
-        0.85
-    ),
-    rule!(
-        "family.married_to",
-        ["i", "am", "married|engaged", "to"],
-        Family,
-        Assert,
-        Spouse,
-        0.85
-    ),
+    rule!("allergy.have_allergy_to", ["i", "have", "?a|an", "?severe|bad|mild|serious", "allergy|allergies", "to"], Allergy, Assert, Allergens, 0.9),
+    rule!("pet.no_longer_have", ["i|we", "no", "longer", "have|own"], Pet, Retraction, HaveNp, 0.8),
+    rule!("pet.have_got", ["i|we", "have", "got"], Pet, Assert, HaveNp, 0.85),
+    rule!("pet.have", ["i|we", "have|own|adopted|got|rescued|bought"], Pet, Assert, HaveNp, 0.85),
+    rule!("allergy.have_x_allergy", ["i", "have"], Allergy, Assert, AllergyNoun, 0.85),
+    rule!("family.married_to", ["i", "am", "married|engaged", "to"], Family, Assert, Spouse, 0.85),
     // ---- language
-    rule!(
-        "language.speak",
-        ["i", "?can", "speak"],
-        Language,
-        Assert,
-        Langs,
-        0.9
-    ),
-    rule!(
-        "language.fluent_in",
-        [
-            "i",
-            "am",
-            "fluent|bilingual|trilingual|conversational",
-            "in"
-        ],
-        Language,
-        Assert,
-        Langs,
-        0.9
-    ),
-    rule!(
-        "language.native_speaker",
-        ["i", "am", "a", "native"],
-        Language,
-        Assert,
-        NativeSpeaker,
-        0.9
-    ),
-    rule!(
-        "language.native_language",
-        [
-            "my",
-            "native|first|mother|home|primary",
-            "language|tongue",
-            "is|are"
-        ],
-        Language,
-        Assert,
-        Langs,
-        0.95
-    ),
-    rule!(
-        "language.grew_up_speaking",
-        ["i", "grew", "up", "speaking"],
-        Language,
-        Assert,
-        Langs,
-        0.85
-    ),
+    rule!("language.speak", ["i", "?can", "speak"], Language, Assert, Langs, 0.9),
+    rule!("language.fluent_in", ["i", "am", "fluent|bilingual|trilingual|conversational", "in"], Language, Assert, Langs, 0.9),
+    rule!("language.native_speaker", ["i", "am", "a", "native"], Language, Assert, NativeSpeaker, 0.9),
+    rule!("language.native_language", ["my", "native|first|mother|home|primary", "language|tongue", "is|are"], Language, Assert, Langs, 0.95),
+    rule!("language.grew_up_speaking", ["i", "grew", "up", "speaking"], Language, Assert, Langs, 0.85),
     // ---- email
-    rule!(
-        "email.my_email_is",
-        [
-            "my",
-            "?work|personal|private|main|primary",
-            "email|e-mail|mail|gmail",
-            "?address",
-            "is"
-        ],
-        Email,
-        Assert,
-        Email,
-        0.95
-    ),
-    rule!(
-        "email.reach_me_at",
-        [
-            "?you",
-            "?can",
-            "reach|contact|email|e-mail|mail",
-            "me",
-            "at|on|via"
-        ],
-        Email,
-        Assert,
-        Email,
-        0.9
-    ),
-    rule!(
-        "email.my_address_is",
-        ["my", "address", "is"],
-        Email,
-        Assert,
-        Email,
-        0.85
-    ),
+    rule!("email.my_email_is", ["my", "?work|personal|private|main|primary", "email|e-mail|mail|gmail", "?address", "is"], Email, Assert, Email, 0.95),
+    rule!("email.reach_me_at", ["?you", "?can", "reach|contact|email|e-mail|mail", "me", "at|on|via"], Email, Assert, Email, 0.9),
+    rule!("email.my_address_is", ["my", "address", "is"], Email, Assert, Email, 0.85),
     // ---- time zone
-    rule!(
-        "timezone.my_timezone_is",
-        ["my", "?local", "timezone|time-zone|tz", "is"],
-        Timezone,
-        Assert,
-        TzLoose,
-        0.95
-    ),
-    rule!(
-        "timezone.my_time_zone_is",
-        ["my", "?local", "time", "zone", "is"],
-        Timezone,
-        Assert,
-        TzLoose,
-        0.95
-    ),
-    rule!(
-        "timezone.i_am_in",
-        ["i", "am", "in|on"],
-        Timezone,
-        Assert,
-        Tz,
-        0.85
-    ),
+    rule!("timezone.my_timezone_is", ["my", "?local", "timezone|time-zone|tz", "is"], Timezone, Assert, TzLoose, 0.95),
+    rule!("timezone.my_time_zone_is", ["my", "?local", "time", "zone", "is"], Timezone, Assert, TzLoose, 0.95),
+    rule!("timezone.i_am_in", ["i", "am", "in|on"], Timezone, Assert, Tz, 0.85),
     // ---- diet and allergy
-    rule!(
-        "diet.not_anymore",
-        ["i", "am", "not"],
-        Diet,
-        Retraction,
-        Diet,
-        0.85,
-        NEED_ANYMORE
-    ),
-    rule!(
-        "diet.no_longer",
-        ["i", "am", "no", "longer"],
-        Diet,
-        Retraction,
-        Diet,
-        0.9
-    ),
-    rule!(
-        "diet.on_a_diet",
-        ["i", "am", "on", "a|an"],
-        Diet,
-        Assert,
-        DietNoun,
-        0.85
-    ),
-    rule!(
-        "diet.follow_a_diet",
-        ["i", "follow|eat|have", "a|an"],
-        Diet,
-        Assert,
-        DietNoun,
-        0.85
-    ),
+    rule!("diet.not_anymore", ["i", "am", "not"], Diet, Retraction, Diet, 0.85, NEED_ANYMORE),
+    rule!("diet.no_longer", ["i", "am", "no", "longer"], Diet, Retraction, Diet, 0.9),
+    rule!("diet.on_a_diet", ["i", "am", "on", "a|an"], Diet, Assert, DietNoun, 0.85),
+    rule!("diet.follow_a_diet", ["i", "follow|eat|have", "a|an"], Diet, Assert, DietNoun, 0.85),
     rule!("diet.keep", ["i", "keep|eat"], Diet, Assert, Diet, 0.8),
-    rule!(
-        "allergy.no_longer_allergic",
-        ["i", "am", "no", "longer", "allergic", "to"],
-        Allergy,
-        Retraction,
-        Allergens,
-        0.85
-    ),
-    rule!(
-        "allergy.allergic_to",
-        ["i", "am", "allergic", "to"],
-        Allergy,
-        Assert,
-        Allergens,
-        0.95
-    ),
+    rule!("allergy.no_longer_allergic", ["i", "am", "no", "longer", "allergic", "to"], Allergy, Retraction, Allergens, 0.85),
+    rule!("allergy.allergic_to", ["i", "am", "allergic", "to"], Allergy, Assert, Allergens, 0.95),
     rule!("diet.i_am", ["i", "am"], Diet, Assert, Diet, 0.9),
     // ---- "I'm a nurse", "I'm 34", "I'm Ana": the most general "I am" patterns last
-    rule!(
-        "job_title.i_am_a",
-        ["i", "am", "a|an"],
-        JobTitle,
-        Assert,
-        JobLex,
-        0.85
-    ),
-    rule!(
-        "job_title.i_am_the",
-        ["i", "am", "the"],
-        JobTitle,
-        Assert,
-        JobLex,
-        0.8
-    ),
+    rule!("job_title.i_am_a", ["i", "am", "a|an"], JobTitle, Assert, JobLex, 0.85),
+    rule!("job_title.i_am_the", ["i", "am", "the"], JobTitle, Assert, JobLex, 0.8),
     rule!("age.i_am", ["i", "am"], Age, Assert, Age, 0.9),
-    rule!(
-        "name.i_am",
-        ["i", "am"],
-        Name,
-        Assert,
-        NameStrict,
-        0.8,
-        INTRO
-    ),
+    rule!("name.i_am", ["i", "am"], Name, Assert, NameStrict, 0.8, INTRO),
 ];
 
 // ---------------------------------------------------------------- clause preparation
@@ -1243,8 +356,9 @@ fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
                 | "yes" | "yeah" | "yep" | "yup" | "sure" | "plus" | "lol" | "haha" | "hehe"
                 | "fyi" | "basically" | "ah" | "alright" | "right" | "thanks" | "cool"
                 | "great" | "nice" | "awesome" | "recently" | "today" | "yesterday" | "finally"
-                | "officially" | "also," | "ps" | "p.s" | "p.s." | "update" | "fwiw" | "tbh"
-                | "honestly" | "just" => 1,
+                | "officially" | "ps" | "p.s" | "p.s." | "update" | "fwiw" | "tbh" | "honestly"
+                | "just" | "ugh" | "argh" | "meh" | "welp" | "oof" | "aww" | "omg" | "wow"
+                | "lmao" | "lmfao" | "rofl" | "hah" | "heh" | "ahh" => 1,
                 "actually" | "sorry" | "oops" | "whoops" | "correction" | "wait" | "no"
                 | "nope" | "rather" | "erm" | "err" => {
                     correction = true;
@@ -1266,54 +380,15 @@ fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
     }
 }
 
+#[rustfmt::skip]
 fn is_question_start(n: &str) -> bool {
     matches!(
         n,
-        "what"
-            | "whats"
-            | "where"
-            | "who"
-            | "whom"
-            | "whose"
-            | "why"
-            | "when"
-            | "which"
-            | "how"
-            | "do"
-            | "does"
-            | "did"
-            | "is"
-            | "am"
-            | "are"
-            | "was"
-            | "were"
-            | "can"
-            | "could"
-            | "would"
-            | "should"
-            | "will"
-            | "shall"
-            | "may"
-            | "might"
-            | "have"
-            | "has"
-            | "had"
-            | "you"
-            | "u"
-            | "hbu"
-            | "wbu"
-            | "wby"
-            | "right"
-            | "correct"
-            | "true"
-            | "yes"
-            | "no"
-            | "ok"
-            | "okay"
-            | "eh"
-            | "huh"
-            | "yeah"
-            | "innit"
+        "what" | "whats" | "where" | "who" | "whom" | "whose" | "why" | "when" | "which" | "how"
+            | "do" | "does" | "did" | "is" | "am" | "are" | "was" | "were" | "can" | "could"
+            | "would" | "should" | "will" | "shall" | "may" | "might" | "have" | "has" | "had"
+            | "you" | "u" | "hbu" | "wbu" | "wby" | "right" | "correct" | "true" | "yes" | "no"
+            | "ok" | "okay" | "eh" | "huh" | "yeah" | "innit"
     )
 }
 
@@ -1344,14 +419,12 @@ fn question_keep(doc: &Doc<'_>, clauses: &[(usize, usize)]) -> usize {
 }
 
 fn is_hypothetical(doc: &Doc<'_>, k: usize, end: usize) -> bool {
-    match doc.n(k) {
-        "if" | "unless" | "whether" | "imagine" | "imagining" | "suppose" | "supposing"
-        | "pretend" | "pretending" | "hypothetically" | "wish" | "wished" | "wishing" | "dream"
-        | "dreams" | "dreamed" | "dreamt" | "dreaming" | "maybe" | "perhaps" | "someday"
-        | "assuming" | "assume" | "fantasy" | "roleplay" | "role-play" | "fictional" => true,
-        "let" => matches!(w(doc, k + 1, end), "'s" | "us"),
-        _ => false,
+    let c = doc.toks[k].class;
+    // "If you must know, I live in Porto": a condition on the listener, not on the user.
+    if doc.n(k) == "if" && matches!(w(doc, k + 1, end), "you" | "u" | "anyone" | "anybody") {
+        return false;
     }
+    c & class::HYPO != 0 || (c & class::HYPO_LET != 0 && matches!(w(doc, k + 1, end), "'s" | "us"))
 }
 
 /// First token of the sentence that opens a hypothetical or wish; `s.end` if none.
@@ -1364,39 +437,11 @@ fn hypothetical_at(doc: &Doc<'_>, s: Sentence) -> usize {
 /// Someone other than the user is being reported ("He said ...", "My mom says I'm ...").
 fn reported(doc: &Doc<'_>, s: Sentence) -> bool {
     for k in s.start..s.end {
-        let n = doc.n(k);
-        let verb = matches!(
-            n,
-            "said"
-                | "says"
-                | "say"
-                | "told"
-                | "tells"
-                | "tell"
-                | "asked"
-                | "asks"
-                | "claims"
-                | "claimed"
-                | "thinks"
-                | "believes"
-                | "believed"
-                | "mentioned"
-                | "mentions"
-                | "wrote"
-                | "writes"
-                | "texted"
-                | "replied"
-                | "insists"
-                | "insisted"
-                | "reckons"
-                | "swears"
-                | "swore"
-                | "informed"
-        );
-        if n == "according" {
+        let c = doc.toks[k].class;
+        if c & class::REPORT_ALWAYS != 0 {
             return true;
         }
-        if !verb {
+        if c & class::REPORT == 0 {
             continue;
         }
         let mut p = k;
@@ -1433,8 +478,22 @@ fn reported(doc: &Doc<'_>, s: Sentence) -> bool {
     false
 }
 
-fn inside_quote(doc: &Doc<'_>, from: usize, to: usize) -> bool {
-    let mut open = false;
+/// The verb of a "me and X" / "X and me" subject, which speaks for the user too.
+fn colloquial_we(doc: &Doc<'_>, c: usize, end: usize) -> Option<usize> {
+    let start = if w(doc, c, end) == "me" && w(doc, c + 1, end) == "and" {
+        c + 2
+    } else {
+        let and_me =
+            (c..end.min(c + 6)).find(|&k| w(doc, k, end) == "and" && w(doc, k + 1, end) == "me")?;
+        and_me + 2
+    };
+    (start..end.min(start + 5))
+        .take_while(|&k| doc.toks[k].is_word())
+        .find(|&k| text::is_elided_subject_verb(doc.n(k)))
+}
+
+/// Whether a quotation is open at `to`, given its state `open` at `from`.
+fn quote_state(doc: &Doc<'_>, from: usize, to: usize, mut open: bool) -> bool {
     for t in doc.toks.get(from..to).unwrap_or(&[]) {
         match t.quote {
             Quote::Open => open = true,
@@ -1448,31 +507,40 @@ fn inside_quote(doc: &Doc<'_>, from: usize, to: usize) -> bool {
 
 // ---------------------------------------------------------------- matching
 
-/// Adverbs that may sit inside a pattern without changing its meaning.
+/// Adverbs that may sit inside a pattern without changing its meaning: the number of
+/// tokens to skip at `i` (0 if none).
 fn filler(doc: &Doc<'_>, i: usize, end: usize) -> usize {
-    if i >= end || !doc.toks[i].is_word() {
+    if i >= end {
         return 0;
     }
-    match doc.n(i) {
-        "really" | "also" | "just" | "currently" | "still" | "actually" | "recently"
-        | "totally" | "absolutely" | "truly" | "genuinely" | "definitely" | "honestly"
-        | "literally" | "officially" | "finally" | "happily" | "proudly" | "originally"
-        | "kinda" | "sorta" | "mostly" | "usually" | "always" | "personally" | "generally"
-        | "do" | "now" | "full-time" | "part-time" | "remotely" | "already" | "seriously"
-        | "super" | "so" | "very" | "quite" | "deeply" | "madly" | "strictly" | "mainly"
-        | "technically" | "fully" | "basically" | "even" | "severely" | "extremely" | "deathly"
-        | "highly" | "mildly" | "slightly" | "somewhat" | "incredibly" | "terribly" | "badly"
-        | "lowkey" | "low-key" | "newly" | "only" | "both" => 1,
-        "a" if matches!(w(doc, i + 1, end), "bit" | "little") => 2,
-        "kind" | "sort" if w(doc, i + 1, end) == "of" => 2,
-        "pretty" if w(doc, i + 1, end) == "much" => 2,
+    let t = &doc.toks[i];
+    if t.class & class::FILLER != 0 {
+        return 1;
+    }
+    if t.class & class::FILLER2 == 0 {
+        return 0;
+    }
+    match (doc.n(i), w(doc, i + 1, end)) {
+        ("a", "bit" | "little") | ("kind" | "sort", "of") | ("pretty", "much") => 2,
         _ => 0,
     }
 }
 
+/// Whether `tok` equals one of the `|`-separated alternatives (`is` also takes `'s`).
 fn alt_match(tok: &str, alts: &str) -> bool {
-    alts.split('|')
-        .any(|a| a == tok || (a == "is" && tok == "'s"))
+    let t = tok.as_bytes();
+    let mut rest = alts.as_bytes();
+    loop {
+        let cut = rest.iter().position(|&b| b == b'|').unwrap_or(rest.len());
+        let alt = &rest[..cut];
+        if alt == t || (alt == b"is" && t == b"'s") {
+            return true;
+        }
+        if cut == rest.len() {
+            return false;
+        }
+        rest = &rest[cut + 1..];
+    }
 }
 
 /// Matches the pattern words from token `i`, skipping fillers; returns the token after.
@@ -1487,6 +555,11 @@ fn seq(doc: &Doc<'_>, mut i: usize, end: usize, pat: &[&str]) -> Option<usize> {
                 i += 1;
                 break;
             }
+            // Form style: "my email: bob@example.com".
+            if alts == "is" && i < end && doc.toks[i].is_punct(':') {
+                i += 1;
+                break;
+            }
             let f = filler(doc, i, end);
             if f > 0 {
                 i += f;
@@ -1497,6 +570,14 @@ fn seq(doc: &Doc<'_>, mut i: usize, end: usize, pat: &[&str]) -> Option<usize> {
             }
             return None;
         }
+    }
+    // "my email is ACTUALLY ana@..." : an adverb may also sit right before the value.
+    loop {
+        let f = filler(doc, i, end);
+        if f != 1 || doc.n(i) == "do" {
+            break;
+        }
+        i += f;
     }
     Some(i)
 }
@@ -1510,6 +591,8 @@ struct Clause {
     correction: bool,
     change: bool,
     msg_start: bool,
+    /// "... and live in Porto": the subject "I" of the previous clause is understood.
+    implicit_i: bool,
 }
 
 struct Sink<'o> {
@@ -1588,6 +671,9 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
             continue;
         }
         let hypo = hypothetical_at(doc, s);
+        let mut prev_first_person = false;
+        let mut quote_pos = s.start;
+        let mut quote_open = false;
         let keep = if s.question {
             question_keep(doc, &clauses)
         } else {
@@ -1608,14 +694,27 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
                 continue;
             }
             let end = b.min(hypo);
-            let quoted = inside_quote(doc, s.start, lead.c);
+            // Quote state is carried along the sentence so long sentences stay linear.
+            quote_open = quote_state(doc, quote_pos, lead.c, quote_open);
+            quote_pos = lead.c;
+            let quoted = quote_open;
+            let mut c = lead.c;
+            let first = doc.n(c);
+            let mut implicit_i = ci > 0 && prev_first_person && text::is_elided_subject_verb(first);
+            // "Me and my partner live in Oslo", "My partner and me live in Oslo".
+            if let Some(verb) = colloquial_we(doc, c, end) {
+                c = verb;
+                implicit_i = true;
+            }
+            prev_first_person = implicit_i || matches!(first, "i" | "we");
             let cl = Clause {
                 a,
-                c: lead.c,
+                c,
                 end,
                 correction: lead.correction || pending_correction,
                 change: lead.change || pending_change,
                 msg_start: !seen_content,
+                implicit_i,
             };
             pending_correction = false;
             pending_change = false;
@@ -1630,25 +729,38 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
 }
 
 fn postprocess(out: &mut Vec<ExtractedFact>) {
+    let conditional = |f: &ExtractedFact| {
+        RULES
+            .iter()
+            .any(|r| r.flags & IF_NAMED != 0 && r.id == f.rule_id)
+    };
     let named = out.iter().any(|f| {
-        f.predicate == Predicate::Name
-            || f.rule_id != "preferred_name.i_prefer" && f.predicate == Predicate::PreferredName
+        (f.predicate == Predicate::Name || f.predicate == Predicate::PreferredName)
+            && !conditional(f)
     });
     if !named {
-        out.retain(|f| f.rule_id != "preferred_name.i_prefer");
+        out.retain(|f| !conditional(f));
     }
-    // The same fact stated twice in one message is one fact.
-    let mut i = 0;
-    while i < out.len() {
-        let dup = out[..i].iter().any(|g| {
-            g.predicate == out[i].predicate && g.kind == out[i].kind && g.object == out[i].object
-        });
-        if dup {
-            out.remove(i);
-        } else {
-            i += 1;
+    // The same fact stated twice in one message is one fact; keep the first.
+    if out.len() <= 32 {
+        let mut i = 0;
+        while i < out.len() {
+            let dup = out[..i].iter().any(|g| same_fact(g, &out[i]));
+            if dup {
+                out.remove(i);
+            } else {
+                i += 1;
+            }
         }
+    } else {
+        // Long pastes can hold thousands of facts: stay linear.
+        let mut seen = std::collections::HashSet::with_capacity(out.len());
+        out.retain(|f| seen.insert((f.predicate, f.kind.as_str(), f.object.clone())));
     }
+}
+
+fn same_fact(a: &ExtractedFact, b: &ExtractedFact) -> bool {
+    a.predicate == b.predicate && a.kind == b.kind && a.object == b.object
 }
 
 fn match_clause(doc: &Doc<'_>, cl: &Clause, out: &mut Vec<ExtractedFact>, scratch: &mut Vec<R>) {
@@ -1667,15 +779,50 @@ fn match_clause(doc: &Doc<'_>, cl: &Clause, out: &mut Vec<ExtractedFact>, scratc
     if cl.msg_start && name_here(doc, cl, &mut sink) {
         return;
     }
+    // The words that a rule's second pattern word could meet: the fillers after the first
+    // token and the first non-filler. Their masks let most rules be skipped with one AND.
+    // With an understood "I", the clause's own first word plays the second pattern word.
+    let mut m1 = 0u64;
+    let mut k = if cl.implicit_i { cl.c } else { cl.c + 1 };
+    for _ in 0..4 {
+        if k >= cl.end {
+            break;
+        }
+        m1 |= tok_mask(doc.n(k));
+        let f = filler(doc, k, cl.end);
+        if f == 0 {
+            break;
+        }
+        k += f;
+    }
+    if k >= cl.end {
+        // Nothing after the first word: only single-word patterns can still match.
+        m1 = u64::MAX;
+    }
+    let m0 = if cl.implicit_i {
+        tok_mask("i")
+    } else if first_is_filler {
+        u64::MAX
+    } else {
+        tok_mask(first)
+    };
     for rule in RULES {
+        // The second-word test only lines up when both first words are literal.
+        if rule.m0 & m0 == 0 || (m0 != u64::MAX && rule.m0 != u64::MAX && rule.m1 & m1 == 0) {
+            continue;
+        }
         if rule.flags & MSG_START != 0 && !cl.msg_start {
             continue;
         }
-        let head = rule.pat[0];
-        if !head.starts_with('?') && !first_is_filler && !alt_match(first, head) {
-            continue;
-        }
-        let Some(after) = seq(doc, cl.c, cl.end, rule.pat) else {
+        let matched = if cl.implicit_i {
+            if rule.m0 == u64::MAX || !alt_match("i", rule.pat[0]) {
+                continue;
+            }
+            seq(doc, cl.c, cl.end, &rule.pat[1..])
+        } else {
+            seq(doc, cl.c, cl.end, rule.pat)
+        };
+        let Some(after) = matched else {
             continue;
         };
         let before = sink.out.len();
@@ -1751,7 +898,8 @@ fn apply(
     match rule.val {
         Val::NameLoose | Val::NameStrict | Val::GoBy => {
             let r = v::name(doc, i, end, rule.val == Val::NameStrict)?;
-            if rule.val == Val::GoBy && is_go_by_non_name(doc.n(r.a)) {
+            if rule.val == Val::GoBy && (is_go_by_non_name(doc.n(r.a)) || doc.s(r.a).contains('/'))
+            {
                 return None;
             }
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
@@ -1768,6 +916,15 @@ fn apply(
         Val::PlaceAfterTo => {
             let to = (i..end.min(i + 8)).find(|&k| w(doc, k, end) == "to")?;
             let r = v::place(doc, to + 1, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::PlaceAfterIn => {
+            // "I live with my girlfriend in Brooklyn": a short companion phrase, then "in".
+            let at = (i..end.min(i + 6))
+                .take_while(|&k| doc.toks[k].is_word())
+                .find(|&k| w(doc, k, end) == "in")?;
+            let r = v::place(doc, at + 1, end)?;
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
             Some(r.b)
         }
@@ -1794,6 +951,18 @@ fn apply(
             Some(e)
         }
         Val::JobLex | Val::JobFree => {
+            // "I'm a 35 year old teacher": the age is a fact of its own, not part of the job.
+            let mut i = i;
+            if let Some((age, after)) = age_phrase(doc, i, end) {
+                sink.push(
+                    Predicate::Age,
+                    age.to_string(),
+                    "age.job_phrase",
+                    0.8,
+                    Vec::new(),
+                );
+                i = after;
+            }
             let r = if rule.val == Val::JobLex {
                 v::job_lex(doc, i, end)?
             } else {
@@ -1815,6 +984,19 @@ fn apply(
                         Vec::new(),
                     );
                     e = o.b;
+                }
+            }
+            // "a teacher from Ohio"
+            if w(doc, e, end) == "from" && !matches!(w(doc, e + 1, end), "the" | "a" | "an") {
+                if let Some(p) = v::place(doc, e + 1, end) {
+                    sink.push(
+                        Predicate::Hometown,
+                        v::join(doc, p),
+                        "hometown.job_from",
+                        0.8,
+                        Vec::new(),
+                    );
+                    e = p.b;
                 }
             }
             Some(e)
@@ -1941,33 +1123,39 @@ fn apply(
     }
 }
 
+/// "35 year old", "35-year-old", "a 35 yo" inside a noun phrase (article optional).
+fn age_phrase(doc: &Doc<'_>, i: usize, end: usize) -> Option<(u32, usize)> {
+    let k = if matches!(w(doc, i, end), "a" | "an") {
+        i + 1
+    } else {
+        i
+    };
+    let n = w(doc, k, end);
+    // "35-year-old" is one token.
+    if let Some(num) = n.strip_suffix("-year-old") {
+        let v: u32 = num.parse().ok()?;
+        return (1..=120).contains(&v).then_some((v, k + 1));
+    }
+    let v: u32 = n.parse().ok().or_else(|| lx::number_word(n))?;
+    if !(1..=120).contains(&v) {
+        return None;
+    }
+    let after = match (w(doc, k + 1, end), w(doc, k + 2, end)) {
+        ("year" | "yr", "old") => k + 3,
+        ("yo" | "y/o" | "year-old", _) => k + 2,
+        _ => return None,
+    };
+    Some((v, after))
+}
+
+#[rustfmt::skip]
 fn is_go_by_non_name(n: &str) -> bool {
     matches!(
         n,
-        "bus"
-            | "car"
-            | "train"
-            | "bike"
-            | "foot"
-            | "plane"
-            | "taxi"
-            | "subway"
-            | "metro"
-            | "boat"
-            | "tram"
-            | "ferry"
-            | "uber"
-            | "bicycle"
-            | "instinct"
-            | "feel"
-            | "ear"
-            | "rules"
-            | "gut"
-            | "day"
-            | "night"
-            | "email"
-            | "phone"
-            | "mail"
+        "bus" | "car" | "train" | "bike" | "foot" | "plane" | "taxi" | "subway" | "metro"
+            | "boat" | "tram" | "ferry" | "uber" | "bicycle" | "instinct" | "feel" | "ear"
+            | "rules" | "gut" | "day" | "night" | "email" | "phone" | "mail" | "he" | "she"
+            | "they" | "them" | "him" | "her" | "xe" | "ze" | "any" | "pronouns"
     )
 }
 
@@ -2064,46 +1252,14 @@ fn kin_head(doc: &Doc<'_>, k: usize, end: usize) -> Option<(usize, bool)> {
     None
 }
 
+#[rustfmt::skip]
 fn np_follow_ok(n: &str) -> bool {
     matches!(
         n,
-        "named"
-            | "called"
-            | "and"
-            | "or"
-            | "but"
-            | "who"
-            | "that"
-            | "which"
-            | "whose"
-            | "with"
-            | "at"
-            | "in"
-            | "too"
-            | "also"
-            | "now"
-            | "as"
-            | "so"
-            | "because"
-            | "since"
-            | "lol"
-            | "haha"
-            | "plus"
-            | "i"
-            | "both"
-            | "back"
-            | "here"
-            | "there"
-            | "from"
-            | "for"
-            | "whom"
-            | "already"
-            | "btw"
-            | "though"
-            | "is"
-            | "are"
-            | "was"
-            | "were"
+        "named" | "called" | "and" | "or" | "but" | "who" | "that" | "which" | "whose" | "with"
+            | "at" | "in" | "too" | "also" | "now" | "as" | "so" | "because" | "since" | "lol"
+            | "haha" | "plus" | "i" | "both" | "back" | "here" | "there" | "from" | "for"
+            | "whom" | "already" | "btw" | "though" | "is" | "are" | "was" | "were"
     )
 }
 
@@ -2126,32 +1282,13 @@ fn determiner(doc: &Doc<'_>, k: usize, end: usize) -> Option<(u32, usize)> {
 }
 
 /// Modifiers that say nothing about the pet or person and are dropped from the object.
+#[rustfmt::skip]
 fn subjective(n: &str) -> bool {
     matches!(
         n,
-        "little"
-            | "small"
-            | "tiny"
-            | "big"
-            | "huge"
-            | "cute"
-            | "sweet"
-            | "lovely"
-            | "adorable"
-            | "beautiful"
-            | "wonderful"
-            | "amazing"
-            | "old"
-            | "new"
-            | "young"
-            | "fluffy"
-            | "lazy"
-            | "rescue"
-            | "pet"
-            | "crazy"
-            | "fat"
-            | "gorgeous"
-            | "wee"
+        "little" | "small" | "tiny" | "big" | "huge" | "cute" | "sweet" | "lovely" | "adorable"
+            | "beautiful" | "wonderful" | "amazing" | "old" | "new" | "young" | "fluffy"
+            | "lazy" | "rescue" | "pet" | "crazy" | "fat" | "gorgeous" | "wee"
     )
 }
 
@@ -2220,10 +1357,7 @@ fn have_np(
                     break;
                 }
                 named = true;
-                let mut attrs = vec![(attr, np_text.clone())];
-                if is_plural_head(doc.n(hb - 1)) {
-                    attrs[0].1 = np_text.clone();
-                }
+                let attrs = vec![(attr, np_text.clone())];
                 sink.push(pred, v::join(doc, r), rule_id, conf, attrs);
                 m = r.b;
                 let mut j = m;
@@ -2281,7 +1415,8 @@ fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
     let end = cl.end;
     let mut k = cl.c;
     while k < end {
-        if w(doc, k, end) != "my" {
+        // "our cat", "our son": the household includes the user.
+        if !matches!(w(doc, k, end), "my" | "our") {
             k += 1;
             continue;
         }
@@ -2317,21 +1452,14 @@ fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             (Predicate::Family, "relation", "family.my")
         };
         let plural = is_plural_head(doc.n(hb - 1));
-        let mut names: [Option<R>; 4] = [None; 4];
-        let mut count = 0;
-        let mut add = |r: R, names: &mut [Option<R>; 4]| {
-            if count < 4 {
-                names[count] = Some(r);
-                count += 1;
-            }
-        };
+        let mut names: Vec<R> = Vec::new();
         let n0 = w(doc, hb, end);
         let (rule_id, conf) = if n0 == "'s"
             && w(doc, hb + 1, end) == "name"
             && matches!(w(doc, hb + 2, end), "is" | "'s")
         {
             if let Some(r) = v::name(doc, hb + 3, end, false) {
-                add(r, &mut names);
+                names.push(r);
             }
             (
                 if pet {
@@ -2345,7 +1473,7 @@ fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             && matches!(w(doc, hb + 1, end), "named" | "called")
         {
             if let Some(r) = v::name(doc, hb + 2, end, false) {
-                add(r, &mut names);
+                names.push(r);
             }
             (
                 if pet {
@@ -2357,7 +1485,7 @@ fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             )
         } else if matches!(n0, "named" | "called") {
             if let Some(r) = v::name(doc, hb + 1, end, false) {
-                add(r, &mut names);
+                names.push(r);
             }
             (
                 if pet {
@@ -2370,7 +1498,7 @@ fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
         } else if (n0 == "is" && !plural) || (n0 == "are" && plural) {
             let mut m = hb + 1;
             while let Some(r) = v::name(doc, m, end, true) {
-                add(r, &mut names);
+                names.push(r);
                 if !plural || w(doc, r.b, end) != "and" {
                     // "my brother is Carlos and he ..." ends at the first name.
                     break;
@@ -2382,17 +1510,17 @@ fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             if let Some(r) = v::name(doc, hb + 1, end, true) {
                 let closes = r.b >= end || doc.toks[r.b].is_punct(',') || !doc.toks[r.b].is_word();
                 if closes {
-                    add(r, &mut names);
+                    names.push(r);
                 }
             }
             (base_id, 0.75)
         } else {
             if let Some(r) = v::name(doc, hb, end, true) {
-                add(r, &mut names);
+                names.push(r);
             }
             (base_id, 0.8)
         };
-        for r in names.iter().flatten() {
+        for r in &names {
             sink.push(
                 pred,
                 v::join(doc, *r),

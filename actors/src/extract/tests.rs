@@ -1,1 +1,967 @@
+//! Unit tests for the extractor: one or more per predicate, per cue, per filter, plus
+//! property tests that `extract` never panics and only returns valid spans. These tests
+//! must never depend on anything but the input text.
 
+use super::text::{CaseMode, Doc};
+use super::*;
+use proptest::prelude::*;
+
+fn triples(text: &str) -> Vec<(Predicate, String, FactKind)> {
+    extract(text)
+        .into_iter()
+        .map(|f| (f.predicate, f.object, f.kind))
+        .collect()
+}
+
+fn has(text: &str, p: Predicate, object: &str, kind: FactKind) -> bool {
+    triples(text)
+        .iter()
+        .any(|(q, o, k)| *q == p && o == object && *k == kind)
+}
+
+#[track_caller]
+fn assert_fact(text: &str, p: Predicate, object: &str, kind: FactKind) {
+    assert!(
+        has(text, p, object, kind),
+        "{text:?}: expected {p:?} {object:?} {kind:?}, got {:?}",
+        triples(text)
+    );
+}
+
+#[track_caller]
+fn assert_none(text: &str) {
+    let got = triples(text);
+    assert!(got.is_empty(), "{text:?}: expected no facts, got {got:?}");
+}
+
+use FactKind::{Assert, Change, Correction, Retraction};
+use Predicate::*;
+
+// ---------------------------------------------------------------- the public types
+
+#[test]
+fn predicate_names_round_trip_and_match_serde() {
+    for p in Predicate::ALL {
+        assert_eq!(Predicate::parse(p.as_str()), Some(p));
+        let json = serde_json::to_string(&p).expect("serialise");
+        assert_eq!(json, format!("\"{}\"", p.as_str()));
+        let back: Predicate = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(back, p);
+    }
+    assert_eq!(Predicate::parse("Name"), None);
+    assert_eq!(Predicate::parse(""), None);
+    assert_eq!(Predicate::JobTitle.as_str(), "job_title");
+    assert_eq!(Predicate::PreferredName.as_str(), "preferred_name");
+}
+
+#[test]
+fn cardinalities() {
+    use Cardinality::{Many, One};
+    for p in [
+        Name,
+        PreferredName,
+        Age,
+        Birthday,
+        Location,
+        Hometown,
+        Employer,
+        JobTitle,
+        Email,
+        Timezone,
+    ] {
+        assert_eq!(p.cardinality(), One, "{p:?}");
+    }
+    for p in [Likes, Dislikes, Pet, Family, Language, Diet, Allergy] {
+        assert_eq!(p.cardinality(), Many, "{p:?}");
+    }
+}
+
+#[test]
+fn fact_kind_serialises_snake_case() {
+    for k in [Assert, Correction, Change, Retraction] {
+        let json = serde_json::to_string(&k).expect("serialise");
+        assert_eq!(json, format!("\"{}\"", k.as_str()));
+    }
+}
+
+#[test]
+fn extractor_identity() {
+    assert_eq!(EXTRACTOR_NAME, "rules");
+    assert_eq!(EXTRACTOR_VERSION, 1);
+}
+
+// ---------------------------------------------------------------- predicates
+
+#[test]
+fn name_patterns() {
+    assert_fact("My name is Ana.", Name, "Ana", Assert);
+    assert_fact(
+        "My name is PronterTestUser.",
+        Name,
+        "PronterTestUser",
+        Assert,
+    );
+    assert_fact("I'm Ana Silva.", Name, "Ana Silva", Assert);
+    assert_fact("I am Marcus", Name, "Marcus", Assert);
+    assert_fact("Call me Ishmael.", Name, "Ishmael", Assert);
+    assert_fact("This is Grace from support.", Name, "Grace", Assert);
+    assert_fact("Name's Dmitri.", Name, "Dmitri", Assert);
+    assert_fact("my name is kevin", Name, "kevin", Assert);
+    assert_fact("I'm called Kai.", Name, "Kai", Assert);
+    assert_fact("Hi, I'm Dr. Patel.", Name, "Dr. Patel", Assert);
+    assert_fact("My name is Maria da Silva.", Name, "Maria da Silva", Assert);
+}
+
+#[test]
+fn i_am_only_takes_name_like_words() {
+    for text in [
+        "I'm tired.",
+        "I'm happy to help.",
+        "I'm a teacher.",
+        "I'm from Lisbon.",
+        "I'm 34.",
+        "I'm French.",
+        "I'm Sorry about that.",
+        "I'm OK",
+        "i'm ana",
+        "I'm Ana's mother.",
+    ] {
+        assert!(
+            !triples(text).iter().any(|(p, _, _)| *p == Name),
+            "{text:?} gave a name: {:?}",
+            triples(text)
+        );
+    }
+}
+
+#[test]
+fn this_is_only_at_message_start() {
+    assert_fact("This is Jonas.", Name, "Jonas", Assert);
+    assert!(!triples("I love jazz. This is Jonas.")
+        .iter()
+        .any(|(p, _, _)| *p == Name));
+}
+
+#[test]
+fn preferred_name_patterns() {
+    assert_fact("Please call me Sam.", PreferredName, "Sam", Assert);
+    assert_fact("I go by Jay.", PreferredName, "Jay", Assert);
+    assert_fact("You can call me Liz.", PreferredName, "Liz", Assert);
+    assert_fact("Everyone calls me Bubba.", PreferredName, "Bubba", Assert);
+    assert_fact("My nickname is Bea.", PreferredName, "Bea", Assert);
+    assert_fact(
+        "My name is Katherine, but I prefer Kate.",
+        PreferredName,
+        "Kate",
+        Assert,
+    );
+    // "I prefer X" alone is far more often a taste than a name.
+    assert_none("I prefer Python.");
+    assert_none("I go by bus.");
+    assert_none("I go by they/them.");
+}
+
+#[test]
+fn age_patterns() {
+    assert_fact("I'm 34.", Age, "34", Assert);
+    assert_fact("I am 27 years old.", Age, "27", Assert);
+    assert_fact("I'm 45 years old and I live in Denver.", Age, "45", Assert);
+    assert_fact("im 25", Age, "25", Assert);
+    assert_fact("I'm twenty-one.", Age, "21", Assert);
+    assert_fact("My age is 52.", Age, "52", Assert);
+    assert_fact("I just turned 30!", Age, "30", Change);
+    assert_fact("I'm a 35 year old teacher.", Age, "35", Assert);
+    for text in [
+        "I'm 5 minutes away.",
+        "I'm 100% sure.",
+        "I'm 6 feet tall.",
+        "I'm 8 months pregnant.",
+        "I'm 0.",
+        "I'm 200.",
+    ] {
+        assert!(
+            !triples(text).iter().any(|(p, _, _)| *p == Age),
+            "{text:?}: {:?}",
+            triples(text)
+        );
+    }
+}
+
+#[test]
+fn birthday_patterns() {
+    assert_fact("My birthday is March 13.", Birthday, "March 13", Assert);
+    assert_fact(
+        "I was born on 4 July 1990.",
+        Birthday,
+        "4 July 1990",
+        Assert,
+    );
+    assert_fact(
+        "My birthday is on the 2nd of October.",
+        Birthday,
+        "2nd of October",
+        Assert,
+    );
+    assert_fact(
+        "I was born on December 25th, 1985.",
+        Birthday,
+        "December 25th, 1985",
+        Assert,
+    );
+    assert_fact("My bday is 03/13.", Birthday, "03/13", Assert);
+    assert_fact("I was born on 1992-07-04.", Birthday, "1992-07-04", Assert);
+    assert_none("My birthday is tomorrow!");
+    assert_none("My birthday is on the 45th of Smarch.");
+    // "born in" a month or a year is neither a birthday nor a hometown.
+    assert_none("I was born in March.");
+    assert_none("I was born in 1990.");
+}
+
+#[test]
+fn location_patterns() {
+    assert_fact(
+        "I live in New York City!",
+        Location,
+        "New York City",
+        Assert,
+    );
+    assert_fact("I'm based in Berlin.", Location, "Berlin", Assert);
+    assert_fact(
+        "I live in Portland, Oregon.",
+        Location,
+        "Portland, Oregon",
+        Assert,
+    );
+    assert_fact("I live in the UK.", Location, "UK", Assert);
+    assert_fact("i live in lisbon", Location, "lisbon", Assert);
+    assert_fact("I live in São Paulo.", Location, "São Paulo", Assert);
+    assert_fact(
+        "I live in Rio de Janeiro.",
+        Location,
+        "Rio de Janeiro",
+        Assert,
+    );
+    assert_fact(
+        "I live in Washington, D.C.",
+        Location,
+        "Washington, D.C.",
+        Assert,
+    );
+    assert_fact(
+        "We live in a small village in Portugal.",
+        Location,
+        "Portugal",
+        Assert,
+    );
+    assert_fact(
+        "I live with my girlfriend in Brooklyn.",
+        Location,
+        "Brooklyn",
+        Assert,
+    );
+    assert_fact("I moved to Paris last year.", Location, "Paris", Change);
+    assert_fact("I moved from Boston to Denver.", Location, "Denver", Change);
+    assert_fact("I no longer live in Lyon.", Location, "Lyon", Retraction);
+    assert_fact(
+        "I don't live in Madrid anymore.",
+        Location,
+        "Madrid",
+        Retraction,
+    );
+    assert_fact(
+        "I used to live in Chicago.",
+        Location,
+        "Chicago",
+        Retraction,
+    );
+    // Plain negation is not a retraction, and generic places are not values.
+    assert_none("I don't live in Madrid.");
+    assert_none("I live in a small town.");
+    assert_none("I live here.");
+}
+
+#[test]
+fn hometown_patterns() {
+    assert_fact("I'm from Brazil.", Hometown, "Brazil", Assert);
+    assert_fact("I grew up in Manchester.", Hometown, "Manchester", Assert);
+    assert_fact("I was born in Kyoto.", Hometown, "Kyoto", Assert);
+    assert_fact("I'm originally from Nairobi.", Hometown, "Nairobi", Assert);
+    assert_fact(
+        "I was born and raised in Buenos Aires.",
+        Hometown,
+        "Buenos Aires",
+        Assert,
+    );
+    assert_none("I'm from IT, about your ticket.");
+    assert_none("I'm from the future.");
+}
+
+#[test]
+fn employer_patterns() {
+    assert_fact("I work at Google.", Employer, "Google", Assert);
+    assert_fact(
+        "I work for the United Nations.",
+        Employer,
+        "United Nations",
+        Assert,
+    );
+    assert_fact("I work at McDonald's.", Employer, "McDonald's", Assert);
+    assert_fact("I joined Spotify in March.", Employer, "Spotify", Change);
+    assert_fact("I now work at Microsoft.", Employer, "Microsoft", Change);
+    assert_fact("I left Acme.", Employer, "Acme", Retraction);
+    assert_fact(
+        "I quit my job at Deloitte.",
+        Employer,
+        "Deloitte",
+        Retraction,
+    );
+    assert_fact(
+        "I don't work for Amazon anymore.",
+        Employer,
+        "Amazon",
+        Retraction,
+    );
+    assert_fact(
+        "I'm an accountant for Ernst & Young.",
+        Employer,
+        "Ernst & Young",
+        Assert,
+    );
+    assert_none("I work for myself.");
+    assert_none("I work from home.");
+    assert_none("I work at a hospital.");
+    // Leaving a city is not leaving an employer.
+    assert_none("I left London in 2019.");
+}
+
+#[test]
+fn job_title_patterns() {
+    assert_fact("I'm a teacher.", JobTitle, "teacher", Assert);
+    assert_fact("I am an architect.", JobTitle, "architect", Assert);
+    assert_fact("I work as a paramedic.", JobTitle, "paramedic", Assert);
+    assert_fact(
+        "I'm a freelance graphic designer.",
+        JobTitle,
+        "freelance graphic designer",
+        Assert,
+    );
+    assert_fact(
+        "My job title is Senior Product Manager.",
+        JobTitle,
+        "Senior Product Manager",
+        Assert,
+    );
+    assert_fact("I used to be a chef.", JobTitle, "chef", Retraction);
+    assert_fact("I'm no longer a lawyer.", JobTitle, "lawyer", Retraction);
+    assert_fact("I became a firefighter.", JobTitle, "firefighter", Change);
+    let t = triples("I'm a software engineer at Shopify.");
+    assert!(
+        t.contains(&(JobTitle, "software engineer".into(), Assert)),
+        "{t:?}"
+    );
+    assert!(t.contains(&(Employer, "Shopify".into(), Assert)), "{t:?}");
+    for text in [
+        "I'm a big eater.",
+        "I'm a night owl.",
+        "I'm an only child.",
+        "I'm a fan.",
+    ] {
+        assert_none(text);
+    }
+}
+
+#[test]
+fn likes_and_dislikes() {
+    assert_fact("I love hiking.", Likes, "hiking", Assert);
+    assert_fact(
+        "I really enjoy cooking Thai food.",
+        Likes,
+        "cooking Thai food",
+        Assert,
+    );
+    assert_fact("I'm a huge fan of the Beatles.", Likes, "Beatles", Assert);
+    assert_fact("I love to swim.", Likes, "swimming", Assert);
+    assert_fact("I love mac and cheese.", Likes, "mac and cheese", Assert);
+    assert_fact("My favorite food is lasagna.", Likes, "lasagna", Assert);
+    assert_fact("I'm a big Arsenal fan.", Likes, "Arsenal", Assert);
+    let t = triples("I like cats, dogs and horses.");
+    for a in ["cats", "dogs", "horses"] {
+        assert!(t.contains(&(Likes, a.into(), Assert)), "{t:?}");
+    }
+    assert_fact("I don't like sushi anymore.", Likes, "sushi", Retraction);
+    assert_fact("I no longer enjoy running.", Likes, "running", Retraction);
+    assert_fact("I hate cilantro.", Dislikes, "cilantro", Assert);
+    assert_fact("I can't stand reality TV.", Dislikes, "reality TV", Assert);
+    assert_fact("I dislike crowds.", Dislikes, "crowds", Assert);
+    assert_fact(
+        "I don't like horror movies.",
+        Dislikes,
+        "horror movies",
+        Assert,
+    );
+    assert_fact(
+        "I'm not a fan of country music.",
+        Dislikes,
+        "country music",
+        Assert,
+    );
+    for text in [
+        "I love you!",
+        "I like that idea.",
+        "I hate it when people are late.",
+    ] {
+        assert_none(text);
+    }
+}
+
+#[test]
+fn gerunds() {
+    use super::values::gerund;
+    assert_eq!(gerund("swim"), "swimming");
+    assert_eq!(gerund("run"), "running");
+    assert_eq!(gerund("dance"), "dancing");
+    assert_eq!(gerund("read"), "reading");
+    assert_eq!(gerund("travel"), "traveling");
+    assert_eq!(gerund("ski"), "skiing");
+    assert_eq!(gerund("lie"), "lying");
+    assert_eq!(gerund("see"), "seeing");
+    assert_eq!(gerund("play"), "playing");
+}
+
+#[test]
+fn pets() {
+    let f = extract("I have a cat named Miso.");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].predicate, Pet);
+    assert_eq!(f[0].object, "Miso");
+    assert_eq!(f[0].attributes, vec![("species", "cat".to_string())]);
+    assert_fact("I have a dog.", Pet, "dog", Assert);
+    assert_fact("My cat Luna loves boxes.", Pet, "Luna", Assert);
+    assert_fact("My dog's name is Biscuit.", Pet, "Biscuit", Assert);
+    assert_fact("We adopted a kitten called Pepper.", Pet, "Pepper", Assert);
+    assert_fact("I have a golden retriever named Max.", Pet, "Max", Assert);
+    let t = triples("I have two dogs and a rabbit.");
+    assert!(t.contains(&(Pet, "dogs".into(), Assert)), "{t:?}");
+    assert!(t.contains(&(Pet, "rabbit".into(), Assert)), "{t:?}");
+    let t = triples("I have two cats named Salt and Pepper.");
+    assert!(t.contains(&(Pet, "Salt".into(), Assert)), "{t:?}");
+    assert!(t.contains(&(Pet, "Pepper".into(), Assert)), "{t:?}");
+    assert_fact("I no longer have a dog.", Pet, "dog", Retraction);
+    for text in [
+        "I have a cold.",
+        "I have a hot dog for lunch.",
+        "I have a question about my account.",
+        "My neighbour has a dog named Rex.",
+    ] {
+        assert_none(text);
+    }
+}
+
+#[test]
+fn family() {
+    let f = extract("My wife is Marie.");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].object, "Marie");
+    assert_eq!(f[0].attributes, vec![("relation", "wife".to_string())]);
+    assert_fact("My daughter's name is Lily.", Family, "Lily", Assert);
+    assert_fact("My husband Tom is a chef.", Family, "Tom", Assert);
+    assert_fact("I have a sister called Ana.", Family, "Ana", Assert);
+    assert_fact("I'm married to Dan.", Family, "Dan", Assert);
+    assert_fact("I have a son.", Family, "son", Assert);
+    let t = triples("My kids are Tom and Ana.");
+    assert!(t.contains(&(Family, "Tom".into(), Assert)), "{t:?}");
+    assert!(t.contains(&(Family, "Ana".into(), Assert)), "{t:?}");
+    for text in [
+        "My sister is a nurse.",
+        "My dad is French.",
+        "My friend's name is Jo.",
+        "My ex-wife is Jo.",
+    ] {
+        assert_none(text);
+    }
+}
+
+#[test]
+fn languages() {
+    let t = triples("I speak English and French.");
+    assert!(t.contains(&(Language, "English".into(), Assert)), "{t:?}");
+    assert!(t.contains(&(Language, "French".into(), Assert)), "{t:?}");
+    let t = triples("I speak Spanish, Italian, and a little German.");
+    assert_eq!(t.len(), 3, "{t:?}");
+    assert_fact(
+        "My native language is Portuguese.",
+        Language,
+        "Portuguese",
+        Assert,
+    );
+    assert_fact("I'm fluent in Mandarin.", Language, "Mandarin", Assert);
+    assert_fact("I'm a native Polish speaker.", Language, "Polish", Assert);
+    assert_fact(
+        "I speak Brazilian Portuguese.",
+        Language,
+        "Brazilian Portuguese",
+        Assert,
+    );
+    assert_fact("i speak german", Language, "german", Assert);
+    assert_none("I don't speak French.");
+    assert_none("I speak my mind.");
+    assert_none("I am learning Korean.");
+}
+
+#[test]
+fn email() {
+    assert_fact(
+        "My email is ana.silva@example.com.",
+        Email,
+        "ana.silva@example.com",
+        Assert,
+    );
+    assert_fact(
+        "You can reach me at j.doe+news@mail.co.uk",
+        Email,
+        "j.doe+news@mail.co.uk",
+        Assert,
+    );
+    assert_fact(
+        "my email: bob@example.com",
+        Email,
+        "bob@example.com",
+        Assert,
+    );
+    for text in [
+        "My email is ana at example dot com.",
+        "my email is not important",
+        "My email is bob@@example.com",
+        "My email is ana@example",
+        "My email is .ana@example.com",
+        "My email is ana@-example.com",
+        "Her email is jo@example.com.",
+    ] {
+        assert_none(text);
+    }
+}
+
+#[test]
+fn email_shape() {
+    use super::values::valid_email;
+    assert!(valid_email("a@b.co"));
+    assert!(valid_email("first.last+tag@sub.example.org"));
+    assert!(!valid_email("a@b"));
+    assert!(!valid_email("a@b.c"));
+    assert!(!valid_email("a..b@c.com"));
+    assert!(!valid_email("@c.com"));
+    assert!(!valid_email("a@c..com"));
+    assert!(!valid_email("ä@c.com"));
+}
+
+#[test]
+fn timezone() {
+    assert_fact("My timezone is UTC+2.", Timezone, "UTC+2", Assert);
+    assert_fact("I'm on EST.", Timezone, "EST", Assert);
+    assert_fact("I'm in UTC-5.", Timezone, "UTC-5", Assert);
+    assert_fact("I'm in UTC+05:30.", Timezone, "UTC+05:30", Assert);
+    assert_fact(
+        "My time zone is Europe/Lisbon.",
+        Timezone,
+        "Europe/Lisbon",
+        Assert,
+    );
+    assert_fact("I'm on Pacific time.", Timezone, "Pacific time", Assert);
+    assert_fact("I'm in the CET timezone.", Timezone, "CET", Assert);
+    assert_none("I'm in a meeting.");
+    assert_none("I'm on it.");
+    assert_none("I'm in Paris.");
+}
+
+#[test]
+fn diet() {
+    assert_fact("I'm vegetarian.", Diet, "vegetarian", Assert);
+    assert_fact("I'm a pescatarian.", Diet, "pescatarian", Assert);
+    assert_fact("I'm gluten-free.", Diet, "gluten-free", Assert);
+    assert_fact("I'm on a keto diet.", Diet, "keto", Assert);
+    assert_fact("I keep kosher.", Diet, "kosher", Assert);
+    assert_fact("I went vegan last month.", Diet, "vegan", Change);
+    assert_fact("I'm vegan now.", Diet, "vegan", Change);
+    assert_fact(
+        "I'm not vegetarian anymore.",
+        Diet,
+        "vegetarian",
+        Retraction,
+    );
+    assert_fact("I used to be vegan.", Diet, "vegan", Retraction);
+    assert_none("I'm not vegetarian.");
+    assert_none("She's vegan.");
+}
+
+#[test]
+fn allergy() {
+    assert_fact("I'm allergic to peanuts.", Allergy, "peanuts", Assert);
+    let t = triples("I'm allergic to cats and penicillin.");
+    assert!(t.contains(&(Allergy, "cats".into(), Assert)), "{t:?}");
+    assert!(t.contains(&(Allergy, "penicillin".into(), Assert)), "{t:?}");
+    assert_fact("I have a shellfish allergy.", Allergy, "shellfish", Assert);
+    assert_fact(
+        "I'm severely allergic to bee stings.",
+        Allergy,
+        "bee stings",
+        Assert,
+    );
+    assert_none("I'm not allergic to anything.");
+    assert_none("My friend Jo is allergic to peanuts.");
+}
+
+// ---------------------------------------------------------------- clauses and cues
+
+#[test]
+fn splits_clauses() {
+    let t = triples("I'm Ana, I live in Porto and I work at Acme.");
+    assert_eq!(
+        t,
+        vec![
+            (Name, "Ana".to_string(), Assert),
+            (Location, "Porto".to_string(), Assert),
+            (Employer, "Acme".to_string(), Assert),
+        ]
+    );
+    let t = triples("I'm from the Bay Area but live in NYC.");
+    assert!(t.contains(&(Location, "NYC".into(), Assert)), "{t:?}");
+    let t = triples("I'm Ana, 34, from Lisbon.");
+    assert!(t.contains(&(Age, "34".into(), Assert)), "{t:?}");
+    assert!(t.contains(&(Hometown, "Lisbon".into(), Assert)), "{t:?}");
+}
+
+#[test]
+fn correction_cues() {
+    assert_fact("Actually, my name is Anna.", Name, "Anna", Correction);
+    assert_fact("Actually I'm 29.", Age, "29", Correction);
+    assert_fact(
+        "Sorry, my birthday is March 14.",
+        Birthday,
+        "March 14",
+        Correction,
+    );
+    assert_fact("No, my name is Ben.", Name, "Ben", Correction);
+    assert_fact("Correction: my name is Bea.", Name, "Bea", Correction);
+    assert_fact("I meant my name is Luca.", Name, "Luca", Correction);
+    assert_fact(
+        "Oops, I meant I live in Dublin.",
+        Location,
+        "Dublin",
+        Correction,
+    );
+    assert_fact("Sorry! My name is Ana.", Name, "Ana", Correction);
+    assert_fact(
+        "Oops, my email is actually ana@gmail.com",
+        Email,
+        "ana@gmail.com",
+        Correction,
+    );
+    // Without the predicate in the clause there is nothing to correct.
+    assert_none("Sorry, it's March 13.");
+    assert_none("No, it's Ana.");
+    // An apology is not a correction.
+    assert_fact(
+        "Sorry for the late reply, I live in Porto.",
+        Location,
+        "Porto",
+        Assert,
+    );
+}
+
+#[test]
+fn change_cues() {
+    assert_fact("I moved to Paris.", Location, "Paris", Change);
+    assert_fact("I now work at Stripe.", Employer, "Stripe", Change);
+    assert_fact("I'm now based in Singapore.", Location, "Singapore", Change);
+    assert_fact("I live in Paris now.", Location, "Paris", Change);
+    assert_fact(
+        "From now on, please call me Max.",
+        PreferredName,
+        "Max",
+        Change,
+    );
+    // "now" does not turn a taste into a change of value.
+    assert_fact("I now like jazz.", Likes, "jazz", Assert);
+    // "right now" is the present, not a change.
+    assert_fact("I live in Paris right now.", Location, "Paris", Assert);
+}
+
+#[test]
+fn retraction_cues() {
+    assert_fact("I left Acme.", Employer, "Acme", Retraction);
+    assert_fact("I no longer live in Lyon.", Location, "Lyon", Retraction);
+    assert_fact("I used to be a chef.", JobTitle, "chef", Retraction);
+    assert_fact("I don't like sushi anymore.", Likes, "sushi", Retraction);
+    assert_fact(
+        "I'm not vegetarian anymore.",
+        Diet,
+        "vegetarian",
+        Retraction,
+    );
+    // The correction cue does not hide what the verb says.
+    assert_fact(
+        "Actually I don't live in Boston anymore.",
+        Location,
+        "Boston",
+        Retraction,
+    );
+}
+
+// ---------------------------------------------------------------- filters
+
+#[test]
+fn questions_are_not_statements() {
+    for text in [
+        "Is my name Bob?",
+        "Do I live in Rome?",
+        "Am I allergic to peanuts?",
+        "Can you remember that I like jazz?",
+        "My name is Bob, right?",
+        "I live in Rome?",
+        "Is my name Bob",
+        "Should I move to Berlin",
+        "Does my cat Miso need shots?",
+    ] {
+        assert_none(text);
+    }
+    // A statement followed by a question to the listener keeps the statement.
+    assert_fact(
+        "I live in Porto, what about you?",
+        Location,
+        "Porto",
+        Assert,
+    );
+    assert_fact("I'm Sara, what's your name?", Name, "Sara", Assert);
+    assert_fact("I like jazz, do you?", Likes, "jazz", Assert);
+}
+
+#[test]
+fn hypotheticals_are_not_statements() {
+    for text in [
+        "If I lived in Rome, I would eat pasta every day.",
+        "I wish I lived in Rome.",
+        "I would love to live in Rome.",
+        "I'd like to live in Rome.",
+        "Imagine my name was Zed.",
+        "Suppose I worked at Google.",
+        "Let's say I'm 40.",
+        "Maybe I'll move to Spain.",
+        "I'm going to move to Berlin next year.",
+        "Pretend I'm a pirate.",
+        "I hope to work at NASA one day.",
+        "In my dream I lived in Tokyo.",
+    ] {
+        assert_none(text);
+    }
+    // A condition on the listener does not make the user's statement hypothetical.
+    assert_fact(
+        "If you must know, I live in Porto.",
+        Location,
+        "Porto",
+        Assert,
+    );
+    // Clauses before the hypothetical still count.
+    assert_fact(
+        "I live in Porto, but if I moved to Rome I'd be happy.",
+        Location,
+        "Porto",
+        Assert,
+    );
+}
+
+#[test]
+fn reported_speech_and_third_parties() {
+    for text in [
+        "He said 'my name is Bob'.",
+        "He said, my name is Bob.",
+        "She told me I'm stubborn.",
+        "My mom says I'm a great cook.",
+        "According to my doctor, I'm allergic to nuts.",
+        "\"My name is Bob\" is a great song.",
+        "My friend's name is Jo.",
+        "My brother lives in Rome.",
+        "His name is Tom.",
+        "Tom is from Spain.",
+        "They live in Boston.",
+    ] {
+        assert_none(text);
+    }
+    // The user quoting themself is still the user.
+    assert_fact("As I said, I live in Rome.", Location, "Rome", Assert);
+    assert_fact("Like I told you, my name is Ana.", Name, "Ana", Assert);
+}
+
+// ---------------------------------------------------------------- text handling
+
+#[test]
+fn values_keep_casing_without_articles_or_punctuation() {
+    assert_fact("I work as a paramedic.", JobTitle, "paramedic", Assert);
+    assert_fact("I LIVE IN BERLIN", Location, "BERLIN", Assert);
+    assert_fact(
+        "My email is Ana.Silva@Example.org.",
+        Email,
+        "Ana.Silva@Example.org",
+        Assert,
+    );
+    assert_fact("I live in   New    York!!!", Location, "New York", Assert);
+    assert_fact("My name is “Ana”.", Name, "Ana", Assert);
+}
+
+#[test]
+fn typographic_apostrophes_and_contractions() {
+    assert_fact("I’m Ana.", Name, "Ana", Assert);
+    assert_fact("I don’t like sushi anymore.", Likes, "sushi", Retraction);
+    assert_fact("Im 25", Age, "25", Assert);
+    assert_fact("I dont live in Lyon anymore", Location, "Lyon", Retraction);
+    assert_fact("I cannot stand mornings.", Dislikes, "mornings", Assert);
+}
+
+#[test]
+fn spans_cover_the_clause() {
+    let text = "Hi! I'm Ana, I live in Porto.";
+    for f in extract(text) {
+        let clause = &text[f.span.0..f.span.1];
+        assert!(clause.contains(&f.object), "{clause:?} vs {:?}", f.object);
+    }
+    let f = extract("Hello there, I live in Porto and I work at Acme.");
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        &"Hello there, I live in Porto and I work at Acme."[f[0].span.0..f[0].span.1],
+        "I live in Porto"
+    );
+}
+
+#[test]
+fn confidence_and_rule_ids() {
+    for f in extract("Hi, I'm Ana, I live in Porto, I have a cat named Miso and I'm 34.") {
+        assert!((0.0..=1.0).contains(&f.confidence), "{f:?}");
+        assert!(f.rule_id.contains('.'), "{f:?}");
+        let pred = f.rule_id.split('.').next().unwrap_or("");
+        assert!(Predicate::parse(pred).is_some(), "{f:?}");
+    }
+}
+
+#[test]
+fn case_mode_detection() {
+    assert_eq!(
+        Doc::new("I'm Ana and I live in Porto").case,
+        CaseMode::Mixed
+    );
+    assert_eq!(Doc::new("i'm ana and i live in porto").case, CaseMode::Flat);
+    assert_eq!(Doc::new("I'M ANA AND I LIVE IN PORTO").case, CaseMode::Flat);
+    assert_eq!(
+        Doc::new("I'm Ana And I Live In Porto Portugal").case,
+        CaseMode::Flat
+    );
+}
+
+#[test]
+fn lexicon_class_table_finds_every_word() {
+    assert!(super::lexicon::classes_round_trip());
+}
+
+#[test]
+fn duplicate_statements_collapse() {
+    let t = triples("I live in Porto. I live in Porto!");
+    assert_eq!(t, vec![(Location, "Porto".to_string(), Assert)]);
+}
+
+#[test]
+fn deterministic() {
+    let text = "Hi, I'm Ana, I live in Porto and I work at Acme. I love jazz and hiking.";
+    assert_eq!(extract(text), extract(text));
+}
+
+#[test]
+fn hostile_inputs_do_not_panic() {
+    let long = "I live in Porto. ".repeat(4096);
+    assert!(long.len() >= 64 * 1024);
+    let f = extract(&long);
+    assert_eq!(f.len(), 1);
+    let odd = [
+        "",
+        "\0",
+        "\u{feff}My name is Ana",
+        "My name is Ana\0\0\0",
+        "I'm \u{202e}anA\u{202c}",
+        "أنا اسمي أحمد",
+        "My name is 田中.",
+        "👩‍👩‍👧‍👦 I have a dog named 🐶",
+        "'''''",
+        "I'm",
+        "my name is",
+        "I have a",
+        "I live in the",
+        "Iʼm Ana",
+        "I'm\u{301} Ana",
+        "-- - — – ,,,, ;;; ::: ???",
+        "I've I'd I'll we're they've",
+        "n't 's 'm",
+        "I'm 99999999999999999999999 years old",
+        "My email is a@b.cc@d.ee",
+        "x@x.xx",
+        "My timezone is UTC+99:99.",
+    ];
+    for text in odd {
+        for f in extract(text) {
+            assert!(text.is_char_boundary(f.span.0) && text.is_char_boundary(f.span.1));
+            assert!(f.span.0 <= f.span.1 && f.span.1 <= text.len());
+        }
+    }
+    let huge_word = "a".repeat(100_000);
+    assert!(extract(&huge_word).is_empty());
+    let mut s = String::from("My name is ");
+    s.push_str(&"Ä".repeat(40_000));
+    let _ = extract(&s);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn never_panics_and_spans_are_valid(text in "\\PC{0,200}") {
+        for f in extract(&text) {
+            prop_assert!(f.span.0 <= f.span.1 && f.span.1 <= text.len());
+            prop_assert!(text.is_char_boundary(f.span.0));
+            prop_assert!(text.is_char_boundary(f.span.1));
+            prop_assert!(!f.object.is_empty());
+            prop_assert!((0.0..=1.0).contains(&f.confidence));
+        }
+    }
+
+    #[test]
+    fn never_panics_on_any_chars(text in any::<String>()) {
+        for f in extract(&text) {
+            prop_assert!(text.is_char_boundary(f.span.0) && text.is_char_boundary(f.span.1));
+            prop_assert!(f.span.0 <= f.span.1 && f.span.1 <= text.len());
+        }
+    }
+
+    #[test]
+    fn never_panics_on_pattern_soup(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("I'm"), Just("I"), Just("my"), Just("name"), Just("is"), Just("Ana"),
+                Just("live"), Just("in"), Just("Porto"), Just(","), Just("."), Just("?"),
+                Just("and"), Just("not"), Just("anymore"), Just("a"), Just("cat"),
+                Just("named"), Just("'"), Just("\""), Just("’s"), Just("😀"), Just("\0"),
+                Just("\n"), Just("St."), Just("D.C."), Just("UTC+2"), Just("12"),
+                Just("March"), Just("speak"), Just("English"), Just("allergic"), Just("to"),
+                Just("actually"), Just("if"), Just("said"), Just("ana@x.io"), Just("-"),
+            ],
+            0..40,
+        ),
+        seps in proptest::collection::vec(prop_oneof![Just(" "), Just(""), Just("  ")], 40),
+    ) {
+        let mut text = String::new();
+        for (i, p) in parts.iter().enumerate() {
+            text.push_str(p);
+            text.push_str(seps[i % seps.len()]);
+        }
+        for f in extract(&text) {
+            prop_assert!(text.is_char_boundary(f.span.0) && text.is_char_boundary(f.span.1));
+            prop_assert!(f.span.0 <= f.span.1 && f.span.1 <= text.len());
+            prop_assert!(!f.object.is_empty());
+        }
+    }
+}

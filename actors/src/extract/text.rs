@@ -47,6 +47,8 @@ pub(crate) struct Tok {
     pub has_lower: bool,
     /// Any digit.
     pub has_digit: bool,
+    /// [`lexicon::class`] bits of the normalised word.
+    pub class: u8,
 }
 
 impl Tok {
@@ -163,6 +165,7 @@ impl<'a> Doc<'a> {
             has_upper: false,
             has_lower: false,
             has_digit: false,
+            class: 0,
         });
     }
 
@@ -171,6 +174,9 @@ impl<'a> Doc<'a> {
         self.arena.push_str(norm);
         let ne = self.arena.len();
         self.push_word_tok(start, end, ns, ne, flags_from);
+        if let Some(t) = self.toks.last_mut() {
+            t.class = lexicon::classify(norm);
+        }
     }
 
     fn push_word_tok(&mut self, start: usize, end: usize, ns: usize, ne: usize, flags_from: &str) {
@@ -201,6 +207,7 @@ impl<'a> Doc<'a> {
             has_upper,
             has_lower,
             has_digit,
+            class: 0,
         });
     }
 
@@ -265,9 +272,8 @@ impl<'a> Doc<'a> {
         }
         let mut wend = q;
         let tail = &s[q..];
-        if tail.starts_with('%') {
-            wend += 1;
-        } else if tail.starts_with('.') && is_dotted_abbrev(&s[p..q]) {
+        // "100%" keeps its sign; "U.S." and the initial "B." keep their dot.
+        if tail.starts_with('%') || (tail.starts_with('.') && is_dotted_abbrev(&s[p..q])) {
             wend += 1;
         }
         self.word(a + p, a + wend);
@@ -418,13 +424,18 @@ impl<'a> Doc<'a> {
                 Kind::Punct(',' | ':' | '-' | '—' | '–' | '(' | ')' | '，')
             );
             let is_conj = t.kind == Kind::Word && is_conj_word(self.n(i));
-            if (is_sep || is_conj) && i > start {
+            // "Me and my partner ...": one subject, not two clauses.
+            let lone_me = i == start + 1 && self.n(start) == "me";
+            if (is_sep || is_conj) && i > start && !lone_me {
                 let mut j = i + 1;
                 // ", and I ..." / ", but my ...": the conjunction belongs to neither clause.
                 if is_sep && j < s.end && is_conj_word(self.n(j)) {
                     j += 1;
                 }
-                if j < s.end && self.opens_clause(j, s.end) {
+                // "... and live in Porto": a coordinated verb with the subject left out.
+                let elided =
+                    (is_conj || j > i + 1) && j < s.end && is_elided_subject_verb(self.n(j));
+                if j < s.end && (self.opens_clause(j, s.end) || elided) {
                     out.push((start, i));
                     start = j;
                     i = j;
@@ -467,6 +478,28 @@ impl<'a> Doc<'a> {
             _ => false,
         }
     }
+}
+
+/// Verbs that start a coordinated clause whose subject "I" is left out
+/// ("I'm from Lyon but live in Paris").
+pub(crate) fn is_elided_subject_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "live"
+            | "work"
+            | "speak"
+            | "love"
+            | "like"
+            | "enjoy"
+            | "hate"
+            | "have"
+            | "moved"
+            | "grew"
+            | "joined"
+            | "left"
+            | "adore"
+            | "dislike"
+    )
 }
 
 fn is_conj_word(w: &str) -> bool {
@@ -550,9 +583,8 @@ fn surface_suffix_start(surface: &str, norm_suffix_len: usize) -> usize {
     }
     let mut remaining = norm_suffix_len;
     for (k, c) in surface.char_indices().rev() {
-        let nlen = if matches!(c, '’' | 'ʼ' | '‘') {
-            1
-        } else if c.is_ascii() {
+        // Typographic apostrophes were normalised to the one-byte `'`.
+        let nlen = if c.is_ascii() || matches!(c, '’' | 'ʼ' | '‘') {
             1
         } else {
             c.to_lowercase().map(char::len_utf8).sum()

@@ -75,96 +75,28 @@ fn is_number(w: &str) -> bool {
 
 // ---------------------------------------------------------------- names
 
+#[rustfmt::skip]
 fn is_name_particle(w: &str) -> bool {
     matches!(
         w,
-        "de" | "da"
-            | "do"
-            | "dos"
-            | "das"
-            | "del"
-            | "della"
-            | "di"
-            | "van"
-            | "von"
-            | "der"
-            | "den"
-            | "le"
-            | "la"
-            | "du"
-            | "bin"
-            | "binti"
-            | "ibn"
-            | "al"
-            | "el"
-            | "ter"
-            | "ten"
+        "de" | "da" | "do" | "dos" | "das" | "del" | "della" | "di" | "van" | "von" | "der"
+            | "den" | "le" | "la" | "du" | "bin" | "binti" | "ibn" | "al" | "el" | "ter" | "ten"
             | "y"
     )
 }
 
 /// Words that can never be a name, even loosely ("my name is NOT important").
+#[rustfmt::skip]
 fn is_core_stop(w: &str) -> bool {
     matches!(
         w,
-        "not"
-            | "a"
-            | "an"
-            | "the"
-            | "my"
-            | "your"
-            | "his"
-            | "her"
-            | "their"
-            | "our"
-            | "it"
-            | "this"
-            | "that"
-            | "what"
-            | "who"
-            | "secret"
-            | "unknown"
-            | "private"
-            | "none"
-            | "nothing"
-            | "important"
-            | "irrelevant"
-            | "confidential"
-            | "classified"
-            | "n/a"
-            | "and"
-            | "but"
-            | "or"
-            | "so"
-            | "is"
-            | "was"
-            | "in"
-            | "on"
-            | "at"
-            | "from"
-            | "with"
-            | "by"
-            | "also"
-            | "still"
-            | "just"
-            | "too"
-            | "same"
-            | "different"
-            | "weird"
-            | "long"
-            | "short"
-            | "hard"
-            | "difficult"
-            | "easy"
-            | "common"
-            | "rare"
-            | "unusual"
-            | "funny"
-            | "i"
-            | "am"
-            | "me"
-            | "you"
-            | "please"
+        "not" | "a" | "an" | "the" | "my" | "your" | "his" | "her" | "their" | "our" | "it"
+            | "this" | "that" | "what" | "who" | "secret" | "unknown" | "private" | "none"
+            | "nothing" | "important" | "irrelevant" | "confidential" | "classified" | "n/a"
+            | "and" | "but" | "or" | "so" | "is" | "was" | "in" | "on" | "at" | "from" | "with"
+            | "by" | "also" | "still" | "just" | "too" | "same" | "different" | "weird" | "long"
+            | "short" | "hard" | "difficult" | "easy" | "common" | "rare" | "unusual" | "funny"
+            | "i" | "am" | "me" | "you" | "please"
     )
 }
 
@@ -209,6 +141,18 @@ pub(crate) fn name(doc: &Doc<'_>, i: usize, end: usize, strict: bool) -> Option<
     }
     let first = doc.n(i);
     let mixed = doc.case == CaseMode::Mixed;
+    // "Dr. Patel", "Mr Smith": a title is kept with the name it introduces.
+    if matches!(first, "dr" | "mr" | "mrs" | "ms" | "mx" | "prof") && doc.toks[i].cap {
+        let mut k = i + 1;
+        if k < end && doc.toks[k].is_punct('.') && doc.toks[k].start == doc.toks[i].end {
+            k += 1;
+        }
+        if strict_name_word(doc, k, end) || (!strict && is_word(doc, k, end)) {
+            let r = name(doc, k, end, strict)?;
+            return Some(R { a: i, b: r.b });
+        }
+        return None;
+    }
     if strict {
         if !strict_name_word(doc, i, end) {
             return None;
@@ -278,30 +222,12 @@ fn is_conj(w: &str) -> bool {
     )
 }
 
+#[rustfmt::skip]
 fn place_connector(w: &str) -> bool {
     matches!(
         w,
-        "de" | "da"
-            | "do"
-            | "dos"
-            | "das"
-            | "del"
-            | "of"
-            | "on"
-            | "upon"
-            | "la"
-            | "le"
-            | "les"
-            | "sur"
-            | "am"
-            | "an"
-            | "y"
-            | "du"
-            | "des"
-            | "di"
-            | "el"
-            | "al"
-            | "en"
+        "de" | "da" | "do" | "dos" | "das" | "del" | "of" | "on" | "upon" | "la" | "le" | "les"
+            | "sur" | "am" | "an" | "y" | "du" | "des" | "di" | "el" | "al" | "en"
     )
 }
 
@@ -359,10 +285,8 @@ fn flat_stop(w: &str) -> bool {
                 | "btw"
                 | "though"
                 | "anyway"
-                | "though,"
                 | "also"
                 | "still"
-                | "now,"
                 | "years"
                 | "months"
                 | "weeks"
@@ -729,7 +653,6 @@ fn phrase_stop(w: &str) -> bool {
             | "anyway"
             | "actually"
             | "really"
-            | "though."
             | "instead"
             | "myself"
             | "again"
@@ -757,82 +680,19 @@ fn phrase_stop_pair(a: &str, b: &str) -> bool {
     )
 }
 
+#[rustfmt::skip]
 fn item_reject_first(w: &str) -> bool {
     matches!(
         w,
-        "it" | "this"
-            | "that"
-            | "these"
-            | "those"
-            | "them"
-            | "him"
-            | "her"
-            | "you"
-            | "u"
-            | "me"
-            | "us"
-            | "everything"
-            | "anything"
-            | "nothing"
-            | "something"
-            | "everyone"
-            | "anyone"
-            | "someone"
-            | "everybody"
-            | "anybody"
-            | "somebody"
-            | "one"
-            | "ones"
-            | "how"
-            | "what"
-            | "why"
-            | "whatever"
-            | "my"
-            | "your"
-            | "his"
-            | "our"
-            | "their"
-            | "its"
-            | "here"
-            | "there"
-            | "way"
-            | "idea"
-            | "thing"
-            | "things"
-            | "stuff"
-            | "fact"
-            | "sound"
-            | "look"
-            | "feeling"
-            | "plan"
-            | "question"
-            | "answer"
-            | "suggestion"
-            | "option"
-            | "point"
-            | "not"
-            | "no"
-            | "to"
-            | "a"
-            | "an"
-            | "the"
-            | "and"
-            | "or"
-            | "of"
-            | "in"
-            | "on"
-            | "at"
-            | "for"
-            | "being"
-            | "having"
-            | "doing"
-            | "getting"
-            | "other"
-            | "another"
-            | "such"
-            | "some"
-            | "all"
-            | "both"
+        "it" | "this" | "that" | "these" | "those" | "them" | "him" | "her" | "you" | "u" | "me"
+            | "us" | "everything" | "anything" | "nothing" | "something" | "everyone" | "anyone"
+            | "someone" | "everybody" | "anybody" | "somebody" | "one" | "ones" | "how" | "what"
+            | "why" | "whatever" | "my" | "your" | "his" | "our" | "their" | "its" | "here"
+            | "there" | "way" | "idea" | "thing" | "things" | "stuff" | "fact" | "sound"
+            | "look" | "feeling" | "plan" | "question" | "answer" | "suggestion" | "option"
+            | "point" | "not" | "no" | "to" | "a" | "an" | "the" | "and" | "or" | "of" | "in"
+            | "on" | "at" | "for" | "being" | "having" | "doing" | "getting" | "other"
+            | "another" | "such" | "some" | "all" | "both"
     )
 }
 
@@ -1234,9 +1094,7 @@ pub(crate) fn date(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
         if w(doc, k, end) == "of" {
             k += 1;
         }
-        if lx::month(w(doc, k, end)).is_none() {
-            return None;
-        }
+        lx::month(w(doc, k, end))?;
         k += 1;
     } else {
         return None;

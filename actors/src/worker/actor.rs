@@ -7,7 +7,7 @@
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use super::{run_round, PreparedRound, RoundReport, WorkerDeps, NAME};
+use super::{run_round, Carry, RoundReport, WorkerDeps, NAME};
 use crate::messages::{Drain, Ping, Round};
 use crate::pace::{Pace, Pacer};
 
@@ -15,7 +15,7 @@ pub struct WorkerActor {
     deps: WorkerDeps,
     pacer: Pacer,
     restarts: u32,
-    carry: Option<PreparedRound>,
+    carry: Option<Carry>,
     last_reclaim: Option<DateTime<Utc>>,
     draining: bool,
 }
@@ -101,8 +101,8 @@ impl Actor for WorkerActor {
 impl Supervised for WorkerActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts = self.restarts.saturating_add(1);
-        // The round that panicked was committed and acked; nothing in memory is owed.
-        self.carry = None;
+        // The round that panicked was committed and acked; a carry left is entries still to
+        // handle (isolated suspects), kept so the restarted worker goes on with them.
         self.last_reclaim = None;
     }
 }

@@ -16,8 +16,9 @@ use crate::pace::Pace;
 use crate::plan::{
     dead_letter_for_entry, panic_message, plan_stream_entry, DeadLetter, EffectBatch, EntryPlan,
 };
-use crate::ports::{Ambient, EffectStore, PortError, StreamBus};
+use crate::ports::{Ambient, EffectStore, InflightLedger, PortError, StreamBus};
 use crate::status::StatusBoard;
+use uuid::Uuid;
 
 pub use actor::WorkerActor;
 
@@ -36,6 +37,9 @@ pub struct WorkerConfig {
     pub reclaim_every: Duration,
     /// An entry delivered more often than this is dead-lettered as `max_deliveries`.
     pub max_deliveries: u64,
+    /// An entry found in flight after this many process deaths is quarantined as
+    /// `crashed_process` instead of handled again.
+    pub crash_quarantine_after: u32,
 }
 
 impl Default for WorkerConfig {
@@ -46,6 +50,7 @@ impl Default for WorkerConfig {
             reclaim_idle: Duration::from_secs(30),
             reclaim_every: Duration::from_secs(5),
             max_deliveries: 5,
+            crash_quarantine_after: 2,
         }
     }
 }
@@ -54,6 +59,9 @@ impl Default for WorkerConfig {
 pub struct WorkerDeps {
     pub bus: Arc<dyn StreamBus>,
     pub store: Arc<dyn EffectStore>,
+    pub ledger: Arc<dyn InflightLedger>,
+    /// This process's identity in the in-flight ledger (one per process, not per actor).
+    pub owner: Uuid,
     pub ambient: Ambient,
     pub status: StatusBoard,
     pub config: WorkerConfig,
@@ -69,6 +77,15 @@ pub struct PreparedRound {
     pub panicked: bool,
 }
 
+/// Work carried into the next round.
+#[derive(Debug, Clone)]
+pub enum Carry {
+    /// Entries read but not yet planned: suspects handled one per round, or a ledger failure.
+    Read(Vec<(RawEntry, u64)>),
+    /// A planned batch whose commit or ack failed transiently: retried as is, not re-read.
+    Prepared(PreparedRound),
+}
+
 /// What a round did.
 #[derive(Debug)]
 pub struct RoundReport {
@@ -76,8 +93,8 @@ pub struct RoundReport {
     pub applied: usize,
     pub duplicates: usize,
     pub dead_letters: Vec<DeadLetter>,
-    /// Set on a transient failure: retry this next.
-    pub carry: Option<PreparedRound>,
+    /// Work for the next round (a transient failure's retry, or isolated suspects).
+    pub carry: Option<Carry>,
     pub panicked: bool,
 }
 
@@ -93,7 +110,7 @@ impl RoundReport {
         }
     }
 
-    fn failing(error: PortError, carry: Option<PreparedRound>) -> RoundReport {
+    fn failing(error: PortError, carry: Option<Carry>) -> RoundReport {
         RoundReport {
             pace: Pace::Failing(error),
             carry,
@@ -132,27 +149,111 @@ pub fn prepare(entries: Vec<(RawEntry, u64)>, ambient: &Ambient) -> PreparedRoun
     round
 }
 
-/// One round: take over idle entries when due, else read new ones; plan; commit; ack.
-pub async fn run_round(
-    deps: &WorkerDeps,
-    carry: Option<PreparedRound>,
-    reclaim_due: bool,
-) -> RoundReport {
-    let prepared = match carry {
-        Some(p) => p,
+/// One round: take over idle entries when due, else read new ones; mark them in flight;
+/// quarantine the ones that already killed processes; plan; commit; ack; unmark.
+pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: bool) -> RoundReport {
+    let entries = match carry {
+        Some(Carry::Prepared(p)) => return commit_round(deps, p, None).await,
+        Some(Carry::Read(entries)) => entries,
         None => match read_entries(deps, reclaim_due).await {
             Ok(entries) if entries.is_empty() => return RoundReport::idle(),
-            Ok(entries) => prepare(entries, &deps.ambient),
+            Ok(entries) => entries,
             Err(e) => return RoundReport::failing(e, None),
         },
     };
+    let ids: Vec<String> = entries.iter().map(|(e, _)| e.id.clone()).collect();
+    let crashes = match deps.ledger.mark_in_flight(deps.owner, &ids).await {
+        Ok(c) => c,
+        Err(e) => return RoundReport::failing(e, Some(Carry::Read(entries))),
+    };
+    let Triage {
+        now,
+        quarantined,
+        later,
+    } = triage(entries, &crashes, deps);
+    if !later.is_empty() {
+        let parked: Vec<String> = later.iter().map(|(e, _)| e.id.clone()).collect();
+        if let Err(e) = deps.ledger.park(&parked).await {
+            let mut all = now;
+            all.extend(quarantined.into_iter().map(|(e, d, _)| (e, d)));
+            all.extend(later);
+            return RoundReport::failing(e, Some(Carry::Read(all)));
+        }
+    }
+    let mut prepared = prepare(now, &deps.ambient);
+    for (entry, deliveries, deaths) in quarantined {
+        prepared.ack_ids.push(entry.id.clone());
+        let detail = format!("handling this entry killed the process {deaths} time(s); quarantined without handling it again");
+        prepared.batch.dead_letters.push(dead_letter_for_entry(
+            &entry,
+            Rejection::new(Reason::CrashedProcess, detail),
+            deliveries,
+            NAME,
+            &deps.ambient,
+        ));
+    }
+    let later = (!later.is_empty()).then_some(Carry::Read(later));
+    commit_round(deps, prepared, later).await
+}
+
+/// Entries of a round, by what happens to them.
+struct Triage {
+    /// Handled this round.
+    now: Vec<(RawEntry, u64)>,
+    /// Not handled again: (entry, deliveries, process deaths).
+    quarantined: Vec<(RawEntry, u64, u32)>,
+    /// Waiting for a later round (isolation of suspects).
+    later: Vec<(RawEntry, u64)>,
+}
+
+/// Splits entries by how many processes died handling them: quarantined ones are not handled
+/// again; if any is a suspect (one death), entries are handled one per round so that the
+/// next death names the culprit instead of its batch-mates.
+fn triage(entries: Vec<(RawEntry, u64)>, crashes: &[u32], deps: &WorkerDeps) -> Triage {
+    let limit = deps.config.crash_quarantine_after.max(1);
+    let mut quarantined = Vec::new();
+    let mut keep = Vec::new();
+    let mut suspects = false;
+    for ((entry, deliveries), deaths) in entries
+        .into_iter()
+        .zip(crashes.iter().copied().chain(std::iter::repeat(0)))
+    {
+        if deaths >= limit {
+            log::error!(target: "memlink::worker", "event=entry_quarantined reason=crashed_process entry={} deaths={deaths}", entry.id);
+            quarantined.push((entry, deliveries, deaths));
+        } else {
+            suspects |= deaths > 0;
+            keep.push((entry, deliveries));
+        }
+    }
+    let later = if suspects && keep.len() > 1 {
+        log::warn!(target: "memlink::worker", "event=isolating_suspects entries={}", keep.len());
+        keep.split_off(1)
+    } else {
+        Vec::new()
+    };
+    Triage {
+        now: keep,
+        quarantined,
+        later,
+    }
+}
+
+/// Commits a planned round, acks it, clears its in-flight markers.
+async fn commit_round(
+    deps: &WorkerDeps,
+    prepared: PreparedRound,
+    later: Option<Carry>,
+) -> RoundReport {
     let full = prepared.ack_ids.len() >= deps.config.batch_size;
     let outcome = match deps.store.apply_batch(&prepared.batch).await {
         Ok(o) => o,
-        Err(e) if e.is_transient() => return RoundReport::failing(e, Some(prepared)),
+        Err(e) if e.is_transient() => {
+            return RoundReport::failing(e, Some(Carry::Prepared(prepared)))
+        }
         Err(e) => match apply_isolating(deps, &prepared.batch, &e).await {
             Ok(o) => o,
-            Err(e) => return RoundReport::failing(e, Some(prepared)),
+            Err(e) => return RoundReport::failing(e, Some(Carry::Prepared(prepared))),
         },
     };
     if let Err(e) = deps.bus.ack(&prepared.ack_ids).await {
@@ -161,10 +262,14 @@ pub async fn run_round(
             ack_ids: prepared.ack_ids,
             ..PreparedRound::default()
         };
-        return RoundReport::failing(e, Some(ack_only));
+        return RoundReport::failing(e, Some(Carry::Prepared(ack_only)));
+    }
+    if let Err(e) = deps.ledger.clear_in_flight(&prepared.ack_ids).await {
+        // A stale marker only matters if this process dies, and the entry is acked: harmless.
+        log::debug!(target: "memlink::worker", "event=inflight_clear_failed error={:?}", e.message);
     }
     RoundReport {
-        pace: if full || prepared.panicked {
+        pace: if full || prepared.panicked || later.is_some() {
             Pace::Busy
         } else {
             Pace::Idle
@@ -172,7 +277,7 @@ pub async fn run_round(
         applied: outcome.applied,
         duplicates: outcome.duplicates,
         dead_letters: outcome.dead_lettered,
-        carry: None,
+        carry: later,
         panicked: prepared.panicked,
     }
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Benchmark: a fresh database and stream, a release daemon, memlink-bench against it.
+#   scripts/bench.sh [args for memlink-bench...]   e.g. scripts/bench.sh --events 20000 --chats 1000
+#                                                       scripts/bench.sh --events 15000 --rate 500
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
+cargo build --release --bin memlink --bin memlink-bench
+bin="${CARGO_TARGET_DIR:-target}/release"
+
+suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+db="memlink_bench_${suffix}"
+psql "$DATABASE_URL" -qc "CREATE DATABASE ${db}"
+bench_url="$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$DATABASE_URL" "$db")"
+stream="memlink-bench:${suffix}:events"
+
+cleanup() {
+    [[ -n "${daemon_pid:-}" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" || true
+    redis-cli -u "$REDIS_URL" DEL "$stream" >/dev/null || true
+}
+trap cleanup EXIT
+
+DATABASE_URL="$bench_url" MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" \
+    MEMLINK_HTTP_ADDR=127.0.0.1:0 RUST_LOG=warn "$bin/memlink" run &
+daemon_pid=$!
+sleep 2
+DATABASE_URL="$bench_url" "$bin/memlink-bench" --daemon-pid "$daemon_pid" "$@"

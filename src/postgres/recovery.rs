@@ -1,0 +1,160 @@
+//! Recovery ports on Postgres: the in-flight ledger (crash-loop immunity) and the outbox
+//! queries of the reconciler (broker-loss recovery).
+//!
+//! Both only add bookkeeping; they must never change an event's payload or delete an
+//! outbox row.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use memlink_actors::decode::OutboxRow;
+use memlink_actors::ports::{InflightLedger, PortError, ReconcileStore, RelayedRow};
+use uuid::Uuid;
+
+use super::{classify, pool_error, PgPool};
+
+/// The in-flight ledger of one stream and consumer group.
+#[derive(Clone)]
+pub struct PgInflight {
+    pool: PgPool,
+    stream: String,
+    group: String,
+}
+
+impl PgInflight {
+    pub fn new(pool: PgPool, stream: String, group: String) -> PgInflight {
+        PgInflight {
+            pool,
+            stream,
+            group,
+        }
+    }
+}
+
+/// A marker left by another owner means that process died handling the entry: count it and
+/// take the marker over. Our own markers, and parked ones (nil owner), count nothing.
+const MARK_IN_FLIGHT: &str = "
+    INSERT INTO inflight_entries AS i (stream, grp, entry_id, owner)
+    SELECT $1, $2, e, $3 FROM unnest($4::text[]) AS e
+    ON CONFLICT (stream, grp, entry_id) DO UPDATE
+       SET crashes = i.crashes + CASE WHEN i.owner <> EXCLUDED.owner AND i.owner <> $5 THEN 1 ELSE 0 END,
+           owner = EXCLUDED.owner, marked_at = now()
+ RETURNING entry_id, crashes";
+
+const PARK_IN_FLIGHT: &str =
+    "UPDATE inflight_entries SET owner = $4 WHERE stream = $1 AND grp = $2 AND entry_id = ANY($3)";
+
+const CLEAR_IN_FLIGHT: &str =
+    "DELETE FROM inflight_entries WHERE stream = $1 AND grp = $2 AND entry_id = ANY($3)";
+
+#[async_trait]
+impl InflightLedger for PgInflight {
+    async fn mark_in_flight(&self, owner: Uuid, ids: &[String]) -> Result<Vec<u32>, PortError> {
+        // One row per id: ON CONFLICT DO UPDATE may touch a row once per statement.
+        let mut unique: Vec<String> = ids.to_vec();
+        unique.sort();
+        unique.dedup();
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        let rows = conn
+            .query(
+                MARK_IN_FLIGHT,
+                &[&self.stream, &self.group, &owner, &unique, &Uuid::nil()],
+            )
+            .await
+            .map_err(classify)?;
+        let by_id: std::collections::HashMap<String, i32> =
+            rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(ids
+            .iter()
+            .map(|id| u32::try_from(by_id.get(id).copied().unwrap_or(0)).unwrap_or(0))
+            .collect())
+    }
+
+    async fn park(&self, ids: &[String]) -> Result<(), PortError> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.execute(
+            PARK_IN_FLIGHT,
+            &[&self.stream, &self.group, &ids, &Uuid::nil()],
+        )
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn clear_in_flight(&self, ids: &[String]) -> Result<(), PortError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.execute(CLEAR_IN_FLIGHT, &[&self.stream, &self.group, &ids])
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// The reconciler's view of the outbox.
+#[derive(Clone)]
+pub struct PgReconcile {
+    pool: PgPool,
+}
+
+impl PgReconcile {
+    pub fn new(pool: PgPool) -> PgReconcile {
+        PgReconcile { pool }
+    }
+}
+
+const UNCONFIRMED_RELAYED: &str = "
+    SELECT id, aggregate_id, event_type, payload, created_at, stream_id
+      FROM outbox_events
+     WHERE status = 'relayed' AND confirmed_at IS NULL
+       AND relayed_at < now() - make_interval(secs => $1)
+     ORDER BY relayed_at
+     LIMIT $2";
+
+const MARK_REPUBLISHED: &str = "
+    UPDATE outbox_events o
+       SET stream_id = u.stream_id, relayed_at = now(), republished = o.republished + 1
+      FROM unnest($1::uuid[], $2::text[]) AS u(id, stream_id)
+     WHERE o.id = u.id AND o.status = 'relayed' AND o.confirmed_at IS NULL";
+
+#[async_trait]
+impl ReconcileStore for PgReconcile {
+    async fn unconfirmed_relayed(
+        &self,
+        after: Duration,
+        limit: usize,
+    ) -> Result<Vec<RelayedRow>, PortError> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        let rows = conn
+            .query(
+                UNCONFIRMED_RELAYED,
+                &[&after.as_secs_f64(), &(limit as i64)],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RelayedRow {
+                row: OutboxRow {
+                    id: r.get(0),
+                    aggregate_id: r.get(1),
+                    event_type: r.get(2),
+                    payload: r.get(3),
+                    created_at: r.get(4),
+                },
+                stream_id: r.get::<_, Option<String>>(5).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn mark_republished(&self, republished: &[(Uuid, String)]) -> Result<(), PortError> {
+        let (ids, stream_ids): (Vec<Uuid>, Vec<String>) = republished.iter().cloned().unzip();
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.execute(MARK_REPUBLISHED, &[&ids, &stream_ids])
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

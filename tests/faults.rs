@@ -1,0 +1,425 @@
+//! Fault tests with real processes, real PostgreSQL and Redis, bounded in time, on loopback:
+//! a process that dies handling a message, `kill -9` mid-flow, a Redis that loses everything,
+//! PostgreSQL connections killed, several daemons sharing the work. Counts are exact.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use memlink_actors::plan::ABORT_MARKER;
+use serde_json::json;
+
+/// Every event processed exactly once: one processed record, one fact, one message per
+/// event, and each chat's watermark equal to what its messages imply.
+fn assert_exactly_once(env: &TestEnv, n: i64) {
+    eventually("every event processed", Duration::from_secs(90), || {
+        (env.count("SELECT count(*) FROM processed_events") == n).then_some(())
+    });
+    eventually("every message folded", Duration::from_secs(60), || {
+        (env.count("SELECT coalesce(sum(message_count), 0)::int8 FROM watermarks") == n)
+            .then_some(())
+    });
+    assert_eq!(
+        env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL"),
+        n
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts"),
+        n,
+        "one fact per message, none duplicated"
+    );
+    assert_eq!(
+        env.count("SELECT count(DISTINCT (user_id, object)) FROM facts"),
+        n
+    );
+    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 0);
+    let mut pg = env.pg();
+    let mut per_chat: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in pg
+        .query("SELECT chat_id::text, id::text FROM messages", &[])
+        .unwrap()
+    {
+        per_chat.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    for (chat, ids) in per_chat {
+        let r = pg
+            .query_one("SELECT message_count, encode(checksum, 'hex') FROM watermarks WHERE chat_id = $1::text::uuid", &[&chat])
+            .unwrap();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_eq!(r.get::<_, i64>(0), ids.len() as i64, "chat {chat}");
+        assert_eq!(
+            r.get::<_, String>(1),
+            expected_checksum(&refs),
+            "chat {chat}"
+        );
+    }
+}
+
+#[test]
+fn a_message_that_kills_the_process_is_quarantined_and_the_rest_flows() {
+    let env = TestEnv::new();
+    let fast = [("MEMLINK_RECLAIM_IDLE_SECS", "1")];
+    let mut first = env.spawn_daemon(&fast);
+    let chat = new_uuid();
+    let mut valid = Vec::new();
+    for i in 0..5 {
+        let id = new_uuid();
+        env.xadd_message(
+            &new_uuid(),
+            &message_payload(
+                &chat,
+                &id,
+                &format!("k{i}"),
+                &format!("My name is K{i}."),
+                json!(1769067099 + i),
+            ),
+        );
+        valid.push(id);
+    }
+    let killer = env.xadd_message(
+        &new_uuid(),
+        &message_payload(&chat, &new_uuid(), "k", ABORT_MARKER, json!(1769067110)),
+    );
+    for i in 5..10 {
+        let id = new_uuid();
+        env.xadd_message(
+            &new_uuid(),
+            &message_payload(
+                &chat,
+                &id,
+                &format!("k{i}"),
+                &format!("My name is K{i}."),
+                json!(1769067099 + i),
+            ),
+        );
+        valid.push(id);
+    }
+    let mut deaths = 0;
+    let status = first
+        .wait_exit(Duration::from_secs(30))
+        .expect("the marked message kills the process");
+    assert!(!status.success());
+    deaths += 1;
+    // Restart as systemd would, until a process survives.
+    let survivor = loop {
+        let mut d = env.spawn_daemon(&fast);
+        if d.wait_exit(Duration::from_secs(8)).is_some() {
+            deaths += 1;
+            assert!(deaths <= 2, "the process kept dying: not quarantined");
+            continue;
+        }
+        break d;
+    };
+    assert_eq!(deaths, 2, "quarantined after the default 2 process deaths");
+    eventually("everything else processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 10)
+            .then_some(())
+    });
+    let reason: String = env
+        .pg()
+        .query_one(
+            "SELECT reason FROM dead_letters WHERE source_ref = $1",
+            &[&killer],
+        )
+        .expect("the killer is dead-lettered")
+        .get(0);
+    assert_eq!(reason, "crashed_process");
+    assert_eq!(
+        env.count("SELECT count(*) FROM dead_letters"),
+        1,
+        "no innocent entry quarantined"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM facts"), 10);
+    eventually("nothing pending", LONG, || {
+        (survivor.status()["stream"]["pending"] == 0).then_some(())
+    });
+    assert!(!survivor
+        .log_lines_with("event=entry_quarantined reason=crashed_process")
+        .is_empty());
+}
+
+#[test]
+fn kill_9_mid_flow_loses_and_duplicates_nothing() {
+    let env = TestEnv::new();
+    let fast = [("MEMLINK_RECLAIM_IDLE_SECS", "1")];
+    let mut daemon = env.spawn_daemon(&fast);
+    const N: usize = 2_000;
+    let producer = {
+        let (url, tag) = (env.database_url.clone(), "kill9".to_owned());
+        std::thread::spawn(move || {
+            let env = ProducerEnv(url);
+            env.produce(N, 50, &tag);
+        })
+    };
+    eventually("some events processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") >= 300).then_some(())
+    });
+    daemon.signal("KILL");
+    daemon.wait_exit(Duration::from_secs(10)).expect("killed");
+    let processed_at_kill = env.count("SELECT count(*) FROM processed_events");
+    let _restarted = env.spawn_daemon(&fast);
+    producer.join().unwrap();
+    assert_exactly_once(&env, N as i64);
+    eprintln!(
+        "kill -9: sent={N} processed_at_kill={processed_at_kill} processed={N} duplicated=0 lost=0"
+    );
+}
+
+/// A producer usable from another thread (the TestEnv stays with the test): inserts `n`
+/// outbox events as an external producer would, in small paced transactions, spread over
+/// `chats` chats, each message naming a distinct user so that every event yields one fact.
+struct ProducerEnv(String);
+
+impl ProducerEnv {
+    fn produce(&self, n: usize, chats: usize, tag: &str) {
+        // Named, so that the connection-killing test spares the producer.
+        let mut config: postgres::Config = self.0.parse().unwrap();
+        config.application_name("memlink-test-producer");
+        let mut pg = config.connect(postgres::NoTls).unwrap();
+        let chat_ids: Vec<String> = (0..chats).map(|_| new_uuid()).collect();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+            let mut tx = pg.transaction().unwrap();
+            for &i in chunk {
+                let chat = &chat_ids[i % chats];
+                let payload = message_payload(
+                    chat,
+                    &new_uuid(),
+                    &format!("{tag}-{i}"),
+                    &format!("My name is {tag}x{i}."),
+                    json!(1769067099 + i as i64),
+                );
+                tx.execute(
+                    "INSERT INTO outbox_events (id, aggregate_id, event_type, payload) VALUES ($1::text::uuid, $2, 'message.created', $3)",
+                    &[&new_uuid(), chat, &payload],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    }
+}
+
+/// A Redis of the test's own, so it can be killed and restarted empty.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateRedis {
+    fn start(port: u16, dir: std::path::PathBuf) -> PrivateRedis {
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (installed by scripts/services.sh)");
+        let r = PrivateRedis { child, port, dir };
+        eventually("private redis up", LONG, || {
+            redis::Client::open(r.url().as_str())
+                .ok()?
+                .get_connection()
+                .ok()
+                .map(|_| ())
+        });
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(mut self) -> (u16, std::path::PathBuf) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.port, self.dir.clone())
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn redis_losing_everything_mid_flow_loses_nothing() {
+    let env = TestEnv::new();
+    let dir = std::env::temp_dir().join(format!("memlink-redis-{}", new_uuid()));
+    let redis = PrivateRedis::start(free_port(), dir);
+    let redis_url = redis.url();
+    let _daemon = env.spawn_daemon(&[
+        ("REDIS_URL", redis_url.as_str()),
+        ("MEMLINK_RECONCILE_AFTER_SECS", "2"),
+        ("MEMLINK_RECLAIM_IDLE_SECS", "1"),
+    ]);
+    const N: usize = 1_500;
+    let producer = {
+        let url = env.database_url.clone();
+        std::thread::spawn(move || ProducerEnv(url).produce(N, 40, "redisloss"))
+    };
+    eventually("some events processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") >= 200).then_some(())
+    });
+    // Redis dies without persistence and comes back empty: stream, group and pending list gone.
+    let (port, dir) = redis.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    let _redis = PrivateRedis::start(port, dir);
+    producer.join().unwrap();
+    assert_exactly_once(&env, N as i64);
+    let republished = env.count("SELECT coalesce(sum(republished), 0)::int8 FROM outbox_events");
+    eprintln!(
+        "redis restart: sent={N} processed={N} duplicated=0 lost=0 republished={republished}"
+    );
+}
+
+#[test]
+fn the_reconciler_republishes_events_the_broker_lost() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[("MEMLINK_RECONCILE_AFTER_SECS", "1")]);
+    // Relayed long ago under stream ids that no longer exist, never confirmed by a worker:
+    // exactly what a Redis failover or FLUSHALL leaves behind.
+    let mut pg = env.pg();
+    let chat = new_uuid();
+    for i in 0..25 {
+        let payload = message_payload(
+            &chat,
+            &new_uuid(),
+            &format!("lost-{i}"),
+            &format!("My name is Lost{i}."),
+            json!(1769067099 + i),
+        );
+        pg.execute(
+            "INSERT INTO outbox_events (id, aggregate_id, event_type, payload, status, relayed_at, stream_id)
+             VALUES ($1::text::uuid, $2, 'message.created', $3, 'relayed', now() - interval '1 hour', $4)",
+            &[&new_uuid(), &chat, &payload, &format!("{}-0", 1000 + i)],
+        )
+        .unwrap();
+    }
+    eventually("all lost events processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") == 25).then_some(())
+    });
+    assert_eq!(env.count("SELECT count(*) FROM facts"), 25);
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM outbox_events WHERE republished = 1 AND confirmed_at IS NOT NULL"
+        ),
+        25
+    );
+    eventually("reported", LONG, || {
+        (daemon.status()["reconciler"]["republished_total"] == 25).then_some(())
+    });
+    assert!(!daemon.log_lines_with("event=reconciled").is_empty());
+    // Events that are merely waiting in the stream are left alone.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(daemon.status()["reconciler"]["republished_total"], 25);
+}
+
+#[test]
+fn postgres_connections_killed_mid_flow_recover_by_themselves() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[]);
+    const N: usize = 1_000;
+    let producer = {
+        let url = env.database_url.clone();
+        std::thread::spawn(move || ProducerEnv(url).produce(N, 30, "pgloss"))
+    };
+    let mut admin = postgres::Client::connect(&admin_database_url(), postgres::NoTls).unwrap();
+    let mut killed = 0i64;
+    for _ in 0..5 {
+        eventually("progress", LONG, || {
+            (env.count("SELECT count(*) FROM processed_events") > killed * 10).then_some(())
+        });
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                  WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name = ''",
+                &[&env.db_name],
+            )
+            .unwrap()
+            .get(0);
+        killed += n;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    producer.join().unwrap();
+    assert_exactly_once(&env, N as i64);
+    assert!(killed > 0, "connections were terminated");
+    let (code, _) = daemon.get("/healthz");
+    assert_eq!(code, 200, "the same process recovered");
+    eprintln!("pg connection loss: sent={N} processed={N} duplicated=0 lost=0 backends_terminated={killed}");
+}
+
+#[test]
+fn three_daemons_share_the_work_and_killing_one_loses_nothing() {
+    let env = TestEnv::new();
+    let fast = |name: &'static str| {
+        [
+            ("MEMLINK_RECLAIM_IDLE_SECS", "1"),
+            ("MEMLINK_CONSUMER", name),
+        ]
+    };
+    let mut a = env.spawn_daemon(&fast("host-a"));
+    let b = env.spawn_daemon(&fast("host-b"));
+    let c = env.spawn_daemon(&fast("host-c"));
+    const N: usize = 1_500;
+    let producer = {
+        let url = env.database_url.clone();
+        std::thread::spawn(move || ProducerEnv(url).produce(N, 60, "three"))
+    };
+    eventually("some events processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") >= 300).then_some(())
+    });
+    a.signal("KILL");
+    a.wait_exit(Duration::from_secs(10)).expect("killed");
+    producer.join().unwrap();
+    assert_exactly_once(&env, N as i64);
+    let consumers: Vec<(String, i64)> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(&env.stream)
+        .arg(&env.group)
+        .query::<Vec<std::collections::HashMap<String, redis::Value>>>(&mut env.redis())
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match (m.get("name"), m.get("pending")) {
+            (Some(redis::Value::BulkString(n)), Some(redis::Value::Int(p))) => {
+                Some((String::from_utf8_lossy(n).into_owned(), *p))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        consumers.iter().all(|(_, pending)| *pending == 0),
+        "{consumers:?}"
+    );
+    for (name, d) in [("host-a", &a), ("host-b", &b), ("host-c", &c)] {
+        assert!(
+            !d.log_lines_with("event=batch_applied").is_empty(),
+            "{name} did no work"
+        );
+    }
+}
