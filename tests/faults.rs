@@ -423,3 +423,80 @@ fn three_daemons_share_the_work_and_killing_one_loses_nothing() {
         );
     }
 }
+
+#[test]
+fn an_entry_delivered_too_often_is_dead_lettered_as_max_deliveries() {
+    let env = TestEnv::new();
+    let chat = new_uuid();
+    let stuck = env.xadd_message(
+        &new_uuid(),
+        &message_payload(
+            &chat,
+            &new_uuid(),
+            "max",
+            "My name is Max.",
+            json!(1769067099),
+        ),
+    );
+    let mut r = env.redis();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&env.stream)
+        .arg(&env.group)
+        .arg("0")
+        .query(&mut r)
+        .unwrap();
+    // A consumer that keeps failing before completing it: each claim is one more delivery.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&env.group)
+        .arg("ghost")
+        .arg("STREAMS")
+        .arg(&env.stream)
+        .arg(">")
+        .query(&mut r)
+        .unwrap();
+    for _ in 0..5 {
+        let _: redis::Value = redis::cmd("XCLAIM")
+            .arg(&env.stream)
+            .arg(&env.group)
+            .arg("ghost")
+            .arg(0)
+            .arg(&stuck)
+            .query(&mut r)
+            .unwrap();
+    }
+    let ok = new_uuid();
+    env.xadd_message(
+        &new_uuid(),
+        &message_payload(&chat, &ok, "fine", "My name is Fine.", json!(1769067100)),
+    );
+    let daemon = env.spawn_daemon(&[
+        ("MEMLINK_MAX_DELIVERIES", "3"),
+        ("MEMLINK_RECLAIM_IDLE_SECS", "1"),
+    ]);
+    let (reason, deliveries): (String, i64) = eventually("dead-lettered", LONG, || {
+        let row = env
+            .pg()
+            .query_opt(
+                "SELECT reason, delivery_count FROM dead_letters WHERE source_ref = $1",
+                &[&stuck],
+            )
+            .unwrap()?;
+        Some((row.get(0), row.get(1)))
+    });
+    assert_eq!(reason, "max_deliveries");
+    assert_eq!(deliveries, 7, "6 deliveries to the ghost, plus the reclaim");
+    eventually("the other message processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 1)
+            .then_some(())
+    });
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE user_id = 'max'"),
+        0,
+        "not handled"
+    );
+    eventually("nothing pending", LONG, || {
+        (daemon.status()["stream"]["pending"] == 0).then_some(())
+    });
+}

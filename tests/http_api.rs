@@ -205,7 +205,13 @@ fn migrate_is_idempotent() {
     }
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .unwrap()
-        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".sql")))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".sql"))
+        })
         .count() as i64;
-    assert_eq!(env.count("SELECT count(*) FROM refinery_schema_history"), files);
+    assert_eq!(
+        env.count("SELECT count(*) FROM refinery_schema_history"),
+        files
+    );
 }

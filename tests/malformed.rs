@@ -124,6 +124,15 @@ fn each_malformed_class_is_dead_lettered_and_the_rest_flows() {
     ));
     let ten_mb = vec![b'x'; 10 * 1024 * 1024];
     expected.push((bad(&env, &new_uuid(), mc, &ten_mb), "payload_too_large"));
+    for (payload, reason) in [
+        (with("created_at", json!(true)), "invalid_timestamp"),
+        (with("created_at", json!("1769067099")), "invalid_timestamp"),
+        (with("content", json!(null)), "missing_field"),
+        (b"[1, 2, 3]".to_vec(), "invalid_type"),
+        (with("user_id", json!("bad\u{7}id")), "invalid_text"),
+    ] {
+        expected.push((bad(&env, &new_uuid(), mc, &payload), reason));
+    }
     add_valid(
         &env,
         "'; DROP TABLE facts; -- I live in Bobby Tables.",

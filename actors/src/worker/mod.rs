@@ -181,12 +181,11 @@ pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: boo
         }
     }
     let mut prepared = prepare(now, &deps.ambient);
-    for (entry, deliveries, deaths) in quarantined {
+    for (entry, deliveries, why) in quarantined {
         prepared.ack_ids.push(entry.id.clone());
-        let detail = format!("handling this entry killed the process {deaths} time(s); quarantined without handling it again");
         prepared.batch.dead_letters.push(dead_letter_for_entry(
             &entry,
-            Rejection::new(Reason::CrashedProcess, detail),
+            why,
             deliveries,
             NAME,
             &deps.ambient,
@@ -200,8 +199,8 @@ pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: boo
 struct Triage {
     /// Handled this round.
     now: Vec<(RawEntry, u64)>,
-    /// Not handled again: (entry, deliveries, process deaths).
-    quarantined: Vec<(RawEntry, u64, u32)>,
+    /// Not handled again: (entry, deliveries, why).
+    quarantined: Vec<(RawEntry, u64, Rejection)>,
     /// Waiting for a later round (isolation of suspects).
     later: Vec<(RawEntry, u64)>,
 }
@@ -220,7 +219,24 @@ fn triage(entries: Vec<(RawEntry, u64)>, crashes: &[u32], deps: &WorkerDeps) -> 
     {
         if deaths >= limit {
             log::error!(target: "memlink::worker", "event=entry_quarantined reason=crashed_process entry={} deaths={deaths}", entry.id);
-            quarantined.push((entry, deliveries, deaths));
+            let detail = format!("handling this entry killed the process {deaths} time(s); quarantined without handling it again");
+            quarantined.push((
+                entry,
+                deliveries,
+                Rejection::new(Reason::CrashedProcess, detail),
+            ));
+        } else if deliveries > deps.config.max_deliveries {
+            // A backstop for whatever else keeps an entry from completing.
+            log::error!(target: "memlink::worker", "event=entry_quarantined reason=max_deliveries entry={} deliveries={deliveries}", entry.id);
+            let detail = format!(
+                "delivered {deliveries} times without completing (limit {})",
+                deps.config.max_deliveries
+            );
+            quarantined.push((
+                entry,
+                deliveries,
+                Rejection::new(Reason::MaxDeliveries, detail),
+            ));
         } else {
             suspects |= deaths > 0;
             keep.push((entry, deliveries));
