@@ -727,3 +727,186 @@ fn the_cli_lists_shows_replays_and_discards_with_the_daemon_stopped() {
         0
     );
 }
+
+/// Letters that are valid as they are (say, dead-lettered for `max_deliveries` while a store
+/// was failing) are replayed in bulk from the CLI, each once, under their original event id
+/// when it is a free UUID, else under the id derived from the letter.
+#[test]
+fn a_bulk_replay_republishes_valid_letters_once() {
+    let env = TestEnv::new();
+    let out = env.cli(&["migrate"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let chat = new_uuid();
+    let free_event = new_uuid();
+    let mut pg = env.pg();
+    let mut letter = |event_id: &str, payload: Option<Value>| -> uuid::Uuid {
+        let id = uuid::Uuid::new_v4();
+        let payload = payload.map(|p| p.to_string().into_bytes());
+        pg.execute(
+            "INSERT INTO dead_letters (id, received_at, source, source_ref, event_id, event_type, reason, detail,
+                                       raw, raw_len, payload, first_seen, last_seen, actor)
+             VALUES ($1, now(), 'stream', $2, $3, 'message.created', 'max_deliveries', 'delivered 6 times',
+                     '\\x'::bytea, 0, $4, now(), now(), 'worker')",
+            &[&id, &format!("{}-0", rand::random::<u32>()), &event_id, &payload],
+        )
+        .unwrap();
+        id
+    };
+    let fresh = letter(
+        &free_event,
+        Some(message_payload(
+            &chat,
+            &new_uuid(),
+            "lia",
+            "My name is Lia.",
+            json!(1769067099),
+        )),
+    );
+    let legacy = letter(
+        "legacy-7",
+        Some(message_payload(
+            &chat,
+            &new_uuid(),
+            "lia",
+            "I live in Braga.",
+            json!(1769067100),
+        )),
+    );
+    let empty = letter(&new_uuid(), None);
+
+    let out = env.cli(&[
+        "dlq",
+        "replay",
+        "--reason",
+        "max_deliveries",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let dry = out.json();
+    assert_eq!(
+        (
+            dry["matched"].as_i64(),
+            dry["would_replay"].as_i64(),
+            dry["skipped"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{dry}"
+    );
+    assert_eq!(dry["skipped_letters"][0]["id"], empty.to_string());
+    assert_eq!(dry["skipped_letters"][0]["code"], "not_replayable");
+    assert_eq!(env.count("SELECT count(*) FROM outbox_events"), 0);
+
+    let out = env.cli(&["dlq", "replay", "--reason", "max_deliveries", "--json"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let done = out.json();
+    assert_eq!(
+        (done["replayed"].as_i64(), done["skipped"].as_i64()),
+        (Some(2), Some(1)),
+        "{done}"
+    );
+    let derived = uuid::Uuid::new_v5(&memlink_actors::dlq::REPLAY_NAMESPACE, legacy.as_bytes());
+    for (letter, event) in [(fresh, free_event.clone()), (legacy, derived.to_string())] {
+        assert_eq!(
+            env.count(&format!(
+                "SELECT count(*) FROM outbox_events o JOIN dead_letter_actions a ON a.outbox_id = o.id
+                  WHERE o.id = '{event}' AND o.status = 'pending' AND o.aggregate_id = '{chat}'
+                    AND a.dead_letter_id = '{letter}' AND a.bulk AND a.action = 'replay' AND a.actor = 'tester'"
+            )),
+            1,
+            "letter {letter} → event {event}"
+        );
+    }
+    // Again: only the unreplayable letter is still dead, and nothing is written twice.
+    let out = env.cli(&["dlq", "replay", "--reason", "max_deliveries", "--json"]);
+    let again = out.json();
+    assert_eq!(
+        (again["matched"].as_i64(), again["replayed"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(env.count("SELECT count(*) FROM outbox_events"), 2);
+
+    let daemon = env.spawn_daemon(&[]);
+    eventually("both replayed messages processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") == 2).then_some(())
+    });
+    eventually("the chat's watermark", LONG, || {
+        let (_, c) = daemon.get(&format!("/v1/chats/{chat}"));
+        (c["watermark"]["message_count"] == 2).then_some(())
+    });
+    assert_eq!(
+        env.count("SELECT count(*) FROM dead_letters"),
+        3,
+        "no new letter"
+    );
+}
+
+/// If the relay refuses a row a replay reset (a relay of another version, or a row changed
+/// behind memlink's back), the letter becomes dead again with the new reason, never stays
+/// "replayed" while its event is lost; it can then be replayed again.
+#[test]
+fn a_reset_outbox_row_refused_again_makes_its_letter_dead_again() {
+    let env = TestEnv::new();
+    let chat = new_uuid();
+    let row = new_uuid();
+    let letter = {
+        let _daemon = env.spawn_daemon(&[]);
+        env.pg()
+            .execute(
+                "INSERT INTO outbox_events (id, aggregate_id, event_type, payload) VALUES ($1::text::uuid, 'chat-1769035355992', 'message.created', $2)",
+                &[&row, &message_payload("chat-1769035355992", &new_uuid(), "noa", "My name is Noa.", json!(1769067099))],
+            )
+            .unwrap();
+        letter_id(&env, &row)
+    };
+    let patch = json!({"chat_id": chat}).to_string();
+    let out = env.cli(&["dlq", "replay", &letter, "--patch", &patch]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("outbox row reset"), "{}", out.stdout);
+    // Behind memlink's back, the row becomes invalid again.
+    env.pg()
+        .execute(
+            "UPDATE outbox_events SET payload = jsonb_set(payload, '{created_at}', '\"yesterday\"') WHERE id = $1::text::uuid",
+            &[&row],
+        )
+        .unwrap();
+
+    let daemon = env.spawn_daemon(&[]);
+    eventually("the letter dead again", LONG, || {
+        let r = env
+            .pg()
+            .query_one(
+                "SELECT status, reason FROM dead_letters WHERE id = $1::text::uuid",
+                &[&letter],
+            )
+            .unwrap();
+        let (status, reason): (String, String) = (r.get(0), r.get(1));
+        (status == "dead" && reason == "invalid_timestamp").then_some(())
+    });
+    let (_, detail) = daemon.get(&format!("/admin/dead-letters/{letter}"));
+    assert!(
+        detail["payload"].as_str().unwrap().contains("yesterday"),
+        "{detail}"
+    );
+    assert_eq!(
+        detail["actions"].as_array().unwrap().len(),
+        1,
+        "the first replay stays audited"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 1);
+
+    let (code, body) = daemon.post(
+        &format!("/admin/dead-letters/{letter}/replay"),
+        r#"{"patch": {"created_at": 1769067099}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["outbox_action"], "reset");
+    eventually("the fact", LONG, || {
+        let (_, f) = daemon.get("/v1/users/noa/facts");
+        f["facts"]
+            .as_array()
+            .filter(|a| a.iter().any(|x| x["object"] == "Noa"))
+            .map(|_| ())
+    });
+    assert_eq!(env.count("SELECT count(*) FROM processed_events"), 1);
+}

@@ -1004,10 +1004,12 @@ fn log_bulk(report: &BulkReport, filter: &BulkFilter, actor: &Actor) {
         BulkAction::Replay => "replay",
         BulkAction::Discard => "discard",
     };
+    let shown = |v: Option<String>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:?}"));
     log::info!(target: TARGET,
-        "event=dead_letters_bulk action={action} actor={:?} channel={} reason={:?} chat_id={:?} since={:?} all={} matched={} affected={} skipped={}",
-        actor.name(), actor.channel().as_str(), filter.reason, filter.chat_id.map(|c| c.to_string()),
-        filter.since.map(|t| t.to_rfc3339()), filter.all, report.matched, report.affected, report.skipped);
+        "event=dead_letters_bulk action={action} actor={:?} channel={} reason={} chat_id={} since={} all={} matched={} affected={} skipped={}",
+        actor.name(), actor.channel().as_str(), shown(filter.reason.clone()),
+        shown(filter.chat_id.map(|c| c.to_string())), shown(filter.since.map(|t| t.to_rfc3339())),
+        filter.all, report.matched, report.affected, report.skipped);
 }
 
 #[cfg(test)]
