@@ -1,6 +1,7 @@
-//! The command line: `memlink run`, `memlink migrate`. Parsing only; no behaviour.
+//! The command line: `memlink run`, `memlink migrate`, `memlink dlq ...`. Parsing only; no
+//! behaviour.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// memlink turns a chat application's messages into long-term memory, reliably.
 ///
@@ -25,4 +26,103 @@ pub enum Command {
     },
     /// Apply pending database migrations (idempotent) and exit.
     Migrate,
+    /// Inspect, replay (optionally patched) and discard dead letters. Needs only DATABASE_URL:
+    /// works with the daemon stopped. See docs/dead-letters.md.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+/// `memlink dlq ...`
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters, newest first.
+    List {
+        /// Only this reason code (e.g. invalid_uuid).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only letters about this chat (a UUID).
+        #[arg(long)]
+        chat_id: Option<String>,
+        /// Only letters received at or after this RFC 3339 date-time.
+        #[arg(long)]
+        since: Option<String>,
+        /// dead, replayed or discarded (default: all).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Skip this many (paging).
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead letter: its payload, whether it can be replayed, its audit history.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay one dead letter (optionally patched) through the outbox, or, with a filter
+    /// instead of an id, every dead letter it matches (unpatched).
+    Replay {
+        /// The dead letter; omit it and give a filter for a bulk replay.
+        id: Option<String>,
+        /// A JSON merge patch (RFC 7386) applied to the stored payload, e.g.
+        /// '{"created_at": 1769067099}'. Only with an id.
+        #[arg(long)]
+        patch: Option<String>,
+        #[command(flatten)]
+        bulk: DlqBulkArgs,
+        #[command(flatten)]
+        common: DlqActionArgs,
+    },
+    /// Discard one dead letter, or, with a filter instead of an id, every dead letter it
+    /// matches. Discarded letters stay recorded and audited.
+    Discard {
+        /// The dead letter; omit it and give a filter for a bulk discard.
+        id: Option<String>,
+        #[command(flatten)]
+        bulk: DlqBulkArgs,
+        #[command(flatten)]
+        common: DlqActionArgs,
+    },
+}
+
+/// The filter of a bulk action (only `dead` letters are ever acted on).
+#[derive(Debug, Args)]
+pub struct DlqBulkArgs {
+    /// Bulk: letters with this reason code.
+    #[arg(long, conflicts_with = "id")]
+    pub reason: Option<String>,
+    /// Bulk: letters about this chat (a UUID).
+    #[arg(long, conflicts_with = "id")]
+    pub chat_id: Option<String>,
+    /// Bulk: letters received at or after this RFC 3339 date-time.
+    #[arg(long, conflicts_with = "id")]
+    pub since: Option<String>,
+    /// Bulk: every dead letter (required when no other filter is given).
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+    /// Bulk: count what would be done, change nothing.
+    #[arg(long, conflicts_with = "id")]
+    pub dry_run: bool,
+}
+
+/// Who acts, why, and how to print the result.
+#[derive(Debug, Args)]
+pub struct DlqActionArgs {
+    /// Who is acting, for the audit trail (default: $USER, else "cli").
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// A note kept in the audit trail.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@
 //! - [`config`], [`cli`]: the environment and the command line, validated before anything
 //!   binds.
 //! - [`daemon`]: builds the supervision tree and runs it until a signal or an escalation.
+//! - [`dlq_cmd`]: `memlink dlq ...`, the dead-letter CLI (Postgres only).
 //! - [`postgres`]: pool, migrations, the store behind the engine's ports, the API's queries,
 //!   and the outbox LISTEN.
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dlq_cmd;
 pub mod http;
 pub mod postgres;
 pub mod redis;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             Ok(url) => migrate(url),
             Err(e) => config_error(e),
         },
+        Command::Dlq { command } => memlink::dlq_cmd::run(command),
     };
     ExitCode::from(code)
 }

@@ -16,11 +16,14 @@
 //! - [`relay`], [`worker`], [`watermark`], [`reconciler`]: the actors, each `{mod.rs: logic,
 //!   actor.rs: messages and handlers}`.
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
+//! - [`dlq`]: dead-letter replay planning (JSON merge patch, which outbox row and event id),
+//!   validated by [`decode`]; pure, the store writes what it plans.
 #![forbid(unsafe_code)]
 
 pub mod backoff;
 pub mod checksum;
 pub mod decode;
+pub mod dlq;
 pub mod domain;
 pub mod extract;
 pub mod messages;

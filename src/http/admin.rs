@@ -1,4 +1,5 @@
-//! Health and admin endpoints: `/healthz`, `/readyz`, `/admin/status`, `/admin/dead-letters`.
+//! Health and admin endpoints: `/healthz`, `/readyz`, `/admin/status` (the dead-letter
+//! endpoints are in [`super::dlq`]).
 //!
 //! `/admin/*` requires the bearer token when one is configured, compared in constant time.
 //! These handlers only read; they must never change pipeline state.
@@ -6,15 +7,13 @@
 use std::future::{ready, Ready};
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use memlink_actors::status::ActorState;
 use memlink_actors::supervisor::Health;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::postgres::api::{self, DeadLetterFilter};
+use crate::postgres::api;
 
 /// Proof that the request carried the admin token (or that none is configured).
 pub struct AdminAuth;
@@ -116,52 +115,4 @@ pub async fn status(
         },
         "actors": state.status.snapshot(),
     })))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DeadLetterQuery {
-    reason: Option<String>,
-    chat_id: Option<String>,
-    since: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-pub async fn dead_letters(
-    _auth: AdminAuth,
-    state: web::Data<AppState>,
-    query: web::Query<DeadLetterQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let chat_id = match q.chat_id.as_deref() {
-        Some(raw) => Some(super::chat::parse_chat_id(raw)?.0),
-        None => None,
-    };
-    let since = match q.since.as_deref() {
-        Some(raw) => Some(
-            DateTime::parse_from_rfc3339(raw)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::bad_request("invalid_since", "since must be an RFC 3339 date-time")
-                })?,
-        ),
-        None => None,
-    };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 1000",
-        ));
-    }
-    let offset = q.offset.unwrap_or(0).max(0);
-    let filter = DeadLetterFilter {
-        reason: q.reason,
-        chat_id,
-        since,
-        limit,
-        offset,
-    };
-    let letters = api::list_dead_letters(&state.pg, &filter).await?;
-    Ok(HttpResponse::Ok().json(json!({ "dead_letters": letters })))
 }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod dlq;
 pub mod error;
 
 use std::net::SocketAddr;
@@ -42,7 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/chats/{chat_id}", web::get().to(chat::get_chat))
         .route("/v1/users/{user_id}/facts", web::get().to(chat::get_facts))
         .route("/admin/status", web::get().to(admin::status))
-        .route("/admin/dead-letters", web::get().to(admin::dead_letters));
+        .configure(dlq::routes);
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

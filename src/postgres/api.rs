@@ -1,5 +1,6 @@
 //! Store functions behind the HTTP API: accepting a chat message (message row and outbox
-//! event in one transaction) and the read models (chat, facts, status, dead letters).
+//! event in one transaction) and the read models (chat, facts, status). Dead letters have
+//! their own module, [`super::dlq`].
 //!
 //! Reads never lock; the only write is `insert_message`, which must stay one transaction so
 //! that a message is never stored without its event, or the reverse.
@@ -206,89 +207,6 @@ pub async fn store_stats(pool: &PgPool) -> Result<StoreStats, PortError> {
         dead_letters_total: r.get(4),
         watermarks_pending: r.get(5),
     })
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeadLetterView {
-    pub id: Uuid,
-    pub received_at: DateTime<Utc>,
-    pub source: String,
-    pub source_ref: String,
-    pub event_id: Option<String>,
-    pub event_type: Option<String>,
-    pub reason: String,
-    pub detail: String,
-    pub raw: String,
-    pub raw_len: i64,
-    pub chat_id: Option<Uuid>,
-    pub delivery_count: i64,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub actor: String,
-    pub status: String,
-}
-
-#[derive(Debug, Default)]
-pub struct DeadLetterFilter {
-    pub reason: Option<String>,
-    pub chat_id: Option<Uuid>,
-    pub since: Option<DateTime<Utc>>,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-const LIST_DEAD_LETTERS: &str = "
-    SELECT id, received_at, source, source_ref, event_id, event_type, reason, detail, raw, raw_len,
-           chat_id, delivery_count, first_seen, last_seen, actor, status
-      FROM dead_letters
-     WHERE ($1::text IS NULL OR reason = $1)
-       AND ($2::uuid IS NULL OR chat_id = $2)
-       AND ($3::timestamptz IS NULL OR received_at >= $3)
-     ORDER BY received_at DESC, id
-     LIMIT $4 OFFSET $5";
-
-pub async fn list_dead_letters(
-    pool: &PgPool,
-    filter: &DeadLetterFilter,
-) -> Result<Vec<DeadLetterView>, PortError> {
-    let conn = pool.get().await.map_err(pool_error)?;
-    let rows = conn
-        .query(
-            LIST_DEAD_LETTERS,
-            &[
-                &filter.reason,
-                &filter.chat_id,
-                &filter.since,
-                &filter.limit,
-                &filter.offset,
-            ],
-        )
-        .await
-        .map_err(classify)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let raw: Vec<u8> = r.get(8);
-            DeadLetterView {
-                id: r.get(0),
-                received_at: r.get(1),
-                source: r.get(2),
-                source_ref: r.get(3),
-                event_id: r.get(4),
-                event_type: r.get(5),
-                reason: r.get(6),
-                detail: r.get(7),
-                raw: String::from_utf8_lossy(&raw).into_owned(),
-                raw_len: r.get(9),
-                chat_id: r.get(10),
-                delivery_count: r.get(11),
-                first_seen: r.get(12),
-                last_seen: r.get(13),
-                actor: r.get(14),
-                status: r.get(15),
-            }
-        })
-        .collect())
 }
 
 /// `SELECT 1`: is Postgres answering?

@@ -126,7 +126,17 @@ const INSERT_DEAD_LETTERS: &str = "
                 chat_id, delivery_count, actor, payload)
     ON CONFLICT (source, source_ref) DO UPDATE
        SET last_seen = EXCLUDED.last_seen,
-           delivery_count = GREATEST(dead_letters.delivery_count, EXCLUDED.delivery_count)";
+           delivery_count = GREATEST(dead_letters.delivery_count, EXCLUDED.delivery_count),
+           -- An outbox row refused again after a replay reset it (a relay of another version
+           -- disagreeing with the replay's validation) is a new failure: dead again, as it is now.
+           status = CASE WHEN dead_letters.source = 'outbox' AND dead_letters.status = 'replayed'
+                         THEN 'dead' ELSE dead_letters.status END,
+           reason = CASE WHEN dead_letters.source = 'outbox' AND dead_letters.status = 'replayed'
+                         THEN EXCLUDED.reason ELSE dead_letters.reason END,
+           detail = CASE WHEN dead_letters.source = 'outbox' AND dead_letters.status = 'replayed'
+                         THEN EXCLUDED.detail ELSE dead_letters.detail END,
+           payload = CASE WHEN dead_letters.source = 'outbox' AND dead_letters.status = 'replayed'
+                          THEN EXCLUDED.payload ELSE dead_letters.payload END";
 
 /// Records dead letters; a letter for a source already recorded only updates `last_seen`.
 /// `chats` maps a letter id to the chat it concerns, when known.

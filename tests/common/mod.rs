@@ -289,9 +289,24 @@ impl Drop for Daemon {
 
 /// One HTTP call; any status is returned, with the body parsed as JSON (or `Null`).
 pub fn request(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    request_with_headers(method, url, body, &headers)
+}
+
+/// One HTTP call with extra headers; any status is returned, with the body parsed as JSON.
+pub fn request_with_headers(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let mut req = ureq::request(method, url).timeout(Duration::from_secs(30));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
+    for (name, value) in headers {
+        req = req.set(name, value);
     }
     let result = match body {
         Some(b) => req.set("Content-Type", "application/json").send_string(b),
@@ -305,6 +320,57 @@ pub fn request(method: &str, url: &str, body: Option<&str>, token: Option<&str>)
     let code = resp.status();
     let text = resp.into_string().unwrap_or_default();
     (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// What a finished `memlink` command printed and how it exited.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs the `memlink` binary to completion with exactly `env` (plus PATH).
+pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> CliOutput {
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run memlink");
+    CliOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl TestEnv {
+    /// Runs `memlink <args>` against this test's database, as user `tester`.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        run_binary(
+            args,
+            &[
+                ("DATABASE_URL", self.database_url.as_str()),
+                ("USER", "tester"),
+                ("RUST_LOG", "info"),
+            ],
+        )
+    }
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` with `what`.
