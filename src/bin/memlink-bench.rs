@@ -48,7 +48,7 @@ const RESULTS: &str = "
            extract(epoch FROM max(p.processed_at) - min(o.created_at))::float8,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.created_at)),
            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.created_at)),
-           max(extract(epoch FROM p.processed_at - o.created_at))
+           max(extract(epoch FROM p.processed_at - o.created_at))::float8
       FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
      WHERE o.id = ANY($1)";
 

@@ -138,17 +138,19 @@ impl Handler<Health> for RootSupervisor {
 impl Handler<Drain> for RootSupervisor {
     type Result = ResponseFuture<()>;
 
+    /// Drains children one after the other in start order (relay, worker, watermark, ...), so
+    /// the watermark's last fold runs after the worker's last round.
     fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
         self.draining = true;
         let timeout = self.config.ping_timeout * 2;
-        let pending: Vec<_> = self
+        let children: Vec<(&'static str, Recipient<Drain>)> = self
             .children
             .iter()
-            .map(|c| (c.spec.name, c.link.drain.send(Drain).timeout(timeout)))
+            .map(|c| (c.spec.name, c.link.drain.clone()))
             .collect();
         Box::pin(async move {
-            for (name, request) in pending {
-                if request.await.is_err() {
+            for (name, drain) in children {
+                if drain.send(Drain).timeout(timeout).await.is_err() {
                     log::warn!(target: "memlink::supervisor", "event=drain_timeout actor={name}");
                 }
             }

@@ -95,16 +95,29 @@ impl Handler<Ping> for WatermarkActor {
 impl Handler<Drain> for WatermarkActor {
     type Result = AtomicResponse<Self, ()>;
 
+    /// Folds until nothing is left (bounded), so a graceful stop leaves watermarks current.
     fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
         self.draining = true;
         let deps = self.deps.clone();
         AtomicResponse::new(Box::pin(
-            async move { run_round(&deps).await }
-                .into_actor(self)
-                .map(|(_pace, outcome), act, _ctx| {
-                    act.deps.status.set_state(NAME, crate::status::ActorState::Stopped);
-                    log::info!(target: "memlink::watermark", "event=actor_drained actor={NAME} final_fold_messages={}", outcome.messages);
-                }),
+            async move {
+                let mut folded = 0;
+                for _ in 0..100 {
+                    let (pace, outcome) = run_round(&deps).await;
+                    folded += outcome.messages;
+                    if pace != Pace::Busy {
+                        break;
+                    }
+                }
+                folded
+            }
+            .into_actor(self)
+            .map(|folded, act, _ctx| {
+                act.deps
+                    .status
+                    .set_state(NAME, crate::status::ActorState::Stopped);
+                log::info!(target: "memlink::watermark", "event=actor_drained actor={NAME} final_fold_messages={folded}");
+            }),
         ))
     }
 }
