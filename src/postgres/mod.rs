@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod listen;
+pub mod memory;
 pub mod store;
+pub mod timeline;
 
 use std::str::FromStr;
 use std::time::Duration;
