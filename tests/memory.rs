@@ -989,3 +989,194 @@ fn reextract_replaces_old_versions_and_is_idempotent() {
     let (code, out) = reextract(&env, &["--since", "last week"]);
     assert_eq!(code, 2, "{out}");
 }
+
+/// A database written by V1 (one fact row per statement, repeats as rows, retraction rows
+/// without an end) upgrades: every row becomes its own first source, reads work at once, and
+/// the next statement about a (user, predicate) merges its legacy repeats into one fact.
+#[test]
+fn a_v1_database_upgrades_with_sources_backfilled() {
+    // V1's history row as refinery writes it, taken from a database this binary migrated.
+    let reference = TestEnv::new();
+    let out = Command::new(binary())
+        .arg("migrate")
+        .env("DATABASE_URL", &reference.database_url)
+        .output()
+        .expect("run memlink migrate");
+    assert!(out.status.success());
+    let v1 = reference
+        .pg()
+        .query_one(
+            "SELECT name, applied_on, checksum FROM refinery_schema_history WHERE version = 1",
+            &[],
+        )
+        .unwrap();
+    let (name, applied_on, checksum): (String, String, String) = (v1.get(0), v1.get(1), v1.get(2));
+
+    let env = TestEnv::new();
+    let mut pg = env.pg();
+    pg.batch_execute(include_str!("../migrations/V1__init.sql"))
+        .unwrap();
+    pg.batch_execute(
+        "CREATE TABLE refinery_schema_history (version int4 PRIMARY KEY, name varchar(255),
+                                               applied_on varchar(255), checksum varchar(255))",
+    )
+    .unwrap();
+    pg.execute(
+        "INSERT INTO refinery_schema_history VALUES (1, $1, $2, $3)",
+        &[&name, &applied_on, &checksum],
+    )
+    .unwrap();
+    let chat = new_uuid();
+    let ids: Vec<String> = (0..4).map(|_| new_uuid()).collect();
+    let facts_ids: Vec<String> = (0..4).map(|_| new_uuid()).collect();
+    pg.execute("INSERT INTO chats (id) VALUES ($1::text::uuid)", &[&chat])
+        .unwrap();
+    let said = [
+        ("My name is Ana.", "2026-01-01T10:00:00Z"),
+        ("My name is Ana.", "2026-01-02T10:00:00Z"),
+        ("I like sushi.", "2026-01-03T10:00:00Z"),
+        ("I don't like sushi anymore.", "2026-01-04T10:00:00Z"),
+    ];
+    for (id, (content, at)) in ids.iter().zip(said) {
+        pg.execute(
+            "INSERT INTO messages (id, chat_id, user_id, role, content, created_at, processed_at)
+             VALUES ($1::text::uuid, $2::text::uuid, 'old', 'user', $3, $4::text::timestamptz, now())",
+            &[id, &chat, &content, &at],
+        )
+        .unwrap();
+    }
+    // As V1's worker left them: the repeat superseded the first row as a change; the
+    // retraction ended sushi and kept no end of its own.
+    type LegacyRow<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<usize>,
+        Option<&'a str>,
+    );
+    let rows: [LegacyRow; 4] = [
+        (
+            "name",
+            "Ana",
+            "assert",
+            Some("2026-01-02T10:00:00Z"),
+            Some(1),
+            Some("change"),
+        ),
+        ("name", "Ana", "assert", None, None, None),
+        (
+            "likes",
+            "sushi",
+            "assert",
+            Some("2026-01-04T10:00:00Z"),
+            Some(3),
+            Some("retraction"),
+        ),
+        ("likes", "sushi", "retraction", None, None, None),
+    ];
+    for (n, (predicate, object, kind, valid_to, by, how)) in rows.into_iter().enumerate() {
+        let by = by.map(|i| facts_ids[i].clone());
+        pg.execute(
+            "INSERT INTO facts (id, user_id, predicate, object, kind, chat_id, source_message_id, created_at,
+                                valid_from, valid_to, superseded_by, supersede_kind, span_start, span_end,
+                                rule_id, extractor, extractor_version, confidence)
+             SELECT $1::text::uuid, 'old', $2, $3, $4, chat_id, id, created_at, created_at,
+                    $5::text::timestamptz, $6::text::uuid, $7, 0, 14, 'legacy.rule', 'rules', 1, 0.9
+               FROM messages WHERE id = $8::text::uuid",
+            &[&facts_ids[n], &predicate, &object, &kind, &valid_to, &by, &how, &ids[n]],
+        )
+        .unwrap();
+    }
+
+    let daemon = env.spawn_daemon(&[]);
+    assert_eq!(
+        env.count("SELECT count(*) FROM refinery_schema_history WHERE version = 3"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM fact_sources WHERE fact_id = id"),
+        4
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE kind = 'retraction' AND valid_to = valid_from"),
+        1
+    );
+    assert_eq!(
+        values(&facts(&daemon, "old", "")),
+        pairs(&[("name", "Ana")])
+    );
+    let history = facts(&daemon, "old", "?include=history");
+    assert_eq!(
+        history.len(),
+        3,
+        "legacy repeats are still rows: {history:?}"
+    );
+    assert_eq!(find(&history, "sushi")["status"], "retracted");
+
+    // The next statement about the name merges the legacy repeats.
+    say(
+        &env,
+        &chat,
+        "old",
+        "My name is Ana.",
+        "2026-01-05T10:00:00Z",
+    );
+    eventually("the new message processed", LONG, || {
+        (env.count("SELECT count(*) FROM fact_sources") == 5).then_some(())
+    });
+    let history = facts(&daemon, "old", "?include=history");
+    assert_eq!(
+        values(&history),
+        pairs(&[("likes", "sushi"), ("name", "Ana")])
+    );
+    let ana = find(&history, "Ana");
+    assert_eq!(
+        ana["id"],
+        facts_ids[0].as_str(),
+        "the earliest row's id is kept"
+    );
+    assert_eq!(ana["sources"], 3);
+    assert_eq!(ana["valid_from"], "2026-01-01T10:00:00Z");
+    assert!(ana["valid_to"].is_null());
+    assert_eq!(
+        fact(&daemon, &facts_ids[0])["sources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+/// Forgetting is irreversible: with an admin token configured, it needs the token.
+#[test]
+fn forgetting_requires_the_admin_token_when_one_is_set() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[("MEMLINK_ADMIN_TOKEN", "s3cret-token")]);
+    let chat = new_uuid();
+    let (code, body) = daemon.post_message(&chat, "tess", "user", "My name is Tess.");
+    assert_eq!(code, 201, "{body}");
+    let message = body["message_id"].as_str().unwrap().to_owned();
+    for path in [
+        "/v1/users/tess".to_owned(),
+        format!("/v1/chats/{chat}/messages/{message}"),
+    ] {
+        let (code, body) = daemon.delete(&path);
+        assert_eq!(code, 401, "{path}: {body}");
+        assert_eq!(error_code(&body), "unauthorized");
+        let (code, _) = request("DELETE", &daemon.url(&path), None, Some("wrong"));
+        assert_eq!(code, 401, "{path}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM forget_log"), 0);
+    let (code, body) = request(
+        "DELETE",
+        &daemon.url("/v1/users/tess"),
+        None,
+        Some("s3cret-token"),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(env.count("SELECT count(*) FROM forget_log"), 1);
+    // Reads stay open, like the rest of the chat API.
+    let (code, body) = daemon.get("/v1/users/tess/facts");
+    assert_eq!(code, 200, "{body}");
+}

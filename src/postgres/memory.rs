@@ -621,8 +621,12 @@ pub async fn drop_forgotten<'a>(
     for m in fresh {
         let user_gone = gone_users.contains(m.event.user_id.as_str());
         if user_gone || gone_messages.contains(&m.event.message_id.0) {
-            let what = if user_gone { "user" } else { "message" };
-            log::info!(target: "memlink::worker", "event=forgotten_user_event_dropped forgotten={what} event_id={} message_id={} chat_id={} user_id={:?}",
+            let event = if user_gone {
+                "forgotten_user_event_dropped"
+            } else {
+                "forgotten_message_event_dropped"
+            };
+            log::info!(target: "memlink::worker", "event={event} event_id={} message_id={} chat_id={} user_id={:?}",
                 m.event.event_id, m.event.message_id, m.event.chat_id, m.event.user_id.as_str());
             dropped.push(m.event.message_id.0);
         } else {
