@@ -1180,3 +1180,76 @@ fn forgetting_requires_the_admin_token_when_one_is_set() {
     let (code, body) = daemon.get("/v1/users/tess/facts");
     assert_eq!(code, 200, "{body}");
 }
+
+/// Forgetting while the user's messages are still pouring in: whatever the interleaving, no
+/// trace of the user survives, and every accepted event is consumed.
+#[test]
+fn forgetting_during_traffic_leaves_nothing_behind() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[]);
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (url, accepted) = (daemon.url(""), accepted.clone());
+        std::thread::spawn(move || {
+            let chat = new_uuid();
+            for i in 0..400 {
+                let body = json!({"user_id": "race", "role": "user",
+                                  "content": format!("My name is Racer{i}.")})
+                .to_string();
+                let (code, _) = request(
+                    "POST",
+                    &format!("{url}/v1/chats/{chat}/messages"),
+                    Some(&body),
+                    None,
+                );
+                match code {
+                    201 => {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    410 => return,
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+            panic!("the writer was never refused");
+        })
+    };
+    let calm_chat = new_uuid();
+    for i in 0..20 {
+        let (code, _) = daemon.post_message(&calm_chat, "calm", "user", &format!("I like tea{i}."));
+        assert_eq!(code, 201);
+    }
+    eventually("some of race's messages processed", LONG, || {
+        (env.count("SELECT count(*) FROM fact_sources WHERE user_id = 'race'") >= 20).then_some(())
+    });
+    let (code, body) = daemon.delete("/v1/users/race");
+    assert_eq!(code, 200, "{body}");
+    writer.join().expect("writer");
+    let total = accepted.load(Ordering::SeqCst) as i64 + 20;
+    eventually("every accepted event consumed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") == total).then_some(())
+    });
+    for table in ["facts", "fact_sources", "messages"] {
+        assert_eq!(
+            env.count(&format!(
+                "SELECT count(*) FROM {table} WHERE user_id = 'race'"
+            )),
+            0,
+            "{table}"
+        );
+    }
+    assert!(facts(&daemon, "race", "?include=history").is_empty());
+    eprintln!(
+        "race: {} messages accepted, {} dropped in flight after the forget",
+        total - 20,
+        daemon
+            .log_lines_with("event=forgotten_user_event_dropped")
+            .len()
+    );
+    assert_eq!(facts(&daemon, "calm", "").len(), 20);
+    wait_folded(&env, 20);
+    let (_, view) = daemon.get(&format!("/v1/chats/{calm_chat}"));
+    assert_eq!(view["watermark"]["message_count"], 20);
+}
