@@ -701,7 +701,8 @@ pub struct FactView {
 /// Current facts: not ended. The retraction guard and DISTINCT ON only matter for facts
 /// stored before V3 (one row per statement); derived facts already satisfy both.
 const CURRENT_FACTS: &str = "
-    SELECT DISTINCT ON (f.predicate, lower(f.object)) f.id, f.predicate, f.object, f.chat_id, f.source_message_id, f.created_at, f.kind, f.valid_from,
+    SELECT DISTINCT ON (f.predicate, lower(f.object))
+           f.id, f.predicate, f.object, f.chat_id, f.source_message_id, f.created_at, f.kind, f.valid_from,
            f.valid_to, f.superseded_by, f.supersede_kind, f.confidence,
            (SELECT count(*) FROM fact_sources s WHERE s.fact_id = f.id),
            (SELECT max(s.said_at) FROM fact_sources s WHERE s.fact_id = f.id), n.object
@@ -714,7 +715,8 @@ const CURRENT_FACTS: &str = "
 
 /// Facts valid at an instant: `valid_from <= at < valid_to`; a corrected value never was.
 const FACTS_AT: &str = "
-    SELECT DISTINCT ON (f.predicate, lower(f.object)) f.id, f.predicate, f.object, f.chat_id, f.source_message_id, f.created_at, f.kind, f.valid_from,
+    SELECT DISTINCT ON (f.predicate, lower(f.object))
+           f.id, f.predicate, f.object, f.chat_id, f.source_message_id, f.created_at, f.kind, f.valid_from,
            f.valid_to, f.superseded_by, f.supersede_kind, f.confidence,
            (SELECT count(*) FROM fact_sources s WHERE s.fact_id = f.id),
            (SELECT max(s.said_at) FROM fact_sources s WHERE s.fact_id = f.id), n.object
