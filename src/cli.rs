@@ -1,6 +1,7 @@
-//! The command line: `memlink run`, `memlink migrate`, `memlink dlq ...`. Parsing only; no
-//! behaviour.
+//! The command line: `memlink run`, `memlink migrate`, `memlink dlq ...`,
+//! `memlink reextract`. Parsing only; no behaviour.
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 /// memlink turns a chat application's messages into long-term memory, reliably.
@@ -26,6 +27,19 @@ pub enum Command {
     },
     /// Apply pending database migrations (idempotent) and exit.
     Migrate,
+    /// Re-run the current fact extractor over stored user messages said since a time, replace
+    /// the facts other extractor versions produced for them, and report the difference.
+    Reextract {
+        /// Messages said (created_at) at or after this RFC 3339 instant, e.g. 2026-01-01T00:00:00Z.
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: DateTime<Utc>,
+        /// Compute and report the difference; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON, with the list of changed statements.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect, replay (optionally patched) and discard dead letters. Needs only DATABASE_URL:
     /// works with the daemon stopped. See docs/dead-letters.md.
     Dlq {
@@ -125,4 +139,10 @@ pub struct DlqActionArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 timestamp (e.g. 2026-01-01T00:00:00Z): {e}"))
 }

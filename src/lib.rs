@@ -10,6 +10,7 @@
 //!   and the outbox LISTEN.
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`http`]: the chat API, health and admin endpoints.
+//! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ pub mod dlq_cmd;
 pub mod http;
 pub mod postgres;
 pub mod redis;
+pub mod reextract;
 pub mod system;
 pub mod systemd;
 

@@ -24,6 +24,21 @@ fn main() -> ExitCode {
             Err(e) => config_error(e),
         },
         Command::Dlq { command } => memlink::dlq_cmd::run(command),
+        Command::Reextract {
+            since,
+            dry_run,
+            json,
+        } => match config::database_url(&|k| std::env::var(k).ok()) {
+            Ok(url) => memlink::reextract::main(
+                &url,
+                memlink::reextract::Options {
+                    since,
+                    dry_run,
+                    json,
+                },
+            ),
+            Err(e) => config_error(e),
+        },
     };
     ExitCode::from(code)
 }

@@ -203,7 +203,7 @@ fn migrate_is_idempotent() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // Every embedded migration exactly once, however many there are.
+    // One row per migration file, however many branches have added.
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .expect("migrations dir")
         .filter(|e| {
@@ -211,7 +211,6 @@ fn migrate_is_idempotent() {
                 .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".sql"))
         })
         .count() as i64;
-    assert!(files >= 2);
     assert_eq!(
         env.count("SELECT count(*) FROM refinery_schema_history"),
         files

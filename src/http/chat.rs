@@ -1,5 +1,5 @@
 //! The chat API: accept a message (message row + outbox event in one transaction), read a
-//! chat, read a user's current facts.
+//! chat. (A user's facts are served by [`super::memory`].)
 //!
 //! Input is decoded here into domain types before anything is stored; a handler must never
 //! pass an unvalidated string to the store.
@@ -83,6 +83,14 @@ pub async fn post_message(
     })?;
     let content =
         Content::try_new(field(obj, "content")?).map_err(|e| ApiError::text("content", e))?;
+    // A forgotten user stays forgotten: their new messages are refused, not stored.
+    if crate::postgres::memory::is_user_forgotten(&state.pg, user_id.as_str()).await? {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::GONE,
+            "user_forgotten",
+            format!("user {:?} was forgotten", clip(user_id.as_str())),
+        ));
+    }
     let message = NewMessage {
         chat_id,
         message_id: MessageId(state.ambient.ids.new_id()),
@@ -113,16 +121,6 @@ pub async fn get_chat(
             format!("no chat {chat_id}"),
         )),
     }
-}
-
-/// `GET /v1/users/{user_id}/facts`
-pub async fn get_facts(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let user_id = UserId::try_new(&path).map_err(|e| ApiError::text("user_id", e))?;
-    let facts = api::current_facts(&state.pg, &user_id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "facts": facts })))
 }
 
 fn clip(s: &str) -> String {

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod chat;
 pub mod dlq;
 pub mod error;
+pub mod memory;
 
 use std::net::SocketAddr;
 
@@ -41,7 +42,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(chat::post_message),
         )
         .route("/v1/chats/{chat_id}", web::get().to(chat::get_chat))
-        .route("/v1/users/{user_id}/facts", web::get().to(chat::get_facts))
+        .route(
+            "/v1/chats/{chat_id}/messages/{message_id}",
+            web::delete().to(memory::forget_message),
+        )
+        .route(
+            "/v1/users/{user_id}/facts",
+            web::get().to(memory::get_facts),
+        )
+        .route("/v1/users/{user_id}", web::delete().to(memory::forget_user))
+        .route("/v1/facts/{fact_id}", web::get().to(memory::get_fact))
         .route("/admin/status", web::get().to(admin::status))
         .configure(dlq::routes);
 }

@@ -1,6 +1,6 @@
 //! Store functions behind the HTTP API: accepting a chat message (message row and outbox
-//! event in one transaction) and the read models (chat, facts, status). Dead letters have
-//! their own module, [`super::dlq`].
+//! event in one transaction) and the read models (chat, status). Dead letters have their own
+//! module, [`super::dlq`]; facts are in [`super::memory`].
 //!
 //! Reads never lock; the only write is `insert_message`, which must stay one transaction so
 //! that a message is never stored without its event, or the reverse.
@@ -127,47 +127,6 @@ pub async fn get_chat(pool: &PgPool, chat_id: ChatId) -> Result<Option<ChatView>
         message_count: 0,
         watermark: None,
     }))
-}
-
-#[derive(Debug, Serialize)]
-pub struct FactView {
-    pub id: Uuid,
-    pub predicate: String,
-    pub object: String,
-    pub chat_id: Uuid,
-    pub source_message_id: Uuid,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Current facts: not superseded, not retracted by a later statement; a value repeated in
-/// several messages is shown once (its latest statement).
-const CURRENT_FACTS: &str = "
-    SELECT DISTINCT ON (f.predicate, lower(f.object))
-           f.id, f.predicate, f.object, f.chat_id, f.source_message_id, f.created_at
-      FROM facts f
-     WHERE f.user_id = $1 AND f.kind <> 'retraction' AND f.superseded_by IS NULL
-       AND NOT EXISTS (SELECT 1 FROM facts r
-                        WHERE r.user_id = f.user_id AND r.predicate = f.predicate AND r.kind = 'retraction'
-                          AND lower(r.object) = lower(f.object) AND r.created_at > f.created_at)
-     ORDER BY f.predicate, lower(f.object), f.created_at DESC, f.id";
-
-pub async fn current_facts(pool: &PgPool, user_id: &UserId) -> Result<Vec<FactView>, PortError> {
-    let conn = pool.get().await.map_err(pool_error)?;
-    let rows = conn
-        .query(CURRENT_FACTS, &[&user_id.as_str()])
-        .await
-        .map_err(classify)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| FactView {
-            id: r.get(0),
-            predicate: r.get(1),
-            object: r.get(2),
-            chat_id: r.get(3),
-            source_message_id: r.get(4),
-            created_at: r.get(5),
-        })
-        .collect())
 }
 
 #[derive(Debug, Serialize, Default)]

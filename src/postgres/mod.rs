@@ -8,8 +8,10 @@
 pub mod api;
 pub mod dlq;
 pub mod listen;
+pub mod memory;
 pub mod recovery;
 pub mod store;
+pub mod timeline;
 
 use std::str::FromStr;
 use std::time::Duration;

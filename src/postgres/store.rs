@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use memlink_actors::checksum::Checksum;
 use memlink_actors::decode::{OutboxRow, Reason};
 use memlink_actors::domain::MessageId;
-use memlink_actors::extract::{Cardinality, EXTRACTOR_NAME, EXTRACTOR_VERSION};
 use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage, Source};
 use memlink_actors::ports::{
     ApplyOutcome, EffectStore, FoldOutcome, OutboxStore, PortError, RejectedRow, WatermarkStore,
@@ -242,46 +241,6 @@ const MARK_MESSAGES_PROCESSED: &str = "
     ON CONFLICT (id) DO UPDATE SET processed_at = now() WHERE messages.processed_at IS NULL
  RETURNING id";
 
-const LOCK_USERS: &str = "
-    SELECT pg_advisory_xact_lock(k)
-      FROM (SELECT DISTINCT hashtextextended(u, 7311) AS k FROM unnest($1::text[]) AS u ORDER BY 1) s";
-
-const INSERT_FACTS: &str = "
-    INSERT INTO facts (id, user_id, predicate, object, kind, attributes, chat_id, source_message_id, created_at,
-                       valid_from, span_start, span_end, rule_id, extractor, extractor_version, confidence)
-    SELECT u.id, u.user_id, u.predicate, u.object, u.kind, u.attributes, u.chat_id, u.message_id, u.created_at,
-           u.created_at, u.span_start, u.span_end, u.rule_id, $13, $14, u.confidence
-      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::uuid[], $8::uuid[],
-                  $9::timestamptz[], $10::int4[], $11::int4[], $12::text[], $15::float4[])
-           AS u(id, user_id, predicate, object, kind, attributes, chat_id, message_id, created_at,
-                span_start, span_end, rule_id, confidence)
-    ON CONFLICT (source_message_id, predicate, object, kind, extractor_version) DO NOTHING";
-
-/// Single-valued predicates: each value is superseded by the next one said, in `created_at`
-/// order whatever the arrival order; a correction means the old value was never true.
-const RECHAIN_SINGLE_VALUED: &str = "
-    WITH affected AS (SELECT DISTINCT user_id, predicate FROM unnest($1::text[], $2::text[]) AS a(user_id, predicate)),
-    ranked AS (
-        SELECT f.id, lead(f.id) OVER w AS next_id, lead(f.created_at) OVER w AS next_at, lead(f.kind) OVER w AS next_kind
-          FROM facts f JOIN affected a ON a.user_id = f.user_id AND a.predicate = f.predicate
-         WHERE f.kind <> 'retraction'
-        WINDOW w AS (PARTITION BY f.user_id, f.predicate ORDER BY f.created_at, f.id))
-    UPDATE facts f
-       SET superseded_by = r.next_id,
-           supersede_kind = CASE WHEN r.next_kind = 'correction' THEN 'correction' ELSE 'change' END,
-           valid_to = CASE WHEN r.next_kind = 'correction' THEN f.valid_from ELSE r.next_at END
-      FROM ranked r
-     WHERE f.id = r.id AND r.next_id IS NOT NULL AND f.superseded_by IS DISTINCT FROM r.next_id";
-
-/// A retraction ends the matching value that was current before it.
-const APPLY_RETRACTIONS: &str = "
-    UPDATE facts f
-       SET valid_to = r.created_at, supersede_kind = 'retraction', superseded_by = r.id
-      FROM facts r
-     WHERE r.source_message_id = ANY($1) AND r.kind = 'retraction'
-       AND f.user_id = r.user_id AND f.predicate = r.predicate AND lower(f.object) = lower(r.object)
-       AND f.kind <> 'retraction' AND f.created_at < r.created_at AND f.superseded_by IS NULL";
-
 /// The earliest user message gives the fallback title, whatever order events arrive in.
 const OFFER_FALLBACK_TITLES: &str = "
     UPDATE chats c
@@ -431,6 +390,14 @@ async fn apply_effects(tx: &Transaction<'_>, fresh: &[&PlannedMessage]) -> Resul
     if fresh.is_empty() {
         return Ok(());
     }
+    // Forgetting (see `memory`): takes the batch's user locks, then leaves out the events of
+    // forgotten users and messages. Those stay recorded as processed, so they are acked and
+    // never retried, but store nothing.
+    let kept = super::memory::drop_forgotten(tx, fresh).await?;
+    let fresh = kept.as_slice();
+    if fresh.is_empty() {
+        return Ok(());
+    }
     // One row per message: two events may carry the same message.
     let mut by_message: BTreeMap<Uuid, &PlannedMessage> = BTreeMap::new();
     for m in fresh {
@@ -467,122 +434,9 @@ async fn apply_effects(tx: &Transaction<'_>, fresh: &[&PlannedMessage]) -> Resul
         .into_iter()
         .filter(|m| newly_processed.contains(&m.event.message_id.0))
         .collect();
-    apply_facts(tx, &owed).await?;
+    // Statements and the facts derived from them: see `memory::rebuild`.
+    super::memory::apply_facts(tx, &owed).await?;
     offer_titles(tx, &owed).await
-}
-
-async fn apply_facts(tx: &Transaction<'_>, owed: &[&PlannedMessage]) -> Result<(), PortError> {
-    let with_facts: Vec<&PlannedMessage> = owed
-        .iter()
-        .copied()
-        .filter(|m| !m.facts.is_empty())
-        .collect();
-    if with_facts.is_empty() {
-        return Ok(());
-    }
-    let users: Vec<&str> = with_facts
-        .iter()
-        .map(|m| m.event.user_id.as_str())
-        .collect();
-    tx.query(LOCK_USERS, &[&users]).await.map_err(classify)?;
-
-    let mut cols = FactColumns::default();
-    let mut single: Vec<(String, String)> = Vec::new();
-    for m in &with_facts {
-        for f in &m.facts {
-            cols.push(m, f);
-            if f.fact.predicate.cardinality() == Cardinality::One {
-                single.push((
-                    m.event.user_id.as_str().to_owned(),
-                    f.fact.predicate.as_str().to_owned(),
-                ));
-            }
-        }
-    }
-    let name = EXTRACTOR_NAME;
-    let version = EXTRACTOR_VERSION;
-    tx.execute(
-        INSERT_FACTS,
-        &[
-            &cols.ids,
-            &cols.users,
-            &cols.predicates,
-            &cols.objects,
-            &cols.kinds,
-            &cols.attributes,
-            &cols.chats,
-            &cols.messages,
-            &cols.created,
-            &cols.span_start,
-            &cols.span_end,
-            &cols.rules,
-            &name,
-            &version,
-            &cols.confidence,
-        ],
-    )
-    .await
-    .map_err(classify)?;
-    if !single.is_empty() {
-        let (su, sp): (Vec<String>, Vec<String>) = single.into_iter().unzip();
-        tx.execute(RECHAIN_SINGLE_VALUED, &[&su, &sp])
-            .await
-            .map_err(classify)?;
-    }
-    let message_ids: Vec<Uuid> = with_facts.iter().map(|m| m.event.message_id.0).collect();
-    tx.execute(APPLY_RETRACTIONS, &[&message_ids])
-        .await
-        .map_err(classify)?;
-    Ok(())
-}
-
-#[derive(Default)]
-struct FactColumns {
-    ids: Vec<Uuid>,
-    users: Vec<String>,
-    predicates: Vec<&'static str>,
-    objects: Vec<String>,
-    kinds: Vec<&'static str>,
-    attributes: Vec<serde_json::Value>,
-    chats: Vec<Uuid>,
-    messages: Vec<Uuid>,
-    created: Vec<DateTime<Utc>>,
-    span_start: Vec<i32>,
-    span_end: Vec<i32>,
-    rules: Vec<&'static str>,
-    confidence: Vec<f32>,
-}
-
-impl FactColumns {
-    fn push(&mut self, m: &PlannedMessage, f: &memlink_actors::plan::PlannedFact) {
-        use memlink_actors::extract::FactKind;
-        self.ids.push(f.id);
-        self.users.push(m.event.user_id.as_str().to_owned());
-        self.predicates.push(f.fact.predicate.as_str());
-        self.objects.push(no_nul(&f.fact.object));
-        self.kinds.push(match f.fact.kind {
-            FactKind::Assert => "assert",
-            FactKind::Correction => "correction",
-            FactKind::Change => "change",
-            FactKind::Retraction => "retraction",
-        });
-        self.attributes.push(serde_json::Value::Object(
-            f.fact
-                .attributes
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
-                .collect(),
-        ));
-        self.chats.push(m.event.chat_id.0);
-        self.messages.push(m.event.message_id.0);
-        self.created.push(m.event.created_at);
-        self.span_start
-            .push(i32::try_from(f.fact.span.0).unwrap_or(i32::MAX));
-        self.span_end
-            .push(i32::try_from(f.fact.span.1).unwrap_or(i32::MAX));
-        self.rules.push(f.fact.rule_id);
-        self.confidence.push(f.fact.confidence);
-    }
 }
 
 async fn offer_titles(tx: &Transaction<'_>, owed: &[&PlannedMessage]) -> Result<(), PortError> {

@@ -229,6 +229,10 @@ impl Daemon {
         request("GET", &self.url(path), None, token)
     }
 
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        request("DELETE", &self.url(path), None, None)
+    }
+
     pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
         request("POST", &self.url(path), Some(body), None)
     }
