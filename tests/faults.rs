@@ -535,3 +535,54 @@ fn sigterm_mid_flow_leaves_nothing_half_done() {
     assert_exactly_once(&env, N as i64);
     eprintln!("sigterm: sent={N} processed_at_stop={processed} processed={N} duplicated=0 lost=0");
 }
+
+#[test]
+fn a_dependency_outage_shows_as_degraded_then_heals() {
+    let env = TestEnv::new();
+    let dir = std::env::temp_dir().join(format!("memlink-redis-{}", new_uuid()));
+    let redis = PrivateRedis::start(free_port(), dir);
+    let daemon = env.spawn_daemon(&[("REDIS_URL", redis.url().as_str())]);
+    eventually("ready", LONG, || {
+        (daemon.get("/readyz").0 == 200).then_some(())
+    });
+    let (port, dir) = redis.kill();
+    let reasons = eventually("not ready while Redis is down", LONG, || {
+        let (code, body) = daemon.get("/readyz");
+        let reasons = body["reasons"].to_string();
+        (code == 503
+            && reasons.contains("redis unreachable")
+            && reasons.contains("worker is degraded"))
+        .then_some(reasons)
+    });
+    assert!(!reasons.contains("password"), "{reasons}");
+    let (code, status) = daemon.get("/admin/status");
+    assert_eq!(code, 200, "status still answers from Postgres: {status}");
+    let worker = status["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "worker")
+        .unwrap()
+        .clone();
+    assert_eq!(worker["state"], "degraded");
+    assert!(worker["last_error"].as_str().is_some_and(|e| !e.is_empty()));
+    // Messages accepted meanwhile are kept in the outbox and flow once Redis is back.
+    let chat = new_uuid();
+    let (code, _) = daemon.post_message(&chat, "deg", "user", "My name is Deg.");
+    assert_eq!(code, 201);
+    let _redis = PrivateRedis::start(port, dir);
+    eventually("ready again", Duration::from_secs(60), || {
+        (daemon.get("/readyz").0 == 200).then_some(())
+    });
+    eventually(
+        "the message written during the outage is processed",
+        LONG,
+        || (env.count("SELECT count(*) FROM facts WHERE user_id = 'deg'") == 1).then_some(()),
+    );
+    assert_eq!(
+        daemon.restarts("worker"),
+        0,
+        "a transient outage restarts nothing"
+    );
+    assert!(!daemon.log_lines_with("event=worker_retry").is_empty());
+}
