@@ -20,6 +20,7 @@ pub mod vars {
     pub const MAX_DELIVERIES: &str = "MEMLINK_MAX_DELIVERIES";
     pub const RESTART_INTENSITY: &str = "MEMLINK_RESTART_INTENSITY";
     pub const RESTART_PERIOD_SECS: &str = "MEMLINK_RESTART_PERIOD_SECS";
+    pub const HEARTBEAT_SECS: &str = "MEMLINK_HEARTBEAT_SECS";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +45,8 @@ pub struct Config {
     /// More than this many actor restarts within `restart_period` exit the process (70).
     pub restart_intensity: usize,
     pub restart_period: Duration,
+    /// How often this process upserts its heartbeat row (live while younger than 3×).
+    pub heartbeat_interval: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,6 +63,7 @@ impl std::fmt::Debug for Config {
             .field("max_deliveries", &self.max_deliveries)
             .field("restart_intensity", &self.restart_intensity)
             .field("restart_period", &self.restart_period)
+            .field("heartbeat_interval", &self.heartbeat_interval)
             .finish()
     }
 }
@@ -124,6 +128,11 @@ impl Config {
                 _ => Err("expected whole seconds, at least 1".to_owned()),
             }
         })?;
+        let heartbeat_interval =
+            parse_or(env, vars::HEARTBEAT_SECS, "5", |s| match s.parse::<u64>() {
+                Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err("expected whole seconds, 1 to 300".to_owned()),
+            })?;
         Ok(Config {
             database_url,
             redis_url,
@@ -136,6 +145,7 @@ impl Config {
             max_deliveries,
             restart_intensity,
             restart_period,
+            heartbeat_interval,
         })
     }
 }
@@ -179,7 +189,8 @@ fn name(
     })
 }
 
-fn hostname() -> String {
+/// This host's name (for consumer names and heartbeats).
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_owned())

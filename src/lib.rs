@@ -10,16 +10,27 @@
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
+//! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
+//! - [`diagnose`], [`telemetry`], [`logging`]: self-diagnosis (findings), Prometheus
+//!   metrics, one-line text or JSON logs.
+//! - [`doctor`], [`verify`]: the operator's commands `memlink doctor` and `memlink verify`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod diagnose;
+pub mod doctor;
+pub mod heartbeat;
 pub mod http;
+pub mod logging;
 pub mod postgres;
 pub mod redis;
+pub mod role;
 pub mod system;
 pub mod systemd;
+pub mod telemetry;
+pub mod verify;
 
 /// Exit codes (sysexits.h), a contract with systemd units and scripts.
 pub mod exit {

@@ -24,6 +24,7 @@ pub mod decode;
 pub mod domain;
 pub mod extract;
 pub mod messages;
+pub mod observe;
 pub mod pace;
 pub mod plan;
 pub mod ports;

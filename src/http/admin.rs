@@ -1,4 +1,6 @@
 //! Health and admin endpoints: `/healthz`, `/readyz`, `/admin/status`, `/admin/dead-letters`.
+//! `/readyz` and `/admin/status` include the self-diagnosis ([`crate::diagnose`]): readiness
+//! fails on a critical finding, the status lists every finding.
 //!
 //! `/admin/*` requires the bearer token when one is configured, compared in constant time.
 //! These handlers only read; they must never change pipeline state.
@@ -14,6 +16,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::diagnose::Severity;
 use crate::postgres::api::{self, DeadLetterFilter};
 
 /// Proof that the request carried the admin token (or that none is configured).
@@ -66,6 +69,14 @@ async fn readiness_problems(state: &AppState) -> Vec<String> {
         }
         Err(_) => problems.push("the supervisor is not running".to_owned()),
     }
+    // Critical findings of the self-diagnosis (the dependencies' reachability is above).
+    for f in state.ops.findings(&state.pg).await {
+        if f.severity == Severity::Critical
+            && !matches!(f.code, "postgres_unreachable" | "redis_unreachable")
+        {
+            problems.push(format!("{}: {}", f.code, f.message));
+        }
+    }
     for s in state.status.snapshot() {
         match s.state {
             ActorState::Running | ActorState::Starting => {}
@@ -97,6 +108,7 @@ pub async fn status(
 ) -> Result<HttpResponse, ApiError> {
     let stats = api::store_stats(&state.pg).await?;
     let stream = state.bus.stats().await.ok();
+    let findings = state.ops.findings(&state.pg).await;
     Ok(HttpResponse::Ok().json(json!({
         "outbox": stats.outbox,
         "stream": {
@@ -111,6 +123,9 @@ pub async fn status(
         "dead_letters": {"total": stats.dead_letters_total},
         "watermarks": {"pending": stats.watermarks_pending},
         "actors": state.status.snapshot(),
+        "role": state.ops.role,
+        "instance_id": state.ops.instance_id,
+        "findings": crate::diagnose::findings_json(&findings),
     })))
 }
 

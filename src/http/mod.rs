@@ -30,6 +30,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub stream: String,
     pub group: String,
+    /// Role, identity and what the self-diagnosis looks at.
+    pub ops: std::sync::Arc<crate::diagnose::OpsContext>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -42,7 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/chats/{chat_id}", web::get().to(chat::get_chat))
         .route("/v1/users/{user_id}/facts", web::get().to(chat::get_facts))
         .route("/admin/status", web::get().to(admin::status))
-        .route("/admin/dead-letters", web::get().to(admin::dead_letters));
+        .route("/admin/dead-letters", web::get().to(admin::dead_letters))
+        .route("/metrics", web::get().to(crate::telemetry::scrape));
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
