@@ -1,9 +1,6 @@
-//! The command line: `memlink run`, `memlink migrate`, `memlink doctor`, `memlink verify`.
-//! Parsing only; no behaviour.
+//! The command line: `memlink run`, `memlink migrate`. Parsing only; no behaviour.
 
 use clap::{Parser, Subcommand};
-
-use crate::role::Role;
 
 /// memlink turns a chat application's messages into long-term memory, reliably.
 ///
@@ -27,11 +24,9 @@ pub enum Command {
         no_migrate: bool,
         /// Which actors to run: all (relay, worker, watermark), relay, or worker (worker and
         /// watermark).
-        #[arg(long, value_enum, default_value_t = Role::All, env = "MEMLINK_ROLE")]
-        role: Role,
+        #[arg(long, value_enum, default_value_t = crate::role::Role::All, env = "MEMLINK_ROLE")]
+        role: crate::role::Role,
     },
-    /// Apply pending database migrations (idempotent) and exit.
-    Migrate,
     /// Diagnose the pipeline from Postgres, Redis and the heartbeats (and a daemon's admin
     /// endpoint): exit 0 healthy, 1 warnings, 2 critical findings.
     Doctor {
@@ -65,4 +60,6 @@ pub enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
+    /// Apply pending database migrations (idempotent) and exit.
+    Migrate,
 }

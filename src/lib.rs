@@ -19,16 +19,18 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod http;
+pub mod postgres;
+pub mod redis;
+pub mod system;
+pub mod systemd;
+
+// Operations: roles, heartbeats, self-diagnosis, metrics, logs, doctor and verify.
 pub mod diagnose;
 pub mod doctor;
 pub mod heartbeat;
-pub mod http;
 pub mod logging;
-pub mod postgres;
-pub mod redis;
 pub mod role;
-pub mod system;
-pub mod systemd;
 pub mod telemetry;
 pub mod verify;
 

@@ -18,10 +18,6 @@ fn main() -> ExitCode {
             Ok(config) => run(config, !no_migrate, role),
             Err(e) => config_error(e),
         },
-        Command::Migrate => match config::database_url(&|k| std::env::var(k).ok()) {
-            Ok(url) => migrate(url),
-            Err(e) => config_error(e),
-        },
         Command::Doctor {
             json,
             admin_url,
@@ -54,6 +50,10 @@ fn main() -> ExitCode {
                     base_url,
                 },
             ),
+            Err(e) => config_error(e),
+        },
+        Command::Migrate => match config::database_url(&|k| std::env::var(k).ok()) {
+            Ok(url) => migrate(url),
             Err(e) => config_error(e),
         },
     };

@@ -254,6 +254,11 @@ async fn refresh(state: &AppState) {
     }
 }
 
+/// `GET /metrics`, registered beside the other routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(scrape));
+}
+
 /// `GET /metrics`: Prometheus text format, no token (it carries no secrets or payloads).
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let Some(handle) = HANDLE.get() else {

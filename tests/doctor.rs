@@ -21,7 +21,7 @@ fn doctor(env: &TestEnv, args: &[&str], extra: &[(&str, &str)]) -> (i32, Value) 
     all.extend_from_slice(args);
     let mut vars = vec![RECONCILER_ON];
     vars.extend_from_slice(extra);
-    let run = env.cli(&all, &vars);
+    let run = env.command(&all, &vars);
     (run.code.expect("doctor exited by a signal"), run.json())
 }
 
@@ -57,7 +57,7 @@ fn a_healthy_pipeline_has_no_findings_and_exits_zero() {
     assert_eq!(code, 0);
     assert_eq!(report["snapshot"]["daemon"]["ready"], true);
     // The human report says so too.
-    let run = env.cli(&["doctor"], &[RECONCILER_ON]);
+    let run = env.command(&["doctor"], &[RECONCILER_ON]);
     assert_eq!(run.code, Some(0));
     assert!(run.stdout.contains("no problems found"), "{}", run.stdout);
     assert!(run.stdout.contains("1 alive"), "{}", run.stdout);
@@ -473,7 +473,7 @@ fn a_database_behind_the_binary_is_schema_behind() {
 #[test]
 fn unreachable_dependencies_are_named_with_redacted_urls() {
     let env = TestEnv::new();
-    let run = env.cli(
+    let run = env.command(
         &["doctor", "--json"],
         &[
             (
@@ -502,7 +502,7 @@ fn unreachable_dependencies_are_named_with_redacted_urls() {
     let redis = finding(&report, "redis_unreachable");
     assert_eq!(redis["details"]["url"], "redis://:***@127.0.0.1:1/0");
     // The human report names both too.
-    let run = env.cli(
+    let run = env.command(
         &["doctor"],
         &[(
             "DATABASE_URL",

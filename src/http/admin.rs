@@ -1,6 +1,4 @@
 //! Health and admin endpoints: `/healthz`, `/readyz`, `/admin/status`, `/admin/dead-letters`.
-//! `/readyz` and `/admin/status` include the self-diagnosis ([`crate::diagnose`]): readiness
-//! fails on a critical finding, the status lists every finding.
 //!
 //! `/admin/*` requires the bearer token when one is configured, compared in constant time.
 //! These handlers only read; they must never change pipeline state.
@@ -16,7 +14,6 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::diagnose::Severity;
 use crate::postgres::api::{self, DeadLetterFilter};
 
 /// Proof that the request carried the admin token (or that none is configured).
@@ -69,9 +66,9 @@ async fn readiness_problems(state: &AppState) -> Vec<String> {
         }
         Err(_) => problems.push("the supervisor is not running".to_owned()),
     }
-    // Critical findings of the self-diagnosis (the dependencies' reachability is above).
+    // Critical findings of the self-diagnosis (crate::diagnose; reachability is above).
     for f in state.ops.findings(&state.pg).await {
-        if f.severity == Severity::Critical
+        if f.severity == crate::diagnose::Severity::Critical
             && !matches!(f.code, "postgres_unreachable" | "redis_unreachable")
         {
             problems.push(format!("{}: {}", f.code, f.message));

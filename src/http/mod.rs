@@ -44,8 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/chats/{chat_id}", web::get().to(chat::get_chat))
         .route("/v1/users/{user_id}/facts", web::get().to(chat::get_facts))
         .route("/admin/status", web::get().to(admin::status))
-        .route("/admin/dead-letters", web::get().to(admin::dead_letters))
-        .route("/metrics", web::get().to(crate::telemetry::scrape));
+        .route("/admin/dead-letters", web::get().to(admin::dead_letters));
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -68,6 +67,7 @@ pub fn bind(
             .app_data(query_errors.clone())
             .app_data(path_errors.clone())
             .configure(routes)
+            .configure(crate::telemetry::routes)
             .default_service(web::to(not_found))
     })
     .workers(2)

@@ -96,13 +96,13 @@ impl TestEnv {
     }
 
     /// Runs a `memlink` command to completion with this test's environment.
-    pub fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> CliRun {
+    pub fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> CliRun {
         run_cli(args, &self.env_with(extra))
     }
 
     /// `memlink migrate` on this test's database.
     pub fn migrate(&self) {
-        let run = self.cli(&["migrate"], &[]);
+        let run = self.command(&["migrate"], &[]);
         assert_eq!(run.code, Some(0), "migrate failed: {}", run.stderr);
     }
 
