@@ -553,3 +553,81 @@ fn redis_without_persistence_while_the_reconciler_is_off() {
     );
     let _ = code;
 }
+
+#[test]
+fn a_database_ahead_of_the_binary_is_schema_ahead() {
+    let env = TestEnv::new();
+    env.migrate();
+    env.pg()
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES (999, 'from_the_future', now()::text, '0')",
+            &[],
+        )
+        .unwrap();
+    let (code, report) = doctor(&env, &[], &[]);
+    let f = finding(&report, "schema_ahead");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["details"]["found"], 999);
+    assert_eq!(code, 1, "{report:#}");
+}
+
+#[test]
+fn the_admin_endpoint_is_checked_when_given() {
+    let env = TestEnv::new();
+    // Nothing listens there.
+    let (code, report) = doctor(&env, &["--admin-url", "http://127.0.0.1:1"], &[]);
+    assert_eq!(code, 2);
+    let f = finding(&report, "daemon_unreachable");
+    assert!(
+        f["message"].as_str().unwrap().contains("127.0.0.1:1"),
+        "{f}"
+    );
+
+    // A worker-only daemon with an event pending: not ready, and the token is wrong.
+    let worker = env.spawn_daemon_with(
+        &["run", "--role", "worker"],
+        &[
+            FAST_HEARTBEAT,
+            RECONCILER_ON,
+            ("MEMLINK_ADMIN_TOKEN", "right"),
+        ],
+    );
+    let (status, _) = worker.post_message(&new_uuid(), "ana", "user", "hello");
+    assert_eq!(status, 201);
+    let url = worker.url("");
+    let (code, report) = doctor(&env, &["--admin-url", &url, "--admin-token", "wrong"], &[]);
+    assert_eq!(code, 2);
+    let not_ready = finding(&report, "daemon_not_ready");
+    assert!(
+        not_ready["details"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("relay_missing:"),
+        "{not_ready}"
+    );
+    finding(&report, "daemon_unauthorized");
+    // The right token (from the environment, as systemd would pass it): accepted.
+    let (_, report) = doctor(
+        &env,
+        &["--admin-url", &url],
+        &[("MEMLINK_ADMIN_TOKEN", "right")],
+    );
+    assert!(
+        !codes(&report).contains(&"daemon_unauthorized".to_owned()),
+        "{report:#}"
+    );
+    // The token never appears in the output.
+    let run = env.command(
+        &[
+            "doctor",
+            "--json",
+            "--admin-url",
+            &url,
+            "--admin-token",
+            "wrong",
+        ],
+        &[RECONCILER_ON],
+    );
+    assert!(!run.stdout.contains("\"wrong\""));
+}
