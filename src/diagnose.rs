@@ -566,7 +566,7 @@ pub fn evaluate(s: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     if let Some(pg) = pg {
         schema_rules(pg, s.expected_schema, &mut out);
         if let Some(hb) = &pg.heartbeats {
-            liveness_rules(pg, hb, redis, &s.target, t, &mut out);
+            liveness_rules(pg, hb, redis, &s.target, &mut out);
             split_brain_rule(hb, &mut out);
             crash_rules(hb, t, &mut out);
         }
@@ -634,7 +634,6 @@ fn liveness_rules(
     hb: &[Heartbeat],
     redis: Option<&RedisFacts>,
     target: &Target,
-    _t: &Thresholds,
     out: &mut Vec<Finding>,
 ) {
     let live: Vec<&Heartbeat> = hb.iter().filter(|h| h.live).collect();
