@@ -22,6 +22,7 @@ pub mod vars {
     pub const RESTART_PERIOD_SECS: &str = "MEMLINK_RESTART_PERIOD_SECS";
     pub const RECONCILE_AFTER_SECS: &str = "MEMLINK_RECONCILE_AFTER_SECS";
     pub const CRASH_QUARANTINE_AFTER: &str = "MEMLINK_CRASH_QUARANTINE_AFTER";
+    pub const HEARTBEAT_SECS: &str = "MEMLINK_HEARTBEAT_SECS";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +52,8 @@ pub struct Config {
     pub reconcile_after: Option<Duration>,
     /// An entry found in flight after this many process deaths is quarantined.
     pub crash_quarantine_after: u32,
+    /// How often this process upserts its heartbeat row (live while younger than 3×).
+    pub heartbeat_interval: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for Config {
             .field("restart_period", &self.restart_period)
             .field("reconcile_after", &self.reconcile_after)
             .field("crash_quarantine_after", &self.crash_quarantine_after)
+            .field("heartbeat_interval", &self.heartbeat_interval)
             .finish()
     }
 }
@@ -145,6 +149,11 @@ impl Config {
             Ok(n) if n > 0 => Ok(n),
             _ => Err("expected a whole number, at least 1".to_owned()),
         })?;
+        let heartbeat_interval =
+            parse_or(env, vars::HEARTBEAT_SECS, "5", |s| match s.parse::<u64>() {
+                Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err("expected whole seconds, 1 to 300".to_owned()),
+            })?;
         Ok(Config {
             database_url,
             redis_url,
@@ -159,6 +168,7 @@ impl Config {
             restart_period,
             reconcile_after,
             crash_quarantine_after,
+            heartbeat_interval,
         })
     }
 }
@@ -202,7 +212,8 @@ fn name(
     })
 }
 
-fn hostname() -> String {
+/// This host's name (for consumer names and heartbeats).
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_owned())

@@ -22,11 +22,14 @@ use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redact_url, Config};
+use crate::diagnose::{OpsContext, Target, Thresholds};
+use crate::heartbeat::{self, Identity, RestartWindow};
 use crate::http::{self, AppState};
 use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
-use crate::{system, systemd};
+use crate::role::Role;
+use crate::{system, systemd, telemetry};
 
 /// How the daemon ended, when it did not end well.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,8 @@ pub enum DaemonError {
 
 pub struct RunOptions {
     pub migrate: bool,
+    /// Which actors this process runs.
+    pub role: Role,
 }
 
 /// Retries `f` until it succeeds or `deadline` passes, logging each failure.
@@ -73,9 +78,11 @@ where
 }
 
 pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
-    log::info!(target: "memlink::daemon", "event=starting version={} database={} redis={} stream={} group={} consumer={}",
-        env!("CARGO_PKG_VERSION"), redact_url(&config.database_url), redact_url(&config.redis_url),
+    log::info!(target: "memlink::daemon", "event=starting version={} role={} database={} redis={} stream={} group={} consumer={}",
+        env!("CARGO_PKG_VERSION"), opts.role, redact_url(&config.database_url), redact_url(&config.redis_url),
         config.stream, config.group, config.consumer);
+    telemetry::install();
+    actix_web::rt::spawn(telemetry::upkeep());
     let startup_deadline = Duration::from_secs(30);
 
     let pg = postgres::build_pool(&config.database_url, 16)
@@ -101,7 +108,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let redis_pool = redis_adapter::build_pool(&config.redis_url, 16)
         .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
     let bus = RedisBus::new(
-        redis_pool,
+        redis_pool.clone(),
         config.stream.clone(),
         config.group.clone(),
         config.consumer.clone(),
@@ -116,7 +123,19 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let escalate = Arc::new(move |reason: String| {
         let _ = escalate_tx.send(reason);
     });
-    let specs = child_specs(&config, &pg, &bus, &status, &ambient);
+    let specs: Vec<ChildSpec> = child_specs(&config, &pg, &bus, &status, &ambient)
+        .into_iter()
+        .filter(|spec| {
+            // The reconciler re-publishes outbox rows: relay work.
+            if spec.name == memlink_actors::relay::NAME
+                || spec.name == memlink_actors::reconciler::NAME
+            {
+                opts.role.runs_relay()
+            } else {
+                opts.role.runs_worker()
+            }
+        })
+        .collect();
     let supervision = SupervisorConfig {
         intensity: config.restart_intensity,
         period: config.restart_period,
@@ -131,10 +150,56 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     )
     .start();
 
-    actix_web::rt::spawn(postgres::listen::forward_notifications(
-        config.database_url.clone(),
-        root.clone().recipient::<Wake>(),
+    if opts.role.runs_relay() {
+        actix_web::rt::spawn(postgres::listen::forward_notifications(
+            config.database_url.clone(),
+            root.clone().recipient::<Wake>(),
+        ));
+    }
+
+    // The first heartbeat before "ready", so a peer never sees this process ready and absent.
+    let identity = Arc::new(identity(&config, opts.role));
+    let mut restart_window = RestartWindow::new(heartbeat::RESTART_WINDOW);
+    let board = status.snapshot();
+    let recent = restart_window.record(std::time::Instant::now(), &board);
+    let bus_id = heartbeat::bus_id(&redis_pool, identity.bus_db).await;
+    match heartbeat::beat(
+        &pg,
+        &identity,
+        bus_id.as_deref(),
+        &heartbeat::actors_json(&board, &recent),
+    )
+    .await
+    {
+        Ok(()) => telemetry::heartbeat_succeeded(),
+        Err(e) => {
+            log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={:?}", identity.instance_id, e.message)
+        }
+    }
+    if let Err(e) = heartbeat::prune(&pg).await {
+        log::debug!(target: "memlink::heartbeat", "event=heartbeat_prune_failed error={:?}", e.message);
+    }
+    let heartbeat_task = actix_web::rt::spawn(heartbeat::run(
+        pg.clone(),
+        redis_pool.clone(),
+        identity.clone(),
+        status.clone(),
+        restart_window,
     ));
+    let ops = Arc::new(OpsContext {
+        target: Target {
+            database: redact_url(&config.database_url),
+            redis: redact_url(&config.redis_url),
+            stream: config.stream.clone(),
+            group: config.group.clone(),
+            reclaim_idle_secs: config.reclaim_idle.as_secs(),
+            reconcile_after_secs: reconcile_setting(),
+        },
+        thresholds: Thresholds::default(),
+        redis: redis_pool.clone(),
+        role: opts.role,
+        instance_id: identity.instance_id,
+    });
 
     let state = AppState {
         pg: pg.clone(),
@@ -145,6 +210,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         admin_token: config.admin_token.clone(),
         stream: config.stream.clone(),
         group: config.group.clone(),
+        ops,
     };
     let (server, bound) = http::bind(state, config.http_addr).map_err(DaemonError::Bind)?;
     log::info!(target: "memlink::http", "event=http_listening addr={bound}");
@@ -152,9 +218,16 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let mut server_task = actix_web::rt::spawn(server);
     actix_web::rt::spawn(systemd::watchdog(root.clone()));
     systemd::ready(&format!(
-        "relay, worker and watermark running; http on {bound}"
+        "role {}: {} running; http on {bound}",
+        opts.role,
+        status
+            .snapshot()
+            .iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
-    log::info!(target: "memlink::daemon", "event=ready http={bound}");
+    log::info!(target: "memlink::daemon", "event=ready role={} instance={} http={bound}", opts.role, identity.instance_id);
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Http)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Http)?;
@@ -175,8 +248,40 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     log::info!(target: "memlink::daemon", "event=stopping cause={cause:?}");
     systemd::stopping();
     shutdown(server_handle, root).await;
+    heartbeat_task.abort();
+    let board = status.snapshot();
+    let final_actors = heartbeat::actors_json(&board, &Default::default());
+    if let Err(e) = heartbeat::stopped(&pg, identity.instance_id, &cause, &final_actors).await {
+        log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={:?}", identity.instance_id, e.message);
+    }
     log::info!(target: "memlink::daemon", "event=stopped");
     outcome.map(|_| ())
+}
+
+/// `MEMLINK_RECONCILE_AFTER_SECS` as set (the reconciler reads it; the heartbeat reports it).
+fn reconcile_setting() -> Option<String> {
+    std::env::var(crate::config::vars::RECONCILE_AFTER_SECS).ok()
+}
+
+/// This process as its heartbeat row describes it.
+fn identity(config: &Config, role: Role) -> Identity {
+    Identity {
+        instance_id: uuid::Uuid::new_v4(),
+        host: crate::config::hostname(),
+        pid: i32::try_from(std::process::id()).unwrap_or(i32::MAX),
+        role,
+        bus: redact_url(&config.redis_url),
+        bus_db: heartbeat::redis_db(&config.redis_url),
+        stream: config.stream.clone(),
+        group: config.group.clone(),
+        consumer: config.consumer.clone(),
+        interval: config.heartbeat_interval,
+        settings: serde_json::json!({
+            "reclaim_idle_secs": config.reclaim_idle.as_secs(),
+            "max_deliveries": config.max_deliveries,
+            "reconcile_after_secs": reconcile_setting(),
+        }),
+    }
 }
 
 /// Stops taking HTTP requests, then lets each actor finish its round and stop; bounded.

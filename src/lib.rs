@@ -12,6 +12,10 @@
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
+//! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
+//! - [`diagnose`], [`telemetry`], [`logging`]: self-diagnosis (findings), Prometheus
+//!   metrics, one-line text or JSON logs.
+//! - [`doctor`], [`verify`]: the operator's commands `memlink doctor` and `memlink verify`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -24,6 +28,15 @@ pub mod redis;
 pub mod reextract;
 pub mod system;
 pub mod systemd;
+
+// Operations: roles, heartbeats, self-diagnosis, metrics, logs, doctor and verify.
+pub mod diagnose;
+pub mod doctor;
+pub mod heartbeat;
+pub mod logging;
+pub mod role;
+pub mod telemetry;
+pub mod verify;
 
 /// Exit codes (sysexits.h), a contract with systemd units and scripts.
 pub mod exit {

@@ -2,7 +2,6 @@
 //! before anything binds; a supervisor escalation exits 70 so systemd restarts the process.
 #![forbid(unsafe_code)]
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,8 +14,42 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let code = match cli.command {
-        Command::Run { no_migrate } => match Config::from_env() {
-            Ok(config) => run(config, !no_migrate),
+        Command::Run { no_migrate, role } => match Config::from_env() {
+            Ok(config) => run(config, !no_migrate, role),
+            Err(e) => config_error(e),
+        },
+        Command::Doctor {
+            json,
+            admin_url,
+            admin_token,
+            outbox_stale_secs,
+        } => match Config::from_env() {
+            Ok(config) => memlink::doctor::run(
+                &config,
+                &memlink::doctor::DoctorOptions {
+                    json,
+                    admin_url,
+                    admin_token,
+                    outbox_stale: std::time::Duration::from_secs(outbox_stale_secs),
+                },
+            ),
+            Err(e) => config_error(e),
+        },
+        Command::Verify {
+            outbox,
+            json,
+            timeout,
+            base_url,
+        } => match Config::from_env() {
+            Ok(config) => memlink::verify::run(
+                &config,
+                &memlink::verify::VerifyOptions {
+                    outbox,
+                    json,
+                    timeout: std::time::Duration::from_secs(timeout),
+                    base_url,
+                },
+            ),
             Err(e) => config_error(e),
         },
         Command::Migrate => match config::database_url(&|k| std::env::var(k).ok()) {
@@ -48,8 +81,9 @@ fn config_error(e: config::ConfigError) -> u8 {
     exit::CONFIG
 }
 
-fn run(config: Config, migrate: bool) -> u8 {
-    let result = actix_web::rt::System::new().block_on(daemon::run(config, RunOptions { migrate }));
+fn run(config: Config, migrate: bool, role: memlink::role::Role) -> u8 {
+    let result =
+        actix_web::rt::System::new().block_on(daemon::run(config, RunOptions { migrate, role }));
     match result {
         Ok(()) => exit::OK,
         Err(e @ DaemonError::Escalated(_)) => {
@@ -82,20 +116,10 @@ fn migrate(url: String) -> u8 {
     }
 }
 
-/// One line per event: `<time> <LEVEL> <target> event=... key=value`, for log-based alerts.
+/// One line per event: `<time> <LEVEL> <target> event=... key=value` (or JSON with
+/// MEMLINK_LOG_FORMAT=json), for log-based alerts.
 fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format(|buf, record| {
-            writeln!(
-                buf,
-                "{} {} {} {}",
-                buf.timestamp_millis(),
-                record.level(),
-                record.target(),
-                record.args()
-            )
-        })
-        .init();
+    memlink::logging::init();
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()

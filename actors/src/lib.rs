@@ -27,6 +27,7 @@ pub mod dlq;
 pub mod domain;
 pub mod extract;
 pub mod messages;
+pub mod observe;
 pub mod pace;
 pub mod plan;
 pub mod ports;

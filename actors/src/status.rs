@@ -82,6 +82,8 @@ impl StatusBoard {
     }
 
     pub fn restarted(&self, name: &'static str, error: &str) {
+        // Every restart, whoever notices it, is counted here: one place for the metric.
+        crate::observe::restart(name);
         self.update(name, |s| {
             s.state = ActorState::Restarting;
             s.restarts += 1;

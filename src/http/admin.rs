@@ -65,6 +65,14 @@ async fn readiness_problems(state: &AppState) -> Vec<String> {
         }
         Err(_) => problems.push("the supervisor is not running".to_owned()),
     }
+    // Critical findings of the self-diagnosis (crate::diagnose; reachability is above).
+    for f in state.ops.findings(&state.pg).await {
+        if f.severity == crate::diagnose::Severity::Critical
+            && !matches!(f.code, "postgres_unreachable" | "redis_unreachable")
+        {
+            problems.push(format!("{}: {}", f.code, f.message));
+        }
+    }
     for s in state.status.snapshot() {
         match s.state {
             ActorState::Running | ActorState::Starting => {}
@@ -96,6 +104,7 @@ pub async fn status(
 ) -> Result<HttpResponse, ApiError> {
     let stats = api::store_stats(&state.pg).await?;
     let stream = state.bus.stats().await.ok();
+    let findings = state.ops.findings(&state.pg).await;
     Ok(HttpResponse::Ok().json(json!({
         "outbox": stats.outbox,
         "stream": {
@@ -114,5 +123,8 @@ pub async fn status(
                 .get(memlink_actors::reconciler::REPUBLISHED).copied().unwrap_or(0),
         },
         "actors": state.status.snapshot(),
+        "role": state.ops.role,
+        "instance_id": state.ops.instance_id,
+        "findings": crate::diagnose::findings_json(&findings),
     })))
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub stream: String,
     pub group: String,
+    /// Role, identity and what the self-diagnosis looks at.
+    pub ops: std::sync::Arc<crate::diagnose::OpsContext>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -76,6 +78,7 @@ pub fn bind(
             .app_data(query_errors.clone())
             .app_data(path_errors.clone())
             .configure(routes)
+            .configure(crate::telemetry::routes)
             .default_service(web::to(not_found))
     })
     .workers(2)

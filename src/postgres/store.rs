@@ -259,14 +259,18 @@ impl EffectStore for PgStore {
             dead_lettered: batch.dead_letters.clone(),
             ..ApplyOutcome::default()
         };
+        // For the end-to-end latency histogram, observed once the effects are committed.
+        let mut fresh_created = Vec::new();
         if !batch.messages.is_empty() {
             let fresh = record_processed(&tx, &batch.messages, &mut outcome).await?;
             apply_effects(&tx, &fresh).await?;
             outcome.applied = fresh.len();
+            fresh_created.extend(fresh.iter().map(|m| m.event.created_at));
         }
         insert_dead_letters(&tx, &outcome.dead_lettered, &HashMap::new()).await?;
         confirm_outbox_events(&tx, batch).await?;
         tx.commit().await.map_err(classify)?;
+        crate::telemetry::effects_committed(&fresh_created);
         Ok(outcome)
     }
 }

@@ -267,6 +267,7 @@ impl StreamBus for RedisBus {
         }
         if !out.is_empty() {
             log::info!(target: "memlink::worker", "event=entries_reclaimed count={}", out.len());
+            crate::telemetry::reclaimed(out.len());
         }
         Ok(out)
     }

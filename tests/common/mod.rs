@@ -77,12 +77,33 @@ impl TestEnv {
     }
 
     pub fn spawn_daemon(&self, extra: &[(&str, &str)]) -> Daemon {
+        self.spawn_daemon_with(&["run"], extra)
+    }
+
+    /// This test's environment with `extra` added or replacing.
+    pub fn env_with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut env = self.daemon_env();
         for (k, v) in extra {
             env.retain(|(ek, _)| ek != k);
             env.push(((*k).to_owned(), (*v).to_owned()));
         }
-        Daemon::spawn(&["run"], &env)
+        env
+    }
+
+    /// A daemon started with other arguments (e.g. `run --role relay`).
+    pub fn spawn_daemon_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(args, &self.env_with(extra))
+    }
+
+    /// Runs a `memlink` command to completion with this test's environment.
+    pub fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> CliRun {
+        run_cli(args, &self.env_with(extra))
+    }
+
+    /// `memlink migrate` on this test's database.
+    pub fn migrate(&self) {
+        let run = self.command(&["migrate"], &[]);
+        assert_eq!(run.code, Some(0), "migrate failed: {}", run.stderr);
     }
 
     /// Appends a raw entry to this test's stream, as a legacy producer would.
@@ -122,6 +143,39 @@ impl Drop for TestEnv {
         {
             let _: Result<i64, _> = redis::cmd("DEL").arg(&self.stream).query(&mut r);
         }
+    }
+}
+
+/// A finished `memlink` command.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+pub fn run_cli(args: &[&str], env: &[(String, String)]) -> CliRun {
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run memlink");
+    CliRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -165,15 +219,44 @@ impl Daemon {
             addr: String::new(),
             logs,
         };
+        // Text logs say `event=http_listening addr=...`; JSON logs `"event":"http_listening"`.
+        let json = env
+            .iter()
+            .any(|(k, v)| k == "MEMLINK_LOG_FORMAT" && v.eq_ignore_ascii_case("json"));
+        let needle = if json {
+            "\"event\":\"http_listening\""
+        } else {
+            "event=http_listening"
+        };
         let line = d
-            .wait_for_log("event=http_listening", Duration::from_secs(60))
+            .wait_for_log(needle, Duration::from_secs(60))
             .unwrap_or_else(|| panic!("daemon did not start; log:\n{}", d.log_text()));
-        d.addr = line
-            .split("addr=")
-            .nth(1)
-            .map(|s| s.split_whitespace().next().unwrap_or("").to_owned())
-            .expect("bound address");
+        d.addr = if json {
+            serde_json::from_str::<Value>(&line).expect("a JSON log line")["addr"]
+                .as_str()
+                .expect("bound address")
+                .to_owned()
+        } else {
+            line.split("addr=")
+                .nth(1)
+                .map(|s| s.split_whitespace().next().unwrap_or("").to_owned())
+                .expect("bound address")
+        };
         d
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: the process dies without a graceful stop (as in an OOM kill).
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_lines(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
     }
 
     pub fn log_text(&self) -> String {
@@ -423,3 +506,58 @@ pub fn expected_checksum(message_ids: &[&str]) -> String {
 }
 
 pub const LONG: Duration = Duration::from_secs(30);
+
+/// A Redis server of this test's own (for settings the shared one must keep), on a free
+/// port, stopped on drop. `None` (the caller skips) when `redis-server` is not installed.
+pub struct PrivateRedis {
+    child: Child,
+    pub url: String,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateRedis {
+    pub fn start(extra_args: &[&str]) -> Option<PrivateRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("memlink-test-redis-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let child = Command::new("redis-server")
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&dir)
+            .args(extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skipping: cannot start redis-server ({e})");
+                let _ = std::fs::remove_dir_all(&dir);
+                return None;
+            }
+        };
+        let url = format!("redis://127.0.0.1:{port}");
+        let r = PrivateRedis { child, url, dir };
+        eventually("the private redis answers", Duration::from_secs(10), || {
+            redis::Client::open(r.url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .ok()
+        });
+        Some(r)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

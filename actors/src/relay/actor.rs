@@ -17,6 +17,8 @@ pub struct RelayActor {
     next: Option<SpawnHandle>,
     /// A wake-up arrived while a round was running: go again at once.
     woken: bool,
+    /// When the running round started (injected clock), for its duration metric.
+    round_started: Option<chrono::DateTime<chrono::Utc>>,
     draining: bool,
 }
 
@@ -28,6 +30,7 @@ impl RelayActor {
             restarts,
             next: None,
             woken: false,
+            round_started: None,
             draining: false,
         }
     }
@@ -51,16 +54,25 @@ impl RelayActor {
                 "event=dead_letter actor={NAME} reason={} source=outbox source_ref={} detail={:?}",
                 d.reason, d.source_ref, d.detail
             );
+            crate::observe::dead_letter(NAME, d.reason);
         }
         match &report.pace {
             Pace::Failing(e) => {
                 log::warn!(target: "memlink::relay", "event=relay_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
+                crate::observe::retry(NAME);
                 status.degraded(NAME, &e.message);
             }
             _ => {
                 if report.relayed > 0 {
                     log::debug!(target: "memlink::relay", "event=relayed rows={}", report.relayed);
                 }
+                crate::observe::relayed(report.relayed);
+                crate::observe::round(
+                    NAME,
+                    report.relayed + report.rejected.len(),
+                    self.round_started.take(),
+                    self.deps.ambient.clock.now(),
+                );
                 status.progress(NAME, self.deps.ambient.clock.now());
             }
         }
@@ -115,6 +127,7 @@ impl Handler<Round> for RelayActor {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
         self.next = None;
+        self.round_started = Some(self.deps.ambient.clock.now());
         let deps = self.deps.clone();
         AtomicResponse::new(Box::pin(
             async move { run_round(&deps).await }

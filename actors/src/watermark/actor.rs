@@ -13,6 +13,8 @@ pub struct WatermarkActor {
     deps: WatermarkDeps,
     pacer: Pacer,
     restarts: u32,
+    /// When the running round started (injected clock), for its duration metric.
+    round_started: Option<chrono::DateTime<chrono::Utc>>,
     draining: bool,
 }
 
@@ -22,6 +24,7 @@ impl WatermarkActor {
             deps,
             pacer,
             restarts,
+            round_started: None,
             draining: false,
         }
     }
@@ -30,12 +33,20 @@ impl WatermarkActor {
         match &pace {
             Pace::Failing(e) => {
                 log::warn!(target: "memlink::watermark", "event=watermark_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
+                crate::observe::retry(NAME);
                 self.deps.status.degraded(NAME, &e.message);
             }
             _ => {
                 if outcome.messages > 0 {
                     log::debug!(target: "memlink::watermark", "event=watermarks_folded messages={} chats={}", outcome.messages, outcome.chats);
                 }
+                crate::observe::folded(outcome.messages);
+                crate::observe::round(
+                    NAME,
+                    outcome.messages,
+                    self.round_started.take(),
+                    self.deps.ambient.clock.now(),
+                );
                 self.deps
                     .status
                     .progress(NAME, self.deps.ambient.clock.now());
@@ -78,6 +89,7 @@ impl Handler<Round> for WatermarkActor {
         if self.draining {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
+        self.round_started = Some(self.deps.ambient.clock.now());
         let deps = self.deps.clone();
         AtomicResponse::new(Box::pin(
             async move { run_round(&deps).await }

@@ -17,6 +17,8 @@ pub struct WorkerActor {
     restarts: u32,
     carry: Option<Carry>,
     last_reclaim: Option<DateTime<Utc>>,
+    /// When the running round started (injected clock), for its duration metric.
+    round_started: Option<DateTime<Utc>>,
     draining: bool,
 }
 
@@ -28,6 +30,7 @@ impl WorkerActor {
             restarts,
             carry: None,
             last_reclaim: None,
+            round_started: None,
             draining: false,
         }
     }
@@ -53,10 +56,12 @@ impl WorkerActor {
                 "event=dead_letter actor={NAME} reason={} source={} source_ref={} event_id={:?} deliveries={} detail={:?}",
                 d.reason, d.source.as_str(), d.source_ref, d.event_id.as_deref().unwrap_or(""), d.delivery_count, d.detail
             );
+            crate::observe::dead_letter(NAME, d.reason);
         }
         match &report.pace {
             Pace::Failing(e) => {
                 log::warn!(target: "memlink::worker", "event=worker_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
+                crate::observe::retry(NAME);
                 status.degraded(NAME, &e.message);
             }
             _ => {
@@ -64,6 +69,17 @@ impl WorkerActor {
                     log::debug!(target: "memlink::worker", "event=batch_applied applied={} duplicates={} dead_letters={}",
                         report.applied, report.duplicates, report.dead_letters.len());
                 }
+                crate::observe::processed(
+                    crate::domain::EventType::MessageCreated.as_str(),
+                    report.applied,
+                    report.duplicates,
+                );
+                crate::observe::round(
+                    NAME,
+                    report.applied + report.duplicates + report.dead_letters.len(),
+                    self.round_started.take(),
+                    self.deps.ambient.clock.now(),
+                );
                 status.progress(NAME, self.deps.ambient.clock.now());
             }
         }
@@ -117,6 +133,7 @@ impl Handler<Round> for WorkerActor {
         let deps = self.deps.clone();
         let carry = self.carry.take();
         let reclaim_due = carry.is_none() && self.reclaim_due();
+        self.round_started = Some(self.deps.ambient.clock.now());
         AtomicResponse::new(Box::pin(
             async move { run_round(&deps, carry, reclaim_due).await }
                 .into_actor(self)

@@ -1,0 +1,273 @@
+//! Prometheus metrics: installs the `metrics` recorder (metrics-exporter-prometheus, no HTTP
+//! listener of its own) and serves `GET /metrics` from the daemon's own actix-web server.
+//!
+//! Counters and histograms are recorded where things happen (the engine's actors through the
+//! `metrics` facade, the Redis and Postgres adapters here); gauges that describe the world
+//! (outbox backlog, stream length and lag, pools, live processes, findings) are refreshed
+//! from Postgres and Redis on each scrape, with a deadline so a scrape never hangs on a dead
+//! dependency. This module must never change pipeline state.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use memlink_actors::status::ActorState;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::diagnose::{self, CODES};
+use crate::http::AppState;
+use crate::postgres::api;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// How long one scrape may spend asking Postgres and Redis.
+const SCRAPE_DEADLINE: Duration = Duration::from_secs(3);
+
+const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+    3600.0,
+];
+const SIZE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0,
+];
+
+/// Installs the global recorder once (later calls are no-ops). Without it every metric call
+/// is a cheap no-op and `/metrics` answers 503.
+pub fn install() {
+    if HANDLE.get().is_some() {
+        return;
+    }
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("memlink_batch_duration_seconds".into()),
+            SECONDS_BUCKETS,
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("memlink_end_to_end_latency_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full("memlink_batch_size".into()), SIZE_BUCKETS)
+        });
+    match builder.and_then(|b| b.install_recorder()) {
+        Ok(handle) => {
+            let _ = HANDLE.set(handle);
+            describe();
+            gauge!("memlink_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        }
+        Err(e) => {
+            log::warn!(target: "memlink::metrics", "event=metrics_install_failed error={:?}", e.to_string());
+        }
+    }
+}
+
+fn describe() {
+    describe_gauge!(
+        "memlink_build_info",
+        "Always 1; the version label says which memlink runs."
+    );
+    describe_gauge!(
+        "memlink_outbox_pending",
+        "Outbox events waiting to be relayed (refreshed on scrape)."
+    );
+    describe_gauge!(
+        "memlink_outbox_oldest_pending_age_seconds",
+        "Age of the oldest pending outbox event, 0 when none (refreshed on scrape)."
+    );
+    describe_gauge!(
+        "memlink_dead_letters_open",
+        "Dead letters awaiting triage (status dead)."
+    );
+    describe_gauge!(
+        "memlink_watermarks_pending",
+        "Processed messages not yet folded into their chat's watermark."
+    );
+    describe_gauge!("memlink_stream_length", "XLEN of the stream.");
+    describe_gauge!(
+        "memlink_stream_pending",
+        "Entries delivered to the group and not yet acknowledged."
+    );
+    describe_gauge!(
+        "memlink_stream_lag",
+        "Entries not yet delivered to the group (absent when Redis cannot tell)."
+    );
+    describe_gauge!("memlink_stream_consumers", "Consumers known to the group.");
+    describe_gauge!(
+        "memlink_pg_pool_connections",
+        "Postgres pool connections by state (idle, in_use)."
+    );
+    describe_gauge!(
+        "memlink_redis_pool_connections",
+        "Redis pool connections by state (idle, in_use)."
+    );
+    describe_gauge!(
+        "memlink_postgres_up",
+        "1 when the last scrape reached Postgres."
+    );
+    describe_gauge!("memlink_redis_up", "1 when the last scrape reached Redis.");
+    describe_gauge!("memlink_actor_up", "1 while this process's actor is starting, running or degraded; 0 when restarting or stopped.");
+    describe_gauge!(
+        "memlink_live_instances",
+        "memlink processes with a fresh heartbeat, by function (relay, worker), across all hosts."
+    );
+    describe_gauge!(
+        "memlink_finding",
+        "1 while the diagnosis reports this finding code, else 0."
+    );
+    describe_gauge!(
+        "memlink_heartbeat_last_success_timestamp_seconds",
+        "Unix time of this process's last successful heartbeat."
+    );
+    describe_counter!(
+        "memlink_relayed_total",
+        "Outbox events published to the stream."
+    );
+    describe_counter!(
+        "memlink_processed_total",
+        "Events whose effects were committed for the first time, by event type."
+    );
+    describe_counter!(
+        "memlink_duplicates_total",
+        "Redelivered events that changed nothing."
+    );
+    describe_counter!(
+        "memlink_dead_letters_total",
+        "Inputs dead-lettered, by reason and actor."
+    );
+    describe_counter!(
+        "memlink_retries_total",
+        "Rounds that failed on a transient error and will be retried, by actor."
+    );
+    describe_counter!(
+        "memlink_reclaimed_total",
+        "Stream entries taken over from an idle consumer."
+    );
+    describe_counter!("memlink_actor_restarts_total", "Actor restarts, by actor.");
+    describe_counter!(
+        "memlink_watermark_folded_total",
+        "Messages folded into chat watermarks."
+    );
+    describe_histogram!(
+        "memlink_batch_size",
+        "Items handled per non-empty round, by actor."
+    );
+    describe_histogram!(
+        "memlink_batch_duration_seconds",
+        "Duration of a non-empty round, by actor."
+    );
+    describe_histogram!("memlink_end_to_end_latency_seconds", "From a message's created_at (for API messages, its outbox row's created_at) to the commit of its effects; first application only.");
+}
+
+/// Keeps histograms drained; run once per process.
+pub async fn upkeep() {
+    loop {
+        actix_web::rt::time::sleep(Duration::from_secs(5)).await;
+        if let Some(h) = HANDLE.get() {
+            h.run_upkeep();
+        }
+    }
+}
+
+pub fn heartbeat_succeeded() {
+    gauge!("memlink_heartbeat_last_success_timestamp_seconds").set(Utc::now().timestamp() as f64);
+}
+
+/// Entries taken over from idle consumers.
+pub fn reclaimed(count: usize) {
+    counter!("memlink_reclaimed_total").increment(count as u64);
+}
+
+/// End-to-end latency of messages whose effects were just committed: from the message's
+/// `created_at` to now. Negative spans (a producer clock ahead of ours) are not recorded.
+pub fn effects_committed(created: &[DateTime<Utc>]) {
+    let now = Utc::now();
+    for at in created {
+        let span = (now - *at).num_microseconds().unwrap_or(i64::MAX);
+        if span >= 0 {
+            histogram!("memlink_end_to_end_latency_seconds").record(span as f64 / 1e6);
+        }
+    }
+}
+
+fn pool_gauges(name: &'static str, state: bb8::State) {
+    let idle = f64::from(state.idle_connections);
+    let in_use = f64::from(state.connections.saturating_sub(state.idle_connections));
+    gauge!(name, "state" => "idle").set(idle);
+    gauge!(name, "state" => "in_use").set(in_use);
+}
+
+/// Refreshes the gauges that describe the world.
+async fn refresh(state: &AppState) {
+    let deadline = |f| actix_web::rt::time::timeout(SCRAPE_DEADLINE, f);
+    match deadline(api::store_stats(&state.pg)).await {
+        Ok(Ok(s)) => {
+            gauge!("memlink_postgres_up").set(1.0);
+            gauge!("memlink_outbox_pending").set(s.outbox.pending as f64);
+            gauge!("memlink_outbox_oldest_pending_age_seconds").set(s.outbox.oldest_pending_age_s);
+            gauge!("memlink_dead_letters_open").set(s.dead_letters_total as f64);
+            gauge!("memlink_watermarks_pending").set(s.watermarks_pending as f64);
+        }
+        _ => gauge!("memlink_postgres_up").set(0.0),
+    }
+    match actix_web::rt::time::timeout(SCRAPE_DEADLINE, state.bus.stats()).await {
+        Ok(Ok(s)) => {
+            gauge!("memlink_redis_up").set(1.0);
+            gauge!("memlink_stream_length").set(s.length as f64);
+            gauge!("memlink_stream_pending").set(s.pending as f64);
+            gauge!("memlink_stream_consumers").set(s.consumers as f64);
+            if let Some(lag) = s.lag {
+                gauge!("memlink_stream_lag").set(lag as f64);
+            }
+        }
+        _ => gauge!("memlink_redis_up").set(0.0),
+    }
+    pool_gauges("memlink_pg_pool_connections", state.pg.state());
+    pool_gauges("memlink_redis_pool_connections", state.ops.redis.state());
+    for a in state.status.snapshot() {
+        let up = matches!(
+            a.state,
+            ActorState::Starting | ActorState::Running | ActorState::Degraded
+        );
+        gauge!("memlink_actor_up", "actor" => a.name).set(if up { 1.0 } else { 0.0 });
+    }
+    let snapshot = state.ops.snapshot(&state.pg).await;
+    let findings = diagnose::evaluate(&snapshot, &state.ops.thresholds);
+    for (code, severity, _) in CODES {
+        let on = findings.iter().any(|f| f.code == *code);
+        gauge!("memlink_finding", "code" => *code, "severity" => severity.as_str()).set(if on {
+            1.0
+        } else {
+            0.0
+        });
+    }
+    if snapshot.postgres.is_ok() {
+        let (relays, workers) = diagnose::live_counts(&snapshot);
+        gauge!("memlink_live_instances", "function" => "relay").set(relays as f64);
+        gauge!("memlink_live_instances", "function" => "worker").set(workers as f64);
+    }
+}
+
+/// `GET /metrics`, registered beside the other routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(scrape));
+}
+
+/// `GET /metrics`: Prometheus text format, no token (it carries no secrets or payloads).
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    let Some(handle) = HANDLE.get() else {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("metrics recorder not installed\n");
+    };
+    refresh(&state).await;
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(handle.render())
+}
