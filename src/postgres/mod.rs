@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod listen;
+pub mod llm;
 pub mod recovery;
 pub mod store;
 

@@ -232,7 +232,7 @@ const MARK_MESSAGES_PROCESSED: &str = "
     ON CONFLICT (id) DO UPDATE SET processed_at = now() WHERE messages.processed_at IS NULL
  RETURNING id";
 
-const LOCK_USERS: &str = "
+pub(crate) const LOCK_USERS: &str = "
     SELECT pg_advisory_xact_lock(k)
       FROM (SELECT DISTINCT hashtextextended(u, 7311) AS k FROM unnest($1::text[]) AS u ORDER BY 1) s";
 
@@ -249,7 +249,7 @@ const INSERT_FACTS: &str = "
 
 /// Single-valued predicates: each value is superseded by the next one said, in `created_at`
 /// order whatever the arrival order; a correction means the old value was never true.
-const RECHAIN_SINGLE_VALUED: &str = "
+pub(crate) const RECHAIN_SINGLE_VALUED: &str = "
     WITH affected AS (SELECT DISTINCT user_id, predicate FROM unnest($1::text[], $2::text[]) AS a(user_id, predicate)),
     ranked AS (
         SELECT f.id, lead(f.id) OVER w AS next_id, lead(f.created_at) OVER w AS next_at, lead(f.kind) OVER w AS next_kind
@@ -264,7 +264,7 @@ const RECHAIN_SINGLE_VALUED: &str = "
      WHERE f.id = r.id AND r.next_id IS NOT NULL AND f.superseded_by IS DISTINCT FROM r.next_id";
 
 /// A retraction ends the matching value that was current before it.
-const APPLY_RETRACTIONS: &str = "
+pub(crate) const APPLY_RETRACTIONS: &str = "
     UPDATE facts f
        SET valid_to = r.created_at, supersede_kind = 'retraction', superseded_by = r.id
       FROM facts r
