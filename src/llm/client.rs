@@ -188,8 +188,8 @@ impl LlmClient {
         &self.model
     }
 
-    /// Asks the model, retrying what can be retried. `subject` (a message or chat id) only
-    /// labels the log lines.
+    /// Asks the model, retrying what can be retried. `subject` only labels the log lines
+    /// (`message_id=...` or `chat_id=...`).
     pub async fn complete(
         &self,
         purpose: Purpose,
@@ -221,14 +221,14 @@ impl LlmClient {
                     self.status.bump(counters::PROMPT_TOKENS, c.prompt_tokens);
                     self.status
                         .bump(counters::COMPLETION_TOKENS, c.completion_tokens);
-                    log::info!(target: "memlink::llm", "event=llm_call purpose={} subject={subject} model={:?} attempt={} prompt_tokens={} completion_tokens={} latency_ms={latency_ms}",
+                    log::info!(target: "memlink::llm", "event=llm_call purpose={} {subject} model={:?} attempt={} prompt_tokens={} completion_tokens={} latency_ms={latency_ms}",
                         purpose.as_str(), self.model, attempt + 1, c.prompt_tokens, c.completion_tokens);
                     return Ok(c);
                 }
                 Err(e) => {
                     self.status.bump(counters::REQUEST_ERRORS, 1);
                     let retry = e.retryable() && attempt < self.max_retries;
-                    log::warn!(target: "memlink::llm", "event=llm_call_failed purpose={} subject={subject} model={:?} attempt={} error={} detail={:?} retry={retry} latency_ms={latency_ms}",
+                    log::warn!(target: "memlink::llm", "event=llm_call_failed purpose={} {subject} model={:?} attempt={} error={} detail={:?} retry={retry} latency_ms={latency_ms}",
                         purpose.as_str(), self.model, attempt + 1, e.code(), e.to_string());
                     if !retry {
                         return Err(e);

@@ -269,7 +269,7 @@ async fn enrich_message(deps: &EnricherDeps, client: &LlmClient, job: &MessageJo
     let answer = client
         .complete(
             Purpose::Facts,
-            &id.to_string(),
+            &format!("message_id={id}"),
             &facts::system_prompt(),
             &facts::user_prompt(&job.content),
         )
@@ -322,7 +322,7 @@ async fn enrich_title(deps: &EnricherDeps, client: &LlmClient, job: &TitleJob) {
     let answer = client
         .complete(
             Purpose::Title,
-            &chat.to_string(),
+            &format!("chat_id={chat}"),
             &title::system_prompt(),
             &title::user_prompt(&job.content),
         )
