@@ -19,6 +19,8 @@ CREATE TABLE llm_enrichment (
     status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'rejected', 'failed')),
     attempts      integer NOT NULL DEFAULT 1,
     claimed_until timestamptz,
+    -- The enricher (one per process) holding the claim: a draining process gives its back.
+    claimed_by    uuid,
     facts_added   integer NOT NULL DEFAULT 0,
     model         text,
     last_error    text,
@@ -36,6 +38,7 @@ CREATE TABLE llm_titles (
     status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'rejected', 'failed')),
     attempts      integer NOT NULL DEFAULT 1,
     claimed_until timestamptz,
+    claimed_by    uuid,
     title         text,
     model         text,
     last_error    text,

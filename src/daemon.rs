@@ -329,6 +329,7 @@ fn child_specs(
         children.push(crate::llm::enricher::child_spec(
             crate::llm::enricher::EnricherDeps {
                 pg: pg.clone(),
+                owner: ambient.ids.new_id(),
                 config: llm.clone(),
                 ambient: ambient.clone(),
                 status: status.clone(),

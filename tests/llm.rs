@@ -752,3 +752,163 @@ fn requests_in_flight_never_exceed_the_concurrency_limit() {
         "at most one request at a time"
     );
 }
+
+#[test]
+fn a_draining_daemon_hands_its_claims_back_for_the_next_one() {
+    let slow = Arc::new(AtomicBool::new(true));
+    let switch = slow.clone();
+    let fake = FakeLlm::start(move |r| {
+        let content = if r.is_title() {
+            r#"{"title": "Dogs and cats"}"#
+        } else {
+            r#"{"facts": [{"predicate": "pet", "object": "a dog"}, {"predicate": "pet", "object": "cat"}]}"#
+        };
+        if switch.load(Ordering::SeqCst) {
+            Reply::Slow(Duration::from_secs(8), content.into())
+        } else {
+            answer(content, 1, 1)
+        }
+    });
+    let env = TestEnv::new();
+    let url = fake.base_url();
+    let extra = llm_env(&url, "both");
+    let mut daemon = env.spawn_daemon(&extra);
+    let chat = new_uuid();
+    let id = post(&daemon, &chat, "fay", "I have a dog.");
+    eventually("the model is being asked", LONG, || {
+        (fake.requests().len() == 2).then_some(())
+    });
+
+    daemon.signal("TERM");
+    let exit = daemon.wait_exit(LONG).expect("the daemon exits");
+    assert!(exit.success(), "{exit:?}");
+    let row = env
+        .pg()
+        .query_one(
+            "SELECT status, attempts, claimed_by IS NULL, claimed_until <= now() FROM llm_enrichment
+              WHERE message_id = $1::text::uuid",
+            &[&id],
+        )
+        .expect("the claim");
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, i32>(1),
+            row.get::<_, bool>(2),
+            row.get::<_, bool>(3)
+        ),
+        ("pending".into(), 0, true, true),
+        "handed back, uncounted"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM llm_titles WHERE status = 'pending' AND claimed_by IS NULL AND attempts = 0"),
+        1
+    );
+
+    // The next daemon takes the work up at once, not after the lease.
+    switch_fast(&slow);
+    let _next = env.spawn_daemon(&extra);
+    assert_eq!(wait_enriched(&env, &id), ("done".into(), 1, None));
+    assert_eq!(wait_title_pass(&env, &chat), ("done".into(), None));
+    assert_eq!(
+        facts_of(&env, "fay"),
+        vec![
+            (
+                "pet".into(),
+                "cat".into(),
+                "llm".into(),
+                "llm:test-model".into(),
+                1
+            ),
+            (
+                "pet".into(),
+                "dog".into(),
+                "pet.have".into(),
+                "rules".into(),
+                1
+            ),
+        ]
+    );
+    assert_eq!(
+        chat_title(&env, &chat),
+        (Some("Dogs and cats".into()), Some("llm".into()))
+    );
+}
+
+fn switch_fast(flag: &AtomicBool) {
+    flag.store(false, Ordering::SeqCst);
+}
+
+/// A claim whose enricher died (its lease ran out) is taken over; one that ran out too often
+/// is given up on, visibly, instead of being tried forever.
+#[test]
+fn expired_claims_are_taken_over_then_given_up_on() {
+    let fake = FakeLlm::start(|r| {
+        if r.is_title() {
+            answer(r#"{"title": "Tea"}"#, 1, 1)
+        } else {
+            answer(
+                r#"{"facts": [{"predicate": "likes", "object": "green tea"}]}"#,
+                1,
+                1,
+            )
+        }
+    });
+    let env = TestEnv::new();
+    let url = fake.base_url();
+    let daemon = env.spawn_daemon(&llm_env(&url, "both"));
+    let (one, two) = (
+        post(&daemon, &new_uuid(), "gus", "I like tea."),
+        post(&daemon, &new_uuid(), "gus", "I like coffee."),
+    );
+    assert_eq!(wait_enriched(&env, &one).0, "done");
+    assert_eq!(wait_enriched(&env, &two).0, "done");
+    let asked = fake.count(false);
+    assert_eq!(asked, 2);
+
+    // As if a process that held these claims had died.
+    let mut pg = env.pg();
+    pg.execute(
+        "UPDATE llm_enrichment SET status = 'pending', attempts = 1, claimed_until = now() - interval '1 second',
+                claimed_by = gen_random_uuid(), done_at = NULL WHERE message_id = $1::text::uuid",
+        &[&one],
+    )
+    .unwrap();
+    pg.execute(
+        "UPDATE llm_enrichment SET status = 'pending', attempts = 3, claimed_until = now() - interval '1 second',
+                claimed_by = gen_random_uuid(), done_at = NULL WHERE message_id = $1::text::uuid",
+        &[&two],
+    )
+    .unwrap();
+
+    let (status, added, error) = wait_enriched(&env, &two);
+    assert_eq!((status.as_str(), added), ("failed", 1));
+    assert_eq!(
+        error.as_deref(),
+        Some("abandoned: claimed 3 times without an outcome")
+    );
+    let (status, added, _) = wait_enriched(&env, &one);
+    // Taken over and asked again; the facts it already had are not added twice.
+    assert_eq!((status.as_str(), added), ("done", 0));
+    let attempts: i32 = pg
+        .query_one(
+            "SELECT attempts FROM llm_enrichment WHERE message_id = $1::text::uuid",
+            &[&one],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(attempts, 2);
+    assert_eq!(fake.count(false), asked + 1);
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE user_id = 'gus' AND rule_id = 'llm'"),
+        2
+    );
+    assert_eq!(
+        daemon
+            .log_lines_with(&format!(
+                "event=llm_failed message_id={two} error=abandoned"
+            ))
+            .len(),
+        1
+    );
+}

@@ -21,6 +21,7 @@ use memlink_actors::pace::{Pace, Pacer};
 use memlink_actors::ports::{Ambient, PortError};
 use memlink_actors::status::{ActorState, StatusBoard};
 use memlink_actors::supervisor::{ChildLink, ChildSpec};
+use uuid::Uuid;
 
 use super::client::{counters, LlmClient, Purpose};
 use super::{facts, title};
@@ -38,6 +39,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct EnricherDeps {
     pub pg: PgPool,
+    /// This process's enricher, in the claims it holds.
+    pub owner: Uuid,
     pub config: LlmConfig,
     pub ambient: Ambient,
     pub status: StatusBoard,
@@ -196,12 +199,24 @@ impl Handler<Ping> for LlmEnricher {
 }
 
 impl Handler<Drain> for LlmEnricher {
-    type Result = ();
-    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) {
-        // Jobs in flight may not finish; their claims expire and are taken up again.
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
+        // Jobs in flight may not finish before the process exits: their claims are handed
+        // back so that the next enricher takes them up at once (a job that does finish
+        // still records its outcome, and a second answer for it is ignored).
         self.draining = true;
         self.deps.status.set_state(NAME, ActorState::Stopped);
-        log::info!(target: "memlink::llm", "event=actor_drained actor={NAME}");
+        let (pg, owner) = (self.deps.pg.clone(), self.deps.owner);
+        Box::pin(async move {
+            match store::release_claims(&pg, owner).await {
+                Ok(released) => {
+                    log::info!(target: "memlink::llm", "event=actor_drained actor={NAME} released={released}")
+                }
+                Err(e) => {
+                    log::warn!(target: "memlink::llm", "event=actor_drained actor={NAME} released=0 error={:?}", e.message)
+                }
+            }
+        })
     }
 }
 
@@ -256,8 +271,8 @@ async fn claim(
     }
     let lease = lease(&deps.config);
     let limit = deps.config.concurrency;
-    let messages = store::claim_messages(&deps.pg, limit, lease).await?;
-    let titles = store::claim_titles(&deps.pg, &messages, limit, lease).await?;
+    let messages = store::claim_messages(&deps.pg, deps.owner, limit, lease).await?;
+    let titles = store::claim_titles(&deps.pg, deps.owner, &messages, limit, lease).await?;
     Ok((messages, titles))
 }
 

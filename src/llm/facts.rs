@@ -158,7 +158,7 @@ fn parse_fact(value: &Value) -> Result<LlmFact, Rejection> {
         None => return Err(Rejection::new("missing_field", "no predicate")),
     };
     let object = match f.get("object") {
-        Some(Value::String(s)) => normalise_object(s),
+        Some(Value::String(s)) => normalise_object(predicate, s),
         Some(_) => return Err(Rejection::new("wrong_type", "object is not a string")),
         None => return Err(Rejection::new("missing_field", "no object")),
     };
@@ -190,19 +190,34 @@ fn parse_fact(value: &Value) -> Result<LlmFact, Rejection> {
     })
 }
 
-/// Whitespace and control characters collapsed, surrounding quotes and final punctuation
-/// dropped: the same shape the rules store.
-fn normalise_object(raw: &str) -> String {
+/// Whitespace and control characters collapsed, surrounding quotes, final punctuation and a
+/// leading indefinite article dropped: the shape the rules store ("a cat" is "cat"), so that
+/// duplicates are found.
+fn normalise_object(predicate: Predicate, raw: &str) -> String {
     let collapsed = raw
         .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    collapsed
+    let trimmed = collapsed
         .trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | '“' | '”' | '‘' | '’'))
         .trim_end_matches(['.', ',', ';', ':', '!'])
-        .trim()
-        .to_owned()
+        .trim();
+    let keeps_articles = matches!(
+        predicate,
+        Predicate::Name | Predicate::PreferredName | Predicate::Email
+    );
+    if !keeps_articles {
+        for article in ["a ", "an "] {
+            let starts = trimmed
+                .get(..article.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(article));
+            if starts && trimmed.len() > article.len() {
+                return trimmed[article.len()..].trim_start().to_owned();
+            }
+        }
+    }
+    trimmed.to_owned()
 }
 
 /// The few checks a value can fail whatever the language: an age is a plausible number, an
@@ -236,11 +251,10 @@ pub struct StoredFact {
     pub kind: FactKind,
 }
 
-/// The LLM facts to add beside `rules` (the facts the rules stored for the same message):
-/// duplicates (same predicate and object, case-insensitively) are dropped; for a
-/// single-valued predicate the rules win, and the model gets at most one new value per
-/// message (retractions aside). With `rules` empty this is the LLM's own deduplication, used
-/// when its facts replace the rules'.
+/// The LLM facts to add beside `rules` (the facts already stored for the same message: the
+/// rules', or in `llm` mode none but the LLM's own): duplicates (same predicate and object,
+/// case-insensitively) are dropped; for a single-valued predicate what is stored wins, and
+/// the model gets at most one new value per message (retractions aside).
 pub fn merge(rules: &[StoredFact], llm: Vec<LlmFact>) -> Vec<LlmFact> {
     let key = |p: Predicate, o: &str| (p, o.to_lowercase());
     let mut seen: HashSet<(Predicate, String)> =
@@ -306,11 +320,18 @@ mod tests {
         );
         assert_eq!(parse_facts(r#"{"facts": []}"#).unwrap(), vec![]);
         assert_eq!(
+            parse_facts(r#"{"facts": [{"predicate": "likes", "object": "An  apple pie"}, {"predicate": "name", "object": "A Li"}]}"#).unwrap(),
+            vec![
+                fact(Predicate::Likes, "apple pie", FactKind::Assert),
+                fact(Predicate::Name, "A Li", FactKind::Assert)
+            ]
+        );
+        assert_eq!(
             parse_facts(
                 "```json\n{\"facts\": [{\"predicate\": \"pet\", \"object\": \"a cat\"}]}\n```"
             )
             .unwrap(),
-            vec![fact(Predicate::Pet, "a cat", FactKind::Assert)]
+            vec![fact(Predicate::Pet, "cat", FactKind::Assert)]
         );
     }
 

@@ -112,7 +112,7 @@ const RECLAIM_MESSAGES: &str = "
            FOR UPDATE SKIP LOCKED),
     claimed AS (
         UPDATE llm_enrichment e
-           SET claimed_until = now() + make_interval(secs => $2), attempts = e.attempts + 1
+           SET claimed_until = now() + make_interval(secs => $2), attempts = e.attempts + 1, claimed_by = $3
           FROM stale WHERE e.message_id = stale.message_id
      RETURNING e.message_id)
     SELECT m.id, m.chat_id, m.user_id, m.content, m.created_at
@@ -134,8 +134,8 @@ const CLAIM_MESSAGES: &str = "
          ORDER BY m.processed_at, m.id
          LIMIT $1),
     claimed AS (
-        INSERT INTO llm_enrichment (message_id, processed_at, claimed_until)
-        SELECT id, processed_at, now() + make_interval(secs => $2) FROM fresh
+        INSERT INTO llm_enrichment (message_id, processed_at, claimed_until, claimed_by)
+        SELECT id, processed_at, now() + make_interval(secs => $2), $4 FROM fresh
         ON CONFLICT (message_id) DO NOTHING
      RETURNING message_id)
     SELECT m.id, m.chat_id, m.user_id, m.content, m.created_at
@@ -148,13 +148,14 @@ const LATE_COMMIT_WINDOW_SECS: f64 = 300.0;
 /// Claims up to `limit` messages: expired claims first, then new ones.
 pub async fn claim_messages(
     pool: &PgPool,
+    owner: Uuid,
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<MessageJob>, PortError> {
     let conn = pool.get().await.map_err(pool_error)?;
     let lease = lease.as_secs_f64();
     let mut rows = conn
-        .query(RECLAIM_MESSAGES, &[&(limit as i64), &lease])
+        .query(RECLAIM_MESSAGES, &[&(limit as i64), &lease, &owner])
         .await
         .map_err(classify)?;
     if rows.len() < limit {
@@ -165,6 +166,7 @@ pub async fn claim_messages(
                     &((limit - rows.len()) as i64),
                     &lease,
                     &LATE_COMMIT_WINDOW_SECS,
+                    &owner,
                 ],
             )
             .await
@@ -185,8 +187,8 @@ pub async fn claim_messages(
 
 /// Once per chat: a chat whose fallback title came from one of these messages is claimed.
 const CLAIM_TITLES: &str = "
-    INSERT INTO llm_titles (chat_id, message_id, claimed_until)
-    SELECT c.id, c.title_message_id, now() + make_interval(secs => $2)
+    INSERT INTO llm_titles (chat_id, message_id, claimed_until, claimed_by)
+    SELECT c.id, c.title_message_id, now() + make_interval(secs => $2), $3
       FROM chats c
      WHERE c.title_message_id = ANY($1) AND c.title_source = 'fallback'
      ORDER BY c.id
@@ -202,7 +204,7 @@ const RECLAIM_TITLES: &str = "
            FOR UPDATE SKIP LOCKED),
     claimed AS (
         UPDATE llm_titles t
-           SET claimed_until = now() + make_interval(secs => $2), attempts = t.attempts + 1
+           SET claimed_until = now() + make_interval(secs => $2), attempts = t.attempts + 1, claimed_by = $3
           FROM stale WHERE t.chat_id = stale.chat_id
      RETURNING t.chat_id, t.message_id)
     SELECT claimed.chat_id, claimed.message_id, m.content
@@ -212,6 +214,7 @@ const RECLAIM_TITLES: &str = "
 /// up to `limit` expired title claims.
 pub async fn claim_titles(
     pool: &PgPool,
+    owner: Uuid,
     jobs: &[MessageJob],
     limit: usize,
     lease: Duration,
@@ -219,7 +222,7 @@ pub async fn claim_titles(
     let conn = pool.get().await.map_err(pool_error)?;
     let lease = lease.as_secs_f64();
     let mut out: Vec<TitleJob> = conn
-        .query(RECLAIM_TITLES, &[&(limit as i64), &lease])
+        .query(RECLAIM_TITLES, &[&(limit as i64), &lease, &owner])
         .await
         .map_err(classify)?
         .into_iter()
@@ -234,7 +237,7 @@ pub async fn claim_titles(
     }
     let ids: Vec<Uuid> = jobs.iter().map(|j| j.message_id).collect();
     for r in conn
-        .query(CLAIM_TITLES, &[&ids, &lease])
+        .query(CLAIM_TITLES, &[&ids, &lease, &owner])
         .await
         .map_err(classify)?
     {
@@ -250,11 +253,37 @@ pub async fn claim_titles(
     Ok(out)
 }
 
+/// A draining enricher hands its unfinished claims back at once, uncounted, instead of
+/// letting them wait for their lease to run out.
+const RELEASE_MESSAGES: &str = "
+    UPDATE llm_enrichment SET claimed_until = now(), attempts = greatest(attempts - 1, 0), claimed_by = NULL
+     WHERE claimed_by = $1 AND status = 'pending'";
+
+const RELEASE_TITLES: &str = "
+    UPDATE llm_titles SET claimed_until = now(), attempts = greatest(attempts - 1, 0), claimed_by = NULL
+     WHERE claimed_by = $1 AND status = 'pending'";
+
+/// Gives back this enricher's unfinished claims; returns how many.
+pub async fn release_claims(pool: &PgPool, owner: Uuid) -> Result<u64, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let m = conn
+        .execute(RELEASE_MESSAGES, &[&owner])
+        .await
+        .map_err(classify)?;
+    let t = conn
+        .execute(RELEASE_TITLES, &[&owner])
+        .await
+        .map_err(classify)?;
+    Ok(m + t)
+}
+
 const LOCK_ENRICHMENT: &str = "SELECT status FROM llm_enrichment WHERE message_id = $1 FOR UPDATE";
 
-const RULES_FACTS_OF_MESSAGE: &str = "
+/// What is stored for the message already: the rules' facts, and LLM facts of an earlier
+/// pass (a row set back to `pending` to ask again must not duplicate them in another casing).
+const FACTS_OF_MESSAGE: &str = "
     SELECT predicate, object, kind FROM facts
-     WHERE source_message_id = $1 AND rule_id <> $2
+     WHERE source_message_id = $1
      ORDER BY created_at, id";
 
 const DELETE_RULES_FACTS: &str =
@@ -311,42 +340,40 @@ pub async fn store_facts(
 
     // Predicates whose chains must be worked out again.
     let mut touched: BTreeSet<&'static str> = BTreeSet::new();
-    let to_add = match mode {
-        LlmMode::Both => {
-            let rules: Vec<StoredFact> = tx
-                .query(RULES_FACTS_OF_MESSAGE, &[&job.message_id, &LLM_RULE_ID])
-                .await
-                .map_err(classify)?
-                .into_iter()
-                .filter_map(|r| {
-                    Some(StoredFact {
-                        predicate: Predicate::parse(r.get(0))?,
-                        object: r.get(1),
-                        kind: parse_kind(r.get(2))?,
-                    })
-                })
-                .collect();
-            merge(&rules, facts)
+    if mode == LlmMode::Llm {
+        let deleted = tx
+            .query(DELETE_RULES_FACTS, &[&job.message_id, &LLM_RULE_ID])
+            .await
+            .map_err(classify)?;
+        for r in &deleted {
+            if let Some(p) = Predicate::parse(r.get(0)) {
+                touched.insert(p.as_str());
+            }
         }
-        LlmMode::Llm => {
-            let deleted = tx
-                .query(DELETE_RULES_FACTS, &[&job.message_id, &LLM_RULE_ID])
+        if !touched.is_empty() {
+            let preds: Vec<&str> = touched.iter().copied().collect();
+            tx.execute(RESET_CHAINS, &[&job.user_id, &preds])
                 .await
                 .map_err(classify)?;
-            for r in &deleted {
-                if let Some(p) = Predicate::parse(r.get(0)) {
-                    touched.insert(p.as_str());
-                }
-            }
-            if !touched.is_empty() {
-                let preds: Vec<&str> = touched.iter().copied().collect();
-                tx.execute(RESET_CHAINS, &[&job.user_id, &preds])
-                    .await
-                    .map_err(classify)?;
-            }
-            merge(&[], facts)
         }
-    };
+    }
+    // In `both` mode these are the rules' facts, which win; in `llm` mode only LLM facts are
+    // left, so the merge is the LLM's own deduplication.
+    let stored: Vec<StoredFact> = tx
+        .query(FACTS_OF_MESSAGE, &[&job.message_id])
+        .await
+        .map_err(classify)?
+        .into_iter()
+        .filter_map(|r| {
+            Some(StoredFact {
+                predicate: Predicate::parse(r.get(0))?,
+                object: r.get(1),
+                kind: parse_kind(r.get(2))?,
+            })
+        })
+        .collect();
+    let to_add = merge(&stored, facts);
+    let mut inserted = 0u64;
 
     if !to_add.is_empty() {
         let ids: Vec<Uuid> = to_add.iter().map(|_| Uuid::new_v4()).collect();
@@ -355,26 +382,27 @@ pub async fn store_facts(
         let kinds: Vec<&str> = to_add.iter().map(|f| f.kind.as_str()).collect();
         let span_end = i32::try_from(job.content.len()).unwrap_or(i32::MAX);
         let name = extractor_name(model);
-        tx.execute(
-            INSERT_LLM_FACTS,
-            &[
-                &ids,
-                &job.user_id,
-                &job.chat_id,
-                &job.message_id,
-                &job.created_at,
-                &span_end,
-                &LLM_RULE_ID,
-                &name,
-                &LLM_EXTRACTOR_VERSION,
-                &LLM_CONFIDENCE,
-                &preds,
-                &objects,
-                &kinds,
-            ],
-        )
-        .await
-        .map_err(classify)?;
+        inserted = tx
+            .execute(
+                INSERT_LLM_FACTS,
+                &[
+                    &ids,
+                    &job.user_id,
+                    &job.chat_id,
+                    &job.message_id,
+                    &job.created_at,
+                    &span_end,
+                    &LLM_RULE_ID,
+                    &name,
+                    &LLM_EXTRACTOR_VERSION,
+                    &LLM_CONFIDENCE,
+                    &preds,
+                    &objects,
+                    &kinds,
+                ],
+            )
+            .await
+            .map_err(classify)?;
         touched.extend(preds);
     }
 
@@ -409,12 +437,12 @@ pub async fn store_facts(
                 .map_err(classify)?;
         }
     }
-    let added = i32::try_from(to_add.len()).unwrap_or(i32::MAX);
+    let added = i32::try_from(inserted).unwrap_or(i32::MAX);
     tx.execute(FINISH_DONE, &[&job.message_id, &added, &model])
         .await
         .map_err(classify)?;
     tx.commit().await.map_err(classify)?;
-    Ok(Some(to_add.len()))
+    Ok(Some(usize::try_from(inserted).unwrap_or(usize::MAX)))
 }
 
 fn parse_kind(s: &str) -> Option<FactKind> {
