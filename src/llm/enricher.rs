@@ -34,7 +34,7 @@ pub const NAME: &str = "llm";
 /// A message or title whose claim expired this many times is given up on.
 const MAX_CLAIMS: i32 = 3;
 /// How often to look for new work when there is none.
-const IDLE_POLL: Duration = Duration::from_millis(500);
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct EnricherDeps {
