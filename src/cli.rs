@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 /// Configuration comes from the environment: DATABASE_URL, REDIS_URL, MEMLINK_HTTP_ADDR,
 /// MEMLINK_STREAM, MEMLINK_GROUP, MEMLINK_CONSUMER, MEMLINK_ADMIN_TOKEN,
 /// MEMLINK_RECLAIM_IDLE_SECS, MEMLINK_MAX_DELIVERIES, MEMLINK_RESTART_INTENSITY,
-/// MEMLINK_RESTART_PERIOD_SECS, RUST_LOG (see README.md).
+/// MEMLINK_RESTART_PERIOD_SECS, MEMLINK_EXTRACTOR and MEMLINK_LLM_* (see docs/llm.md),
+/// RUST_LOG (see README.md).
 #[derive(Debug, Parser)]
 #[command(name = "memlink", version, about, long_about = None)]
 pub struct Cli {

@@ -23,6 +23,13 @@ pub mod vars {
     pub const RECONCILE_AFTER_SECS: &str = "MEMLINK_RECONCILE_AFTER_SECS";
     pub const CRASH_QUARANTINE_AFTER: &str = "MEMLINK_CRASH_QUARANTINE_AFTER";
     pub const HEARTBEAT_SECS: &str = "MEMLINK_HEARTBEAT_SECS";
+    pub const EXTRACTOR: &str = "MEMLINK_EXTRACTOR";
+    pub const LLM_BASE_URL: &str = "MEMLINK_LLM_BASE_URL";
+    pub const LLM_MODEL: &str = "MEMLINK_LLM_MODEL";
+    pub const LLM_API_KEY: &str = "MEMLINK_LLM_API_KEY";
+    pub const LLM_TIMEOUT_SECS: &str = "MEMLINK_LLM_TIMEOUT_SECS";
+    pub const LLM_CONCURRENCY: &str = "MEMLINK_LLM_CONCURRENCY";
+    pub const LLM_MAX_RETRIES: &str = "MEMLINK_LLM_MAX_RETRIES";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +61,57 @@ pub struct Config {
     pub crash_quarantine_after: u32,
     /// How often this process upserts its heartbeat row (live while younger than 3×).
     pub heartbeat_interval: Duration,
+    /// The optional LLM extractor and titles; `None` when `MEMLINK_EXTRACTOR=rules`.
+    pub llm: Option<LlmConfig>,
+}
+
+/// Which extractor produces facts (`MEMLINK_EXTRACTOR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmMode {
+    /// The LLM's facts replace the rules' facts of a message, when the LLM's answer is valid.
+    Llm,
+    /// The LLM's valid facts are added to the rules' facts (rules win on conflict).
+    Both,
+}
+
+impl LlmMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmMode::Llm => "llm",
+            LlmMode::Both => "both",
+        }
+    }
+}
+
+/// An OpenAI-compatible chat-completions endpoint (Ollama, vLLM, llama.cpp's server).
+#[derive(Clone, PartialEq)]
+pub struct LlmConfig {
+    pub mode: LlmMode,
+    /// Without the trailing slash, e.g. `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// Sent as a bearer token; never logged or shown.
+    pub api_key: Option<String>,
+    /// One request, from connecting to the last byte of the answer.
+    pub timeout: Duration,
+    /// At most this many requests in flight at once.
+    pub concurrency: usize,
+    /// Retries after a failed request (timeouts, connection errors, 429, 5xx).
+    pub max_retries: u32,
+}
+
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("mode", &self.mode)
+            .field("base_url", &redact_url(&self.base_url))
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -73,6 +131,7 @@ impl std::fmt::Debug for Config {
             .field("reconcile_after", &self.reconcile_after)
             .field("crash_quarantine_after", &self.crash_quarantine_after)
             .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("llm", &self.llm)
             .finish()
     }
 }
@@ -169,8 +228,91 @@ impl Config {
             reconcile_after,
             crash_quarantine_after,
             heartbeat_interval,
+            llm: llm_config(env)?,
         })
     }
+}
+
+/// `MEMLINK_EXTRACTOR` and, unless it is `rules`, the endpoint it needs.
+fn llm_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<LlmConfig>, ConfigError> {
+    let mode = parse_or(env, vars::EXTRACTOR, "rules", |s| {
+        match s.to_ascii_lowercase().as_str() {
+            "rules" => Ok(None),
+            "llm" => Ok(Some(LlmMode::Llm)),
+            "both" => Ok(Some(LlmMode::Both)),
+            _ => Err("expected rules, llm or both".to_owned()),
+        }
+    })?;
+    let Some(mode) = mode else {
+        return Ok(None);
+    };
+    let raw_url = required(env, vars::LLM_BASE_URL)?;
+    let base_url = match url::Url::parse(raw_url.trim()) {
+        Ok(u) if u.scheme() == "http" && u.host().is_some() => {
+            u.as_str().trim_end_matches('/').to_owned()
+        }
+        // This build carries no TLS stack: a hosted endpoint needs a local TLS-terminating proxy.
+        Ok(u) if u.scheme() == "https" => {
+            return Err(ConfigError::Invalid {
+                var: vars::LLM_BASE_URL,
+                reason: format!(
+                    "{}: https is not supported by this build; use an http endpoint (a local server, or a TLS-terminating proxy)",
+                    redact_url(&raw_url)
+                ),
+            })
+        }
+        _ => {
+            return Err(ConfigError::Invalid {
+                var: vars::LLM_BASE_URL,
+                reason: format!("{}: expected an http:// URL", redact_url(&raw_url)),
+            })
+        }
+    };
+    let model = required(env, vars::LLM_MODEL)?.trim().to_owned();
+    if model.len() > 200 || model.chars().any(char::is_control) {
+        return Err(ConfigError::Invalid {
+            var: vars::LLM_MODEL,
+            reason: "expected at most 200 printable characters".to_owned(),
+        });
+    }
+    let api_key = env(vars::LLM_API_KEY).filter(|s| !s.trim().is_empty());
+    if api_key
+        .as_deref()
+        .is_some_and(|k| k.chars().any(|c| c.is_control() || c == ' '))
+    {
+        // Never echo the key itself.
+        return Err(ConfigError::Invalid {
+            var: vars::LLM_API_KEY,
+            reason: "contains spaces or control characters".to_owned(),
+        });
+    }
+    let timeout = parse_or(env, vars::LLM_TIMEOUT_SECS, "20", |s| {
+        match s.parse::<f64>() {
+            Ok(n) if n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
+            _ => Err("expected seconds, more than 0 and at most 3600".to_owned()),
+        }
+    })?;
+    let concurrency = parse_or(env, vars::LLM_CONCURRENCY, "4", |s| {
+        match s.parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => Ok(n),
+            _ => Err("expected a whole number from 1 to 64".to_owned()),
+        }
+    })?;
+    let max_retries = parse_or(env, vars::LLM_MAX_RETRIES, "2", |s| {
+        match s.parse::<u32>() {
+            Ok(n) if n <= 10 => Ok(n),
+            _ => Err("expected a whole number from 0 to 10".to_owned()),
+        }
+    })?;
+    Ok(Some(LlmConfig {
+        mode,
+        base_url,
+        model,
+        api_key,
+        timeout,
+        concurrency,
+        max_retries,
+    }))
 }
 
 fn required(
@@ -288,6 +430,69 @@ mod tests {
             !shown.contains("s3cret") && !shown.contains("hunter2"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn llm_is_off_by_default_and_needs_an_endpoint() {
+        let c = Config::from_lookup(&lookup(&BASE)).unwrap();
+        assert_eq!(c.llm, None);
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = BASE.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_lookup(&lookup(&v))
+        };
+        assert_eq!(
+            with(&[("MEMLINK_EXTRACTOR", "llm")]).unwrap_err(),
+            ConfigError::Missing("MEMLINK_LLM_BASE_URL")
+        );
+        assert_eq!(
+            with(&[
+                ("MEMLINK_EXTRACTOR", "both"),
+                ("MEMLINK_LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+            ])
+            .unwrap_err(),
+            ConfigError::Missing("MEMLINK_LLM_MODEL")
+        );
+        let e = with(&[("MEMLINK_EXTRACTOR", "gpt")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("MEMLINK_EXTRACTOR is invalid"), "{e}");
+        let e = with(&[
+            ("MEMLINK_EXTRACTOR", "llm"),
+            ("MEMLINK_LLM_BASE_URL", "https://u:pw@api.example/v1"),
+            ("MEMLINK_LLM_MODEL", "m"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("https is not supported") && !e.contains("pw@"),
+            "{e}"
+        );
+        let c = with(&[
+            ("MEMLINK_EXTRACTOR", "Both"),
+            ("MEMLINK_LLM_BASE_URL", "http://127.0.0.1:11434/v1/"),
+            ("MEMLINK_LLM_MODEL", "llama3.2"),
+            ("MEMLINK_LLM_API_KEY", "sk-very-secret"),
+            ("MEMLINK_LLM_TIMEOUT_SECS", "1.5"),
+        ])
+        .unwrap();
+        let llm = c.llm.clone().unwrap();
+        assert_eq!(llm.mode, LlmMode::Both);
+        assert_eq!(llm.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(llm.timeout, Duration::from_millis(1500));
+        assert_eq!((llm.concurrency, llm.max_retries), (4, 2));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("sk-very-secret") && shown.contains("***"),
+            "{shown}"
+        );
+        assert!(with(&[
+            ("MEMLINK_EXTRACTOR", "llm"),
+            ("MEMLINK_LLM_BASE_URL", "http://h/v1"),
+            ("MEMLINK_LLM_MODEL", "m"),
+            ("MEMLINK_LLM_CONCURRENCY", "0"),
+        ])
+        .is_err());
     }
 
     #[test]

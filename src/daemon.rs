@@ -430,5 +430,16 @@ fn child_specs(
     } else {
         log::warn!(target: "memlink::reconciler", "event=reconciler_disabled");
     }
+    if let Some(llm) = &config.llm {
+        children.push(crate::llm::enricher::child_spec(
+            crate::llm::enricher::EnricherDeps {
+                pg: pg.clone(),
+                owner: ambient.ids.new_id(),
+                config: llm.clone(),
+                ambient: ambient.clone(),
+                status: status.clone(),
+            },
+        ));
+    }
     children
 }

@@ -11,6 +11,7 @@
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
+//! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
 //! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
 //! - [`diagnose`], [`telemetry`], [`logging`]: self-diagnosis (findings), Prometheus
@@ -23,6 +24,7 @@ pub mod config;
 pub mod daemon;
 pub mod dlq_cmd;
 pub mod http;
+pub mod llm;
 pub mod postgres;
 pub mod redis;
 pub mod reextract;

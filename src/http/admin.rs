@@ -122,6 +122,7 @@ pub async fn status(
             "republished_total": state.status.counters()
                 .get(memlink_actors::reconciler::REPUBLISHED).copied().unwrap_or(0),
         },
+        "llm": crate::llm::status_json(&state.status, crate::postgres::llm::backlog(&state.pg).await.ok()),
         "actors": state.status.snapshot(),
         "role": state.ops.role,
         "instance_id": state.ops.instance_id,

@@ -27,7 +27,7 @@ use super::{classify, pool_error, PgPool};
 
 /// One advisory lock per user, taken in key order (no deadlocks between batches). The key
 /// must stay the one the V1 apply path used, so old and new code exclude each other.
-const LOCK_USERS: &str = "
+pub(crate) const LOCK_USERS: &str = "
     SELECT pg_advisory_xact_lock(k)
       FROM (SELECT DISTINCT hashtextextended(u, 7311) AS k FROM unnest($1::text[]) AS u ORDER BY 1) s";
 

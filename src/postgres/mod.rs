@@ -8,6 +8,7 @@
 pub mod api;
 pub mod dlq;
 pub mod listen;
+pub mod llm;
 pub mod memory;
 pub mod recovery;
 pub mod store;
