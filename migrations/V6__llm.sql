@@ -13,7 +13,8 @@ CREATE TABLE llm_epoch (
 -- answered but the answer was refused (the rules' facts stand); 'failed' when no answer came
 -- after the retries, or after too many claims (the rules' facts stand). Never retried forever.
 CREATE TABLE llm_enrichment (
-    message_id    uuid PRIMARY KEY REFERENCES messages (id),
+    -- Forgetting a message (or a user) forgets its enrichment state with it.
+    message_id    uuid PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
     -- The message's processed_at: where the next scan for new messages starts.
     processed_at  timestamptz NOT NULL,
     status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'rejected', 'failed')),
@@ -33,8 +34,8 @@ CREATE INDEX llm_enrichment_open_idx ON llm_enrichment (status, claimed_until) W
 -- One row per chat whose title was asked of the LLM (once per chat, from the message that gave
 -- the fallback title). Same statuses; a failure leaves the fallback title in place.
 CREATE TABLE llm_titles (
-    chat_id       uuid PRIMARY KEY REFERENCES chats (id),
-    message_id    uuid NOT NULL REFERENCES messages (id),
+    chat_id       uuid PRIMARY KEY REFERENCES chats (id) ON DELETE CASCADE,
+    message_id    uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'rejected', 'failed')),
     attempts      integer NOT NULL DEFAULT 1,
     claimed_until timestamptz,

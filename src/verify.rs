@@ -104,6 +104,8 @@ const INSERT_OUTBOX: &str = "
     INSERT INTO outbox_events (id, aggregate_id, event_type, payload, created_at)
     VALUES ($1, $2, 'message.created', $3, $4)";
 
+/// Statements first: they reference the facts derived from them.
+const CLEAN_FACT_SOURCES: &str = "DELETE FROM fact_sources WHERE user_id = $1";
 const CLEAN_FACTS: &str = "DELETE FROM facts WHERE user_id = $1";
 const CLEAN_PROCESSED: &str = "DELETE FROM processed_events WHERE event_id = $1";
 const CLEAN_WATERMARK: &str = "DELETE FROM watermarks WHERE chat_id = $1";
@@ -416,6 +418,9 @@ async fn cleanup(config: &Config, pg: &PgPool, s: &Synthetic, event_id: Option<U
             .await
             .map_err(|e| postgres::classify(e).message)?;
         let c = |e| postgres::classify(e).message;
+        tx.execute(CLEAN_FACT_SOURCES, &[&s.user_id])
+            .await
+            .map_err(c)?;
         report.insert(
             "facts".into(),
             json!(tx.execute(CLEAN_FACTS, &[&s.user_id]).await.map_err(c)?),
