@@ -687,14 +687,23 @@ mod tests {
             }
         }
 
+        /// Below 2^31 s (the year 2038) a float's error stays under half a microsecond, so
+        /// rounding recovers exactly the instant the producer wrote.
         #[test]
-        fn float_seconds_round_trip_to_the_microsecond(secs in 0i64..253_402_300_799, micros in 0i64..1_000_000) {
+        fn float_seconds_are_exact_to_the_microsecond_until_2038(secs in 0i64..(1i64 << 31), micros in 0i64..1_000_000) {
             let f = secs as f64 + micros as f64 / 1e6;
             let t = decode_timestamp(&json!(f)).unwrap();
-            let got = t.timestamp_micros();
-            let want = secs * 1_000_000 + micros;
-            // f64 has ~16 significant digits: exact to the microsecond up to ~2^53 µs (year 2255).
-            if want < (1i64 << 52) { prop_assert_eq!(got, want); } else { prop_assert!((got - want).abs() <= 64); }
+            prop_assert_eq!(t.timestamp_micros(), secs * 1_000_000 + micros);
+        }
+
+        /// Later, the float itself no longer holds whole microseconds: the instant is within
+        /// the float's own precision (one unit in the last place) of what was meant.
+        #[test]
+        fn later_float_seconds_are_within_the_floats_precision(secs in (1i64 << 31)..253_402_300_799, micros in 0i64..1_000_000) {
+            let f = secs as f64 + micros as f64 / 1e6;
+            let t = decode_timestamp(&json!(f)).unwrap();
+            let ulp_micros = (f * f64::EPSILON * 1e6).ceil() as i64 + 1;
+            prop_assert!((t.timestamp_micros() - (secs * 1_000_000 + micros)).abs() <= ulp_micros);
         }
     }
 }
