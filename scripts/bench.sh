@@ -14,7 +14,9 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 db="memlink_bench_${suffix}"
 psql "$DATABASE_URL" -qc "CREATE DATABASE ${db}"
-bench_url="$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$DATABASE_URL" "$db")"
+base="${DATABASE_URL%%\?*}"
+rest="${base#*://}"
+bench_url="${base%%://*}://${rest%%/*}/${db}${DATABASE_URL#"$base"}"
 stream="memlink-bench:${suffix}:events"
 
 cleanup() {

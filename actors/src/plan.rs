@@ -23,6 +23,11 @@ pub const MAX_RAW_BYTES: usize = 64 * 1024;
 #[cfg(feature = "fault-injection")]
 pub const PANIC_MARKER: &str = "memlink:test:panic";
 
+/// Test-only: a message whose content is exactly this blocks the worker's thread for three
+/// seconds (a wedged actor), so the systemd watchdog's silence can be tested.
+#[cfg(feature = "fault-injection")]
+pub const HANG_MARKER: &str = "memlink:test:hang";
+
 /// Test-only: a message whose content is exactly this aborts the whole process (what an OOM
 /// kill or a stack overflow would do), so crash-loop immunity can be tested.
 #[cfg(feature = "fault-injection")]
@@ -140,6 +145,10 @@ pub fn plan_message(m: MessageCreated, ambient: &Ambient) -> PlannedMessage {
     #[cfg(feature = "fault-injection")]
     if m.content.as_str() == ABORT_MARKER {
         std::process::abort();
+    }
+    #[cfg(feature = "fault-injection")]
+    if m.content.as_str() == HANG_MARKER {
+        std::thread::sleep(std::time::Duration::from_secs(3));
     }
     let (facts, title_candidate) = if m.role == Role::User {
         let facts = extract::extract(m.content.as_str())
