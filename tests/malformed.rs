@@ -303,3 +303,89 @@ fn undecodable_outbox_rows_die_at_the_relay() {
     assert_eq!(status["outbox"]["dead"], 4);
     assert_eq!(status["dead_letters"]["total"], 4);
 }
+
+/// PostgreSQL refusing one specific event (a constraint, `invalid input syntax`, ...) is
+/// deterministic: that event is dead-lettered on its first failure as `store_rejected`, with
+/// the database's reason, and the rest of its batch is applied.
+#[test]
+fn an_event_the_database_refuses_is_dead_lettered_on_first_failure() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[]);
+    // A stand-in for any per-row constraint the schema may have: it refuses one content.
+    env.pg()
+        .batch_execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.content = 'violates a constraint' THEN
+                 RAISE EXCEPTION 'content refused by policy' USING ERRCODE = '23514';
+               END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .unwrap();
+    let chat = new_uuid();
+    env.xadd_message(
+        &new_uuid(),
+        &message_payload(
+            &chat,
+            &new_uuid(),
+            "sid",
+            "My name is Sid.",
+            json!(1769067099),
+        ),
+    );
+    let poison = env.xadd_message(
+        &new_uuid(),
+        &message_payload(
+            &chat,
+            &new_uuid(),
+            "sid",
+            "violates a constraint",
+            json!(1769067100),
+        ),
+    );
+    env.xadd_message(
+        &new_uuid(),
+        &message_payload(
+            &chat,
+            &new_uuid(),
+            "sid",
+            "I live in Oslo.",
+            json!(1769067101),
+        ),
+    );
+    let (reason, detail, deliveries): (String, String, i64) =
+        eventually("dead-lettered", LONG, || {
+            let r = env
+                .pg()
+                .query_opt(
+                    "SELECT reason, detail, delivery_count FROM dead_letters WHERE source_ref = $1",
+                    &[&poison],
+                )
+                .unwrap()?;
+            Some((r.get(0), r.get(1), r.get(2)))
+        });
+    assert_eq!(reason, "store_rejected");
+    assert!(
+        detail.contains("content refused by policy") && detail.contains("23514"),
+        "{detail}"
+    );
+    assert_eq!(
+        deliveries, 1,
+        "no retry schedule for a deterministic refusal"
+    );
+    eventually("the rest of the batch applied", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 2)
+            .then_some(())
+    });
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE user_id = 'sid'"),
+        2
+    );
+    assert_eq!(daemon.restarts("worker"), 0);
+    eventually("nothing pending", LONG, || {
+        (daemon.status()["stream"]["pending"] == 0).then_some(())
+    });
+    assert!(!daemon.log_lines_with("event=batch_refused").is_empty());
+}
