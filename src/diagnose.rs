@@ -914,12 +914,13 @@ fn persistence_rule(r: &RedisFacts, pg: Option<&PgFacts>, target: &Target, out: 
     if p.persistent() {
         return;
     }
-    // The live workers' own setting wins over the diagnosing process's environment.
+    // The live relays' own setting wins over the diagnosing process's environment: the
+    // reconciler runs with the relay role.
     let live_settings: Vec<Option<String>> = pg
         .and_then(|p| p.heartbeats.as_ref())
         .into_iter()
         .flatten()
-        .filter(|h| h.live && h.runs_worker())
+        .filter(|h| h.live && h.runs_relay())
         .map(|h| {
             h.settings
                 .get("reconcile_after_secs")
@@ -937,7 +938,7 @@ fn persistence_rule(r: &RedisFacts, pg: Option<&PgFacts>, target: &Target, out: 
             live_settings
                 .iter()
                 .all(|s| reconciler_enabled(s.as_deref())),
-            "the live workers",
+            "the live relays",
         )
     };
     if enabled {

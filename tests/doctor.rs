@@ -540,13 +540,14 @@ fn redis_without_persistence_while_the_reconciler_is_off() {
     // The reconciler on: no finding.
     let (_, report) = doctor(&env, &[], &[redis]);
     assert_eq!(codes(&report), vec!["no_daemon"]);
-    // A live worker's own setting wins over the doctor's environment.
+    // A live relay's own setting (the reconciler runs with the relay) wins over the doctor's
+    // environment.
     let _d = env.spawn_daemon(&[FAST_HEARTBEAT, redis, off]);
     let (_, report) = doctor(&env, &[], &[redis]);
     assert_eq!(codes(&report), vec!["redis_not_persistent"], "{report:#}");
     assert_eq!(
         finding(&report, "redis_not_persistent")["details"]["reconciler_source"],
-        "the live workers"
+        "the live relays"
     );
     // A Redis that keeps an append-only file is fine without the reconciler.
     let Some(durable) = PrivateRedis::start(&["--appendonly", "yes"]) else {

@@ -147,12 +147,20 @@ mod tests {
 
     #[test]
     fn transient_and_permanent_sqlstates() {
-        for code in ["40001", "40P01", "08006", "08001", "57P01", "57P03", "53300", "55P03", "25006"] {
-            assert!(is_transient(&SqlState::from_code(code)), "{code} should be retried");
+        for code in [
+            "40001", "40P01", "08006", "08001", "57P01", "57P03", "53300", "55P03", "25006",
+        ] {
+            assert!(
+                is_transient(&SqlState::from_code(code)),
+                "{code} should be retried"
+            );
         }
         // Errors about the data itself: the same event fails the same way forever.
         for code in ["23505", "23514", "23503", "22P02", "22001", "42703"] {
-            assert!(!is_transient(&SqlState::from_code(code)), "{code} should be dead-lettered");
+            assert!(
+                !is_transient(&SqlState::from_code(code)),
+                "{code} should be dead-lettered"
+            );
         }
     }
 }
