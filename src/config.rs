@@ -23,6 +23,7 @@ pub mod vars {
     pub const RECONCILE_AFTER_SECS: &str = "MEMLINK_RECONCILE_AFTER_SECS";
     pub const CRASH_QUARANTINE_AFTER: &str = "MEMLINK_CRASH_QUARANTINE_AFTER";
     pub const HEARTBEAT_SECS: &str = "MEMLINK_HEARTBEAT_SECS";
+    pub const WORKERS: &str = "MEMLINK_WORKERS";
     pub const EXTRACTOR: &str = "MEMLINK_EXTRACTOR";
     pub const LLM_BASE_URL: &str = "MEMLINK_LLM_BASE_URL";
     pub const LLM_MODEL: &str = "MEMLINK_LLM_MODEL";
@@ -61,6 +62,8 @@ pub struct Config {
     pub crash_quarantine_after: u32,
     /// How often this process upserts its heartbeat row (live while younger than 3×).
     pub heartbeat_interval: Duration,
+    /// Worker actors in this process, each running its own batch transaction (1 to 8).
+    pub workers: usize,
     /// The optional LLM extractor and titles; `None` when `MEMLINK_EXTRACTOR=rules`.
     pub llm: Option<LlmConfig>,
 }
@@ -131,6 +134,7 @@ impl std::fmt::Debug for Config {
             .field("reconcile_after", &self.reconcile_after)
             .field("crash_quarantine_after", &self.crash_quarantine_after)
             .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("workers", &self.workers)
             .field("llm", &self.llm)
             .finish()
     }
@@ -213,6 +217,13 @@ impl Config {
                 Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
                 _ => Err("expected whole seconds, 1 to 300".to_owned()),
             })?;
+        let workers = parse_or(env, vars::WORKERS, "1", |s| match s.parse::<usize>() {
+            Ok(n) if (1..=memlink_actors::worker::NAMES.len()).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "expected a whole number from 1 to {}",
+                memlink_actors::worker::NAMES.len()
+            )),
+        })?;
         Ok(Config {
             database_url,
             redis_url,
@@ -228,6 +239,7 @@ impl Config {
             reconcile_after,
             crash_quarantine_after,
             heartbeat_interval,
+            workers,
             llm: llm_config(env)?,
         })
     }

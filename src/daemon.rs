@@ -344,6 +344,7 @@ fn child_specs(
     };
 
     let worker_deps = WorkerDeps {
+        name: memlink_actors::worker::NAME,
         bus: bus.clone(),
         store: store.clone(),
         ledger: Arc::new(PgInflight::new(
@@ -366,19 +367,32 @@ fn child_specs(
     };
     // The read itself blocks while idle, so an idle worker reads again at once.
     let worker_pacer = Pacer::new(backoff(), Duration::ZERO);
-    let worker = ChildSpec {
-        name: memlink_actors::worker::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (worker_deps.clone(), worker_pacer.clone());
-            let addr = Supervisor::start(move |_| WorkerActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::worker::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.recipient(),
-                wake: None,
+    // Several workers in one process run their batches' transactions side by side (they share
+    // the consumer name and the in-flight owner, as one consumer of the group would).
+    let workers: Vec<ChildSpec> = memlink_actors::worker::NAMES
+        .iter()
+        .take(config.workers)
+        .map(|&name| {
+            let deps = WorkerDeps {
+                name,
+                ..worker_deps.clone()
+            };
+            let pacer = worker_pacer.clone();
+            ChildSpec {
+                name,
+                factory: Box::new(move |restarts| {
+                    let (deps, pacer) = (deps.clone(), pacer.clone());
+                    let addr = Supervisor::start(move |_| WorkerActor::new(deps, pacer, restarts));
+                    ChildLink {
+                        name,
+                        ping: addr.clone().recipient(),
+                        drain: addr.recipient(),
+                        wake: None,
+                    }
+                }),
             }
-        }),
-    };
+        })
+        .collect();
 
     let watermark_deps = WatermarkDeps {
         store,
@@ -400,7 +414,9 @@ fn child_specs(
             }
         }),
     };
-    let mut children = vec![relay, worker, watermark];
+    let mut children = vec![relay];
+    children.extend(workers);
+    children.push(watermark);
     if let Some(after) = config.reconcile_after {
         let deps = ReconcilerDeps {
             outbox: Arc::new(PgReconcile::new(pg.clone())),

@@ -287,3 +287,69 @@ fn sigterm_exits_cleanly() {
     assert_eq!(status.code(), Some(0), "{}", daemon.log_text());
     assert!(!daemon.log_lines_with("event=stopped").is_empty());
 }
+
+/// Several workers in one process share the stream and still apply each event once.
+#[test]
+fn several_workers_in_one_process_apply_each_event_once() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[("MEMLINK_WORKERS", "3")]);
+    let names: Vec<String> = daemon.status()["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    for w in ["worker", "worker-2", "worker-3"] {
+        assert!(names.iter().any(|n| n == w), "{w} not running: {names:?}");
+    }
+    const N: i64 = 900;
+    let chats: Vec<String> = (0..30).map(|_| new_uuid()).collect();
+    let mut pg = env.pg();
+    let mut tx = pg.transaction().unwrap();
+    for i in 0..N {
+        let chat = &chats[i as usize % chats.len()];
+        let payload = message_payload(
+            chat,
+            &new_uuid(),
+            &format!("w-{}", i % 100),
+            &format!("My name is W{i}."),
+            json!(1769067099 + i),
+        );
+        tx.execute(
+            "INSERT INTO outbox_events (id, aggregate_id, event_type, payload) VALUES ($1::text::uuid, $2, 'message.created', $3)",
+            &[&new_uuid(), chat, &payload],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    eventually("all processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") == N).then_some(())
+    });
+    eventually("all folded", LONG, || {
+        (env.count("SELECT coalesce(sum(message_count), 0)::int8 FROM watermarks") == N)
+            .then_some(())
+    });
+    assert_eq!(
+        env.count("SELECT count(*) FROM fact_sources"),
+        N,
+        "one statement per message"
+    );
+    // 100 users, each said 9 names: one current name each, the rest superseded in order.
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE superseded_by IS NULL"),
+        100
+    );
+    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 0);
+    let started = ["worker", "worker-2", "worker-3"]
+        .iter()
+        .filter(|w| {
+            !daemon
+                .log_lines_with(&format!("event=actor_started actor={w} "))
+                .is_empty()
+        })
+        .count();
+    assert_eq!(started, 3);
+    for w in ["worker", "worker-2", "worker-3"] {
+        assert_eq!(daemon.restarts(w), 0, "{w}");
+    }
+}

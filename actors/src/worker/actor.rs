@@ -7,7 +7,7 @@
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use super::{run_round, Carry, RoundReport, WorkerDeps, NAME};
+use super::{run_round, Carry, RoundReport, WorkerDeps};
 use crate::messages::{Drain, Ping, Round};
 use crate::pace::{Pace, Pacer};
 
@@ -53,16 +53,16 @@ impl WorkerActor {
         for d in &report.dead_letters {
             log::warn!(
                 target: "memlink::worker",
-                "event=dead_letter actor={NAME} reason={} source={} source_ref={} event_id={:?} deliveries={} detail={:?}",
+                "event=dead_letter actor={} reason={} source={} source_ref={} event_id={:?} deliveries={} detail={:?}", self.deps.name,
                 d.reason, d.source.as_str(), d.source_ref, d.event_id.as_deref().unwrap_or(""), d.delivery_count, d.detail
             );
-            crate::observe::dead_letter(NAME, d.reason);
+            crate::observe::dead_letter(self.deps.name, d.reason);
         }
         match &report.pace {
             Pace::Failing(e) => {
                 log::warn!(target: "memlink::worker", "event=worker_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
-                crate::observe::retry(NAME);
-                status.degraded(NAME, &e.message);
+                crate::observe::retry(self.deps.name);
+                status.degraded(self.deps.name, &e.message);
             }
             _ => {
                 if report.applied + report.duplicates + report.dead_letters.len() > 0 {
@@ -75,18 +75,21 @@ impl WorkerActor {
                     report.duplicates,
                 );
                 crate::observe::round(
-                    NAME,
+                    self.deps.name,
                     report.applied + report.duplicates + report.dead_letters.len(),
                     self.round_started.take(),
                     self.deps.ambient.clock.now(),
                 );
-                status.progress(NAME, self.deps.ambient.clock.now());
+                status.progress(self.deps.name, self.deps.ambient.clock.now());
             }
         }
         self.carry = report.carry;
         if report.panicked {
-            log::error!(target: "memlink::worker", "event=actor_panic actor={NAME} action=restart");
-            status.restarted(NAME, "a message panicked the worker; it was dead-lettered");
+            log::error!(target: "memlink::worker", "event=actor_panic actor={} action=restart", self.deps.name);
+            status.restarted(
+                self.deps.name,
+                "a message panicked the worker; it was dead-lettered",
+            );
             ctx.stop();
             return;
         }
@@ -106,10 +109,10 @@ impl Actor for WorkerActor {
         let delay = self
             .pacer
             .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
-        log::info!(target: "memlink::worker", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
+        log::info!(target: "memlink::worker", "event=actor_started actor={} restarts={} delay_ms={}", self.deps.name, self.restarts, delay.as_millis());
         self.deps
             .status
-            .set_state(NAME, crate::status::ActorState::Running);
+            .set_state(self.deps.name, crate::status::ActorState::Running);
         ctx.notify_later(Round, delay);
     }
 }
@@ -154,7 +157,7 @@ impl Handler<Drain> for WorkerActor {
         self.draining = true;
         self.deps
             .status
-            .set_state(NAME, crate::status::ActorState::Stopped);
-        log::info!(target: "memlink::worker", "event=actor_drained actor={NAME}");
+            .set_state(self.deps.name, crate::status::ActorState::Stopped);
+        log::info!(target: "memlink::worker", "event=actor_drained actor={}", self.deps.name);
     }
 }

@@ -22,8 +22,13 @@ use uuid::Uuid;
 
 pub use actor::WorkerActor;
 
-/// The actor's name in logs, status and dead letters.
+/// The actor's name in logs, status and dead letters (the first worker's, when several run).
 pub const NAME: &str = "worker";
+
+/// The names of the workers of one process, in start order (`MEMLINK_WORKERS` of them).
+pub const NAMES: [&str; 8] = [
+    "worker", "worker-2", "worker-3", "worker-4", "worker-5", "worker-6", "worker-7", "worker-8",
+];
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -57,6 +62,8 @@ impl Default for WorkerConfig {
 
 #[derive(Clone)]
 pub struct WorkerDeps {
+    /// This worker's name (one of [`NAMES`]).
+    pub name: &'static str,
     pub bus: Arc<dyn StreamBus>,
     pub store: Arc<dyn EffectStore>,
     pub ledger: Arc<dyn InflightLedger>,
@@ -120,12 +127,16 @@ impl RoundReport {
 }
 
 /// Plans each entry behind its own panic boundary.
-pub fn prepare(entries: Vec<(RawEntry, u64)>, ambient: &Ambient) -> PreparedRound {
+pub fn prepare(
+    entries: Vec<(RawEntry, u64)>,
+    name: &'static str,
+    ambient: &Ambient,
+) -> PreparedRound {
     let mut round = PreparedRound::default();
     for (entry, deliveries) in entries {
         round.ack_ids.push(entry.id.clone());
         let planned = catch_unwind(AssertUnwindSafe(|| {
-            plan_stream_entry(&entry, deliveries, NAME, ambient)
+            plan_stream_entry(&entry, deliveries, name, ambient)
         }));
         match planned {
             Ok(EntryPlan::Apply(m)) => round.batch.messages.push(*m),
@@ -140,7 +151,7 @@ pub fn prepare(entries: Vec<(RawEntry, u64)>, ambient: &Ambient) -> PreparedRoun
                     &entry,
                     Rejection::new(Reason::Panic, detail),
                     deliveries,
-                    NAME,
+                    name,
                     ambient,
                 ));
             }
@@ -180,14 +191,14 @@ pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: boo
             return RoundReport::failing(e, Some(Carry::Read(all)));
         }
     }
-    let mut prepared = prepare(now, &deps.ambient);
+    let mut prepared = prepare(now, deps.name, &deps.ambient);
     for (entry, deliveries, why) in quarantined {
         prepared.ack_ids.push(entry.id.clone());
         prepared.batch.dead_letters.push(dead_letter_for_entry(
             &entry,
             why,
             deliveries,
-            NAME,
+            deps.name,
             &deps.ambient,
         ));
     }
@@ -358,7 +369,7 @@ async fn apply_isolating(
                 raw_len: 0,
                 payload: None,
                 delivery_count: 1,
-                actor: NAME,
+                actor: deps.name,
                 received_at: deps.ambient.clock.now(),
             }),
         }
@@ -401,6 +412,7 @@ mod tests {
                        "user_id":"u1","role":"user","content":"I live in Porto.","created_at":1769067099}"#;
         let round = prepare(
             vec![(entry("1-0", "{oops"), 1), (entry("2-0", good), 1)],
+            NAME,
             &ambient(),
         );
         assert_eq!(round.ack_ids, vec!["1-0", "2-0"]);
@@ -418,7 +430,7 @@ mod tests {
                  "user_id":"u1","role":"user","content":"{}","created_at":1769067099}}"#,
             crate::plan::PANIC_MARKER
         );
-        let round = prepare(vec![(entry("1-0", &p), 1)], &ambient());
+        let round = prepare(vec![(entry("1-0", &p), 1)], NAME, &ambient());
         assert!(round.panicked);
         assert_eq!(round.batch.dead_letters[0].reason, Reason::Panic);
     }
