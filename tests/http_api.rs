@@ -216,3 +216,27 @@ fn migrate_is_idempotent() {
         files
     );
 }
+
+#[test]
+fn no_migrate_refuses_a_schema_that_is_behind() {
+    let env = TestEnv::new();
+    let out = Command::new(binary())
+        .args(["run", "--no-migrate"])
+        .env_clear()
+        .env("DATABASE_URL", &env.database_url)
+        .env("REDIS_URL", &env.redis_url)
+        .env("MEMLINK_HTTP_ADDR", "127.0.0.1:0")
+        .env("MEMLINK_STREAM", &env.stream)
+        .env("MEMLINK_GROUP", &env.group)
+        .output()
+        .expect("run memlink");
+    assert_eq!(out.status.code(), Some(69));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memlink migrate"), "{err}");
+    assert!(!err.contains("http_listening"), "nothing was bound: {err}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM pg_tables WHERE tablename = 'outbox_events'"),
+        0,
+        "--no-migrate changed nothing"
+    );
+}
