@@ -11,7 +11,8 @@
 //!   with a machine-readable [`decode::Reason`].
 //! - [`extract`], [`title`], [`checksum`]: pure logic applied per message and per chat.
 //! - [`plan`]: one message → its effects (facts, title candidate, digest) or a dead letter.
-//! - [`backoff`], [`pace`]: validated exponential backoff, restart budget, round pacing.
+//! - [`backoff`], [`pace`], [`lifecycle`]: validated exponential backoff, restart budget,
+//!   round pacing, and what every actor does when it (re)starts.
 //! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
 //! - [`relay`], [`worker`], [`watermark`], [`reconciler`]: the actors, each `{mod.rs: logic,
 //!   actor.rs: messages and handlers}`.
@@ -26,6 +27,7 @@ pub mod decode;
 pub mod dlq;
 pub mod domain;
 pub mod extract;
+pub mod lifecycle;
 pub mod messages;
 pub mod observe;
 pub mod pace;

@@ -54,15 +54,17 @@ impl Actor for ReconcilerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let delay = self
-            .pacer
-            .restart_delay(self.restarts, self.deps.ambient.entropy.unit())
-            .max(self.deps.config.every);
-        log::info!(target: "memlink::reconciler", "event=actor_started actor={NAME} restarts={} after_secs={}", self.restarts, self.deps.config.after.as_secs());
-        self.deps
-            .status
-            .set_state(NAME, crate::status::ActorState::Running);
-        ctx.notify_later(Round, delay);
+        let d = &self.deps;
+        let delay = crate::lifecycle::announce_start(
+            NAME,
+            "memlink::reconciler",
+            self.restarts,
+            &self.pacer,
+            &d.status,
+            &d.ambient,
+        );
+        // Nothing can be older than the threshold right after a start: the first pass waits.
+        ctx.notify_later(Round, delay.max(d.config.every));
     }
 }
 

@@ -101,13 +101,15 @@ impl Actor for RelayActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let delay = self
-            .pacer
-            .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
-        log::info!(target: "memlink::relay", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps
-            .status
-            .set_state(NAME, crate::status::ActorState::Running);
+        let d = &self.deps;
+        let delay = crate::lifecycle::announce_start(
+            NAME,
+            "memlink::relay",
+            self.restarts,
+            &self.pacer,
+            &d.status,
+            &d.ambient,
+        );
         self.next = None;
         self.schedule(ctx, delay);
     }

@@ -65,13 +65,15 @@ impl Actor for WatermarkActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let delay = self
-            .pacer
-            .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
-        log::info!(target: "memlink::watermark", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps
-            .status
-            .set_state(NAME, crate::status::ActorState::Running);
+        let d = &self.deps;
+        let delay = crate::lifecycle::announce_start(
+            NAME,
+            "memlink::watermark",
+            self.restarts,
+            &self.pacer,
+            &d.status,
+            &d.ambient,
+        );
         ctx.notify_later(Round, delay);
     }
 }

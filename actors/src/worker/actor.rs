@@ -106,13 +106,15 @@ impl Actor for WorkerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let delay = self
-            .pacer
-            .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
-        log::info!(target: "memlink::worker", "event=actor_started actor={} restarts={} delay_ms={}", self.deps.name, self.restarts, delay.as_millis());
-        self.deps
-            .status
-            .set_state(self.deps.name, crate::status::ActorState::Running);
+        let d = &self.deps;
+        let delay = crate::lifecycle::announce_start(
+            d.name,
+            "memlink::worker",
+            self.restarts,
+            &self.pacer,
+            &d.status,
+            &d.ambient,
+        );
         ctx.notify_later(Round, delay);
     }
 }
