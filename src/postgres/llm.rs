@@ -14,6 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::memory::{self, Changes, StatementRow, LOCK_USERS};
+use super::store::no_nul;
 use super::{classify, pool_error, PgPool};
 use crate::config::LlmMode;
 use crate::llm::facts::{
@@ -392,11 +393,6 @@ fn parse_kind(s: &str) -> Option<FactKind> {
         "retraction" => Some(FactKind::Retraction),
         _ => None,
     }
-}
-
-/// Postgres `text` cannot hold NUL.
-fn no_nul(s: &str) -> String {
-    s.replace('\0', "\u{fffd}")
 }
 
 const FINISH_MESSAGE: &str = "

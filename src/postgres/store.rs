@@ -210,8 +210,8 @@ fn chat_hint(d: &DeadLetter) -> Option<Uuid> {
     Uuid::try_parse(candidate).ok()
 }
 
-/// Postgres `text` cannot hold NUL.
-fn no_nul(s: &str) -> String {
+/// Postgres `text` cannot hold NUL: it becomes U+FFFD.
+pub(crate) fn no_nul(s: &str) -> String {
     if s.contains('\0') {
         s.replace('\0', "\u{fffd}")
     } else {
