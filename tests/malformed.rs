@@ -388,4 +388,23 @@ fn an_event_the_database_refuses_is_dead_lettered_on_first_failure() {
         (daemon.status()["stream"]["pending"] == 0).then_some(())
     });
     assert!(!daemon.log_lines_with("event=batch_refused").is_empty());
+
+    // The letter keeps the message as its payload: once the cause is gone it can be replayed.
+    env.pg()
+        .batch_execute("DROP TRIGGER refuse_poison ON messages")
+        .unwrap();
+    let id: String = env
+        .pg()
+        .query_one(
+            "SELECT id::text FROM dead_letters WHERE source_ref = $1",
+            &[&poison],
+        )
+        .unwrap()
+        .get(0);
+    let (code, body) = daemon.post(&format!("/admin/dead-letters/{id}/replay"), "");
+    assert_eq!(code, 200, "{body}");
+    eventually("the replayed message is processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 3)
+            .then_some(())
+    });
 }

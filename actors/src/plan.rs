@@ -248,6 +248,51 @@ pub fn dead_letter_for_row(
     }
 }
 
+/// A dead letter for a message that decoded but could not be applied (the store refused it, or
+/// its event id was reused with another payload). It keeps the message as its payload, in the
+/// `message.created` contract, so it can be replayed once the cause is fixed.
+pub fn dead_letter_for_message(
+    m: &PlannedMessage,
+    rejection: Rejection,
+    id: Uuid,
+    actor: &'static str,
+    received_at: DateTime<Utc>,
+) -> DeadLetter {
+    let e = &m.event;
+    let payload = serde_json::json!({
+        "message_id": e.message_id,
+        "chat_id": e.chat_id,
+        "user_id": e.user_id,
+        "role": e.role,
+        "content": e.content,
+        "created_at": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    })
+    .to_string()
+    .into_bytes();
+    let event_type = crate::domain::EventType::MessageCreated.as_str();
+    let mut raw =
+        format!("event_id={}\nevent_type={event_type}\npayload=", e.event_id).into_bytes();
+    raw.extend_from_slice(&payload);
+    DeadLetter {
+        id,
+        source: Source::Stream,
+        source_ref: m
+            .stream_entry_id
+            .clone()
+            .unwrap_or_else(|| format!("event:{}", e.event_id)),
+        event_id: Some(e.event_id.to_string()),
+        event_type: Some(event_type.to_owned()),
+        reason: rejection.reason,
+        detail: rejection.detail,
+        raw_len: raw.len(),
+        raw: truncate(raw),
+        payload: Some(payload).filter(|p| p.len() <= MAX_RAW_BYTES),
+        delivery_count: 1,
+        actor,
+        received_at,
+    }
+}
+
 /// Renders a caught panic's payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

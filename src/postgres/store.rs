@@ -10,9 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memlink_actors::checksum::Checksum;
-use memlink_actors::decode::{OutboxRow, Reason};
+use memlink_actors::decode::{OutboxRow, Reason, Rejection};
 use memlink_actors::domain::MessageId;
-use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage, Source};
+use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage};
 use memlink_actors::ports::{
     ApplyOutcome, EffectStore, FoldOutcome, OutboxStore, PortError, RejectedRow, WatermarkStore,
 };
@@ -354,39 +354,18 @@ async fn record_processed<'a>(
 }
 
 fn conflict_letter(m: &PlannedMessage) -> DeadLetter {
-    let raw = format!(
-        "event_id={}\nmessage_id={}\nchat_id={}\nuser_id={}\nrole={}\ncreated_at={}\ncontent={}",
-        m.event.event_id,
-        m.event.message_id,
-        m.event.chat_id,
-        m.event.user_id.as_str(),
-        m.event.role.as_str(),
-        m.event.created_at.to_rfc3339(),
-        m.event.content.as_str()
-    )
-    .into_bytes();
-    DeadLetter {
+    let detail = format!(
+        "event_id {} was already processed with a different payload",
+        m.event.event_id
+    );
+    memlink_actors::plan::dead_letter_for_message(
+        m,
+        Rejection::new(Reason::DuplicateEventId, detail),
         // Derived, so a redelivered conflict maps onto the same letter.
-        id: Uuid::new_v5(&m.event.event_id.0, &m.digest),
-        source: Source::Stream,
-        source_ref: m
-            .stream_entry_id
-            .clone()
-            .unwrap_or_else(|| format!("event:{}", m.event.event_id)),
-        event_id: Some(m.event.event_id.to_string()),
-        event_type: Some("message.created".to_owned()),
-        reason: Reason::DuplicateEventId,
-        detail: format!(
-            "event_id {} was already processed with a different payload",
-            m.event.event_id
-        ),
-        raw_len: raw.len(),
-        raw,
-        payload: None,
-        delivery_count: 1,
-        actor: memlink_actors::worker::NAME,
-        received_at: Utc::now(),
-    }
+        Uuid::new_v5(&m.event.event_id.0, &m.digest),
+        memlink_actors::worker::NAME,
+        Utc::now(),
+    )
 }
 
 /// Messages, facts and titles for events applied for the first time.

@@ -357,21 +357,13 @@ async fn apply_isolating(
                 total.dead_lettered.extend(o.dead_lettered);
             }
             Err(e) if e.is_transient() => return Err(e),
-            Err(e) => dead.push(DeadLetter {
-                id: deps.ambient.ids.new_id(),
-                source: crate::plan::Source::Stream,
-                source_ref: m.stream_entry_id.clone().unwrap_or_default(),
-                event_id: Some(m.event.event_id.to_string()),
-                event_type: Some(crate::domain::EventType::MessageCreated.as_str().to_owned()),
-                reason: Reason::StoreRejected,
-                detail: e.message.clone(),
-                raw: Vec::new(),
-                raw_len: 0,
-                payload: None,
-                delivery_count: 1,
-                actor: deps.name,
-                received_at: deps.ambient.clock.now(),
-            }),
+            Err(e) => dead.push(crate::plan::dead_letter_for_message(
+                m,
+                Rejection::new(Reason::StoreRejected, e.message),
+                deps.ambient.ids.new_id(),
+                deps.name,
+                deps.ambient.clock.now(),
+            )),
         }
     }
     let letters = EffectBatch {
