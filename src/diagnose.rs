@@ -71,7 +71,9 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     ("outbox_stale", Severity::Warning,
      "Find why the relay is not publishing: `journalctl -u memlink | grep -E 'event=(relay_retry|dead_letter)'`; `memlink verify --outbox` traces one event."),
     ("actor_crash_loop", Severity::Critical,
-     "Read last_error and the event=actor_panic lines; the poison input is dead-lettered: `memlink dlq list --reason panic`."),
+     "Read last_error and the event=panic / event=actor_panic lines (they name where it fails); the message says whether dead letters hold the inputs that crashed it (`memlink dlq list --reason panic`)."),
+    ("actor_poison_loop", Severity::Critical,
+     "An input the actor cannot get past is retried at every restart and nothing quarantines it: report the bug with the event=panic line (location=); for the relay, the oldest pending outbox row is the likely input (`memlink dlq` cannot see it)."),
     ("process_crash_loop", Severity::Critical,
      "Read `journalctl -u memlink | grep event=exit` (70 restart storm, 69 dependency down), fix the cause, then `systemctl reset-failed memlink`."),
     ("dead_letters", Severity::Warning,
@@ -568,7 +570,7 @@ pub fn evaluate(s: &Snapshot, t: &Thresholds) -> Vec<Finding> {
         if let Some(hb) = &pg.heartbeats {
             liveness_rules(pg, hb, redis, &s.target, &mut out);
             split_brain_rule(hb, &mut out);
-            crash_rules(hb, t, &mut out);
+            crash_rules(hb, pg.dead_letters.as_deref(), t, &mut out);
         }
         outbox_rules(pg, t, &mut out);
         dead_letter_rule(pg, &mut out);
@@ -773,30 +775,49 @@ fn split_brain_rule(hb: &[Heartbeat], out: &mut Vec<Finding>) {
     ));
 }
 
-fn crash_rules(hb: &[Heartbeat], t: &Thresholds, out: &mut Vec<Finding>) {
+fn crash_rules(
+    hb: &[Heartbeat],
+    letters: Option<&[DeadLetterGroup]>,
+    t: &Thresholds,
+    out: &mut Vec<Finding>,
+) {
     let window = t.crash_window.as_secs_f64();
+    let quarantined = quarantine_advice(letters);
     for h in hb.iter().filter(|h| h.live) {
         for a in h.actors.as_array().into_iter().flatten() {
-            let recent = a
-                .get("recent_restarts")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            if recent < t.crash_loop_restarts {
-                continue;
-            }
+            let count = |key: &str| a.get(key).and_then(Value::as_u64).unwrap_or(0);
+            let (recent, same) = (count("recent_restarts"), count("same_error_restarts"));
             let name = a.get("name").and_then(Value::as_str).unwrap_or("?");
             let last_error = a.get("last_error").and_then(Value::as_str).unwrap_or("");
-            out.push(finding(
-                "actor_crash_loop",
-                format!(
-                    "the {name} of {} restarted {recent} times in the last {}; last error: {}",
-                    h.label(),
-                    secs(window),
-                    clip(last_error, 200)
-                ),
-                json!({"instance_id": h.instance_id, "host": h.host, "actor": name,
-                       "recent_restarts": recent, "restarts": a.get("restarts"), "last_error": last_error}),
-            ));
+            let details = json!({"instance_id": h.instance_id, "host": h.host, "actor": name,
+                   "recent_restarts": recent, "same_error_restarts": same,
+                   "restarts": a.get("restarts"), "last_error": last_error,
+                   "dead_lettered_crashes": quarantined.0});
+            // The same error restart after restart, however slowly: one input is in the way.
+            if same >= t.crash_loop_restarts && recent > 0 {
+                out.push(finding(
+                    "actor_poison_loop",
+                    format!(
+                        "the {name} of {} restarted {same} times in a row on the same error: {}; {}",
+                        h.label(),
+                        clip(last_error, 200),
+                        quarantined.1
+                    ),
+                    details,
+                ));
+            } else if recent >= t.crash_loop_restarts {
+                out.push(finding(
+                    "actor_crash_loop",
+                    format!(
+                        "the {name} of {} restarted {recent} times in the last {}; last error: {}; {}",
+                        h.label(),
+                        secs(window),
+                        clip(last_error, 200),
+                        quarantined.1
+                    ),
+                    details,
+                ));
+            }
         }
     }
     let mut by_host_role: BTreeMap<(&str, &str), Vec<&Heartbeat>> = BTreeMap::new();
@@ -833,6 +854,41 @@ fn crash_rules(hb: &[Heartbeat], t: &Thresholds, out: &mut Vec<Finding>) {
                    "instances": dead.iter().map(|h| h.instance_id).collect::<Vec<_>>(), "reasons": reasons}),
         ));
     }
+}
+
+/// What the dead letters actually hold of inputs that crashed an actor, as the next step: a
+/// crash loop's advice must never point at letters that are not there.
+fn quarantine_advice(letters: Option<&[DeadLetterGroup]>) -> (i64, String) {
+    let Some(groups) = letters else {
+        return (0, "dead letters could not be read".to_owned());
+    };
+    let found: Vec<(&str, i64)> = groups
+        .iter()
+        .filter(|g| g.reason == "panic" || g.reason == "crashed_process")
+        .map(|g| (g.reason.as_str(), g.count))
+        .collect();
+    let total = found.iter().map(|(_, n)| n).sum();
+    if found.is_empty() {
+        return (
+            0,
+            "no dead letter holds an input that crashed it (none with reason panic or \
+             crashed_process), so whatever crashes it is not being quarantined"
+                .to_owned(),
+        );
+    }
+    let lists: Vec<String> = found
+        .iter()
+        .map(|(reason, n)| {
+            format!("{n} with reason {reason}: `memlink dlq list --reason {reason}`")
+        })
+        .collect();
+    (
+        total,
+        format!(
+            "dead letters hold inputs that crashed it ({})",
+            lists.join("; ")
+        ),
+    )
 }
 
 fn outbox_rules(pg: &PgFacts, t: &Thresholds, out: &mut Vec<Finding>) {
@@ -1169,6 +1225,48 @@ mod tests {
             d.stop_reason = Some("SIGTERM".into());
         }
         assert!(codes(&snapshot(dead, 0)).is_empty());
+    }
+
+    /// A relay that dies on the same row every lease (twice a minute: far below the restart
+    /// budget) is named as a poison loop, and the advice says what the dead letters hold.
+    #[test]
+    fn a_slow_loop_on_the_same_error_is_a_poison_loop_with_true_advice() {
+        let mut h = hb("all", "s", "g", true);
+        h.actors = json!([{"name": "relay", "restarts": 4, "recent_restarts": 4,
+                           "same_error_restarts": 4, "last_error": "died outside its boundary"}]);
+        let mut s = snapshot(vec![h], 0);
+        let found = evaluate(&s, &Thresholds::default());
+        assert_eq!(found[0].code, "actor_poison_loop");
+        assert!(
+            found[0].message.contains("no dead letter holds")
+                && !found[0].message.contains("dlq list"),
+            "{}",
+            found[0].message
+        );
+        if let Ok(pg) = &mut s.postgres {
+            pg.dead_letters = Some(vec![DeadLetterGroup {
+                reason: "panic".into(),
+                count: 2,
+                newest: Utc::now(),
+                example_id: Uuid::nil(),
+                example_source: "outbox".into(),
+                example_ref: "r".into(),
+                example_detail: "d".into(),
+            }]);
+        }
+        let found = evaluate(&s, &Thresholds::default());
+        let poison = found
+            .iter()
+            .find(|f| f.code == "actor_poison_loop")
+            .unwrap();
+        assert!(
+            poison
+                .message
+                .contains("2 with reason panic: `memlink dlq list --reason panic`"),
+            "{}",
+            poison.message
+        );
+        assert_eq!(poison.details["dead_lettered_crashes"], 2);
     }
 
     #[test]

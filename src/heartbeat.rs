@@ -194,6 +194,7 @@ pub fn actors_json(board: &[ActorStatus], recent: &BTreeMap<&'static str, u64>) 
                     "state": a.state,
                     "restarts": a.restarts,
                     "recent_restarts": recent.get(a.name).copied().unwrap_or(0),
+                    "same_error_restarts": a.same_error_restarts,
                     "last_error": a.last_error,
                 })
             })
@@ -238,13 +239,12 @@ mod tests {
     use memlink_actors::status::ActorState;
 
     fn board(worker: u64) -> Vec<ActorStatus> {
-        vec![ActorStatus {
-            name: "worker",
-            state: ActorState::Running,
-            restarts: worker,
-            last_error: None,
-            last_progress: None,
-        }]
+        let board = StatusBoard::new();
+        board.set_state("worker", ActorState::Running);
+        for _ in 0..worker {
+            board.restarted("worker", "boom");
+        }
+        board.snapshot()
     }
 
     #[test]

@@ -586,3 +586,99 @@ fn a_dependency_outage_shows_as_degraded_then_heals() {
     );
     assert!(!daemon.log_lines_with("event=worker_retry").is_empty());
 }
+
+/// The relay's own poison pill (the seed's incident one stage earlier): rows PostgreSQL stores
+/// but no JSON parser here can read — a number beyond `f64` (`1e400`, stored as 401 digits)
+/// and nesting 200 levels deep — claimed in one batch with hundreds of good rows. Each bad row
+/// is dead-lettered with its own reason in the first round that claims it, the good rows are
+/// relayed in that same round, and the relay never restarts.
+#[test]
+fn rows_the_relay_cannot_read_are_dead_lettered_and_the_batch_moves() {
+    let env = TestEnv::new();
+    env.migrate();
+    let mut pg = env.pg();
+    let chat = new_uuid();
+    let bad = |pg: &mut postgres::Client, extra: &str| -> String {
+        let id = new_uuid();
+        let payload = message_payload(
+            &chat,
+            &new_uuid(),
+            "ria",
+            "I like poison.",
+            json!(1769067099),
+        );
+        // Spliced as text: no client-side JSON library could even build these values.
+        let text = format!("{{{extra}, {}", &payload.to_string()[1..]);
+        pg.execute(
+            "INSERT INTO outbox_events (id, aggregate_id, event_type, payload, created_at)
+             VALUES ($1::text::uuid, $2, 'message.created', $3::text::jsonb, now() - interval '1 second')",
+            &[&id, &chat, &text],
+        )
+        .unwrap();
+        id
+    };
+    let huge_number = bad(&mut pg, "\"n\": 1e400");
+    let too_deep = bad(
+        &mut pg,
+        &format!("\"d\": {}{}", "[".repeat(200), "]".repeat(200)),
+    );
+    let stored: i32 = pg
+        .query_one(
+            "SELECT length(payload->>'n') FROM outbox_events WHERE id = $1::text::uuid",
+            &[&huge_number],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 401, "PostgreSQL keeps 1e400 as a 401-digit integer");
+    const GOOD: i64 = 600;
+    pg.execute(
+        "INSERT INTO outbox_events (id, aggregate_id, event_type, payload)
+         SELECT gen_random_uuid(), $1::text, 'message.created',
+                jsonb_build_object('message_id', gen_random_uuid(), 'chat_id', $1::text, 'user_id', 'good-' || i,
+                                   'role', 'user', 'content', 'My name is Good' || i || '.',
+                                   'created_at', 1769067099 + i)
+           FROM generate_series(1, $2::int8) AS i",
+        &[&chat, &GOOD],
+    )
+    .unwrap();
+
+    let daemon = env.spawn_daemon(&[]);
+    eventually("every good row processed", LONG, || {
+        (env.count("SELECT count(*) FROM processed_events") == GOOD).then_some(())
+    });
+    for (id, reason) in [
+        (&huge_number, "payload_unreadable"),
+        (&too_deep, "payload_too_deep"),
+    ] {
+        let r = pg
+            .query_one(
+                "SELECT o.status, d.reason, d.detail, d.actor, length(d.payload)
+                   FROM outbox_events o JOIN dead_letters d ON d.source = 'outbox' AND d.source_ref = o.id::text
+                  WHERE o.id = $1::text::uuid",
+                &[id],
+            )
+            .unwrap_or_else(|e| panic!("no dead letter for the {reason} row: {e}"));
+        assert_eq!(r.get::<_, String>(0), "dead");
+        assert_eq!(r.get::<_, String>(1), reason);
+        assert!(!r.get::<_, String>(2).is_empty());
+        assert_eq!(r.get::<_, String>(3), "relay");
+        assert!(
+            r.get::<_, Option<i32>>(4).unwrap_or(0) > 0,
+            "the letter keeps the payload as stored, for a patched replay"
+        );
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox_events WHERE status = 'pending'"),
+        0
+    );
+    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 2);
+    assert_eq!(
+        env.count("SELECT max(attempts)::int8 FROM outbox_events"),
+        1,
+        "every row was settled by the first claim: no lease ran out, nothing came back"
+    );
+    assert_eq!(daemon.restarts("relay"), 0);
+    assert!(daemon.log_lines_with("event=panic").is_empty());
+    let (_, letters) = daemon.get("/admin/dead-letters?reason=payload_too_deep");
+    assert_eq!(letters["total"], 1, "{letters}");
+}

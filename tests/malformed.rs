@@ -73,7 +73,10 @@ fn each_malformed_class_is_dead_lettered_and_the_rest_flows() {
         "invalid_json",
     ));
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-    expected.push((bad(&env, &new_uuid(), mc, deep.as_bytes()), "invalid_json"));
+    expected.push((
+        bad(&env, &new_uuid(), mc, deep.as_bytes()),
+        "payload_too_deep",
+    ));
     expected.push((
         bad(&env, &new_uuid(), mc, &with("user_id", json!(42))),
         "invalid_type",

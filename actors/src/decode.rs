@@ -20,9 +20,15 @@ use crate::domain::{
 /// and JSON escaping. Checked first so a 10 MB entry costs nothing to reject.
 pub const MAX_PAYLOAD_BYTES: usize = MAX_CONTENT_BYTES * 6 + 4_096;
 
-/// Integers at or above this are epoch milliseconds; below, epoch seconds (seconds would reach
-/// it only in the year 5138, milliseconds only before 1973-03-03).
+/// Epoch numbers at or above this are milliseconds; below, seconds (seconds would reach it
+/// only in the year 5138, milliseconds only before 1973-03-03). One rule for every number,
+/// integer or not, whatever its spelling: `1e11` on the stream and `100000000000` read back
+/// from a `jsonb` column are the same instant.
 pub const EPOCH_MILLIS_THRESHOLD: i64 = 100_000_000_000;
+
+/// Deepest JSON nesting a payload may have: serde_json refuses the 128th level. Checked before
+/// parsing, so a deep payload is named for what it is rather than as a parse error.
+pub const MAX_PAYLOAD_DEPTH: usize = 127;
 
 /// Machine-readable reasons a message is dead-lettered. The strings are a public contract
 /// (alerts and the admin API match them): never rename one.
@@ -32,6 +38,8 @@ pub enum Reason {
     InvalidUuid,
     InvalidTimestamp,
     InvalidJson,
+    PayloadTooDeep,
+    PayloadUnreadable,
     InvalidType,
     MissingField,
     EmptyField,
@@ -49,10 +57,12 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 19] = [
         Reason::InvalidUuid,
         Reason::InvalidTimestamp,
         Reason::InvalidJson,
+        Reason::PayloadTooDeep,
+        Reason::PayloadUnreadable,
         Reason::InvalidType,
         Reason::MissingField,
         Reason::EmptyField,
@@ -74,6 +84,8 @@ impl Reason {
             Reason::InvalidUuid => "invalid_uuid",
             Reason::InvalidTimestamp => "invalid_timestamp",
             Reason::InvalidJson => "invalid_json",
+            Reason::PayloadTooDeep => "payload_too_deep",
+            Reason::PayloadUnreadable => "payload_unreadable",
             Reason::InvalidType => "invalid_type",
             Reason::MissingField => "missing_field",
             Reason::EmptyField => "empty_field",
@@ -156,14 +168,16 @@ impl RawEntry {
     }
 }
 
-/// An outbox row as stored; `payload` came from a `jsonb` column.
-#[derive(Debug, Clone, PartialEq)]
+/// An outbox row as claimed. `payload` is the `jsonb` column's text exactly as PostgreSQL
+/// renders it: PostgreSQL stores JSON that no JSON library can read (numbers beyond `f64`,
+/// nesting deeper than any parser allows), so the row is decoded here, under the same limits
+/// as a stream entry, and never by the adapter that read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     pub id: Uuid,
     pub aggregate_id: String,
     pub event_type: String,
-    pub payload: Value,
-    pub created_at: DateTime<Utc>,
+    pub payload: String,
 }
 
 /// Decodes a stream entry (fields `event_id`, `event_type`, `payload`).
@@ -175,39 +189,15 @@ pub fn decode_stream_entry(entry: &RawEntry) -> Result<Event, Rejection> {
     let payload = entry
         .field("payload")
         .ok_or_else(|| Rejection::new(Reason::MissingField, "payload: field absent"))?;
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(Rejection::new(
-            Reason::PayloadTooLarge,
-            format!(
-                "payload: {} bytes, limit {MAX_PAYLOAD_BYTES}",
-                payload.len()
-            ),
-        ));
-    }
-    let text = std::str::from_utf8(payload).map_err(|e| {
-        Rejection::new(
-            Reason::InvalidUtf8,
-            format!("payload: invalid UTF-8 at byte {}", e.valid_up_to()),
-        )
-    })?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Rejection::new(Reason::InvalidJson, format!("payload: {e}")))?;
+    let value = parse_payload(payload)?;
     decode_payload(EventId(event_id), event_type, &value)
 }
 
 /// Decodes an outbox row. Its payload must describe the row's own aggregate.
 pub fn decode_outbox_row(row: &OutboxRow) -> Result<Event, Rejection> {
     let event_type = parse_event_type(&row.event_type)?;
-    let encoded_len = serde_json::to_string(&row.payload)
-        .map(|s| s.len())
-        .unwrap_or(usize::MAX);
-    if encoded_len > MAX_PAYLOAD_BYTES {
-        return Err(Rejection::new(
-            Reason::PayloadTooLarge,
-            format!("payload: {encoded_len} bytes, limit {MAX_PAYLOAD_BYTES}"),
-        ));
-    }
-    let event = decode_payload(EventId(row.id), event_type, &row.payload)?;
+    let value = parse_payload(row.payload.as_bytes())?;
+    let event = decode_payload(EventId(row.id), event_type, &value)?;
     let Event::MessageCreated(m) = &event;
     let aggregate = parse_uuid("aggregate_id", &row.aggregate_id)?;
     if aggregate != m.chat_id.0 {
@@ -220,6 +210,68 @@ pub fn decode_outbox_row(row: &OutboxRow) -> Result<Event, Rejection> {
         ));
     }
     Ok(event)
+}
+
+/// Payload bytes → JSON value, under one set of limits for every source: size first (a 10 MB
+/// payload costs nothing to refuse), then UTF-8, nesting depth, and what the parser cannot
+/// represent (a number beyond `f64`, such as `1e400`) apart from what is not JSON at all.
+pub fn parse_payload(bytes: &[u8]) -> Result<Value, Rejection> {
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(Rejection::new(
+            Reason::PayloadTooLarge,
+            format!("payload: {} bytes, limit {MAX_PAYLOAD_BYTES}", bytes.len()),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Rejection::new(
+            Reason::InvalidUtf8,
+            format!("payload: invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
+    let depth = nesting_depth(text);
+    if depth > MAX_PAYLOAD_DEPTH {
+        return Err(Rejection::new(
+            Reason::PayloadTooDeep,
+            format!("payload: nested {depth} levels deep, limit {MAX_PAYLOAD_DEPTH}"),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        // Syntax errors are not JSON; a number out of range is JSON no parser here can hold.
+        if e.classify() == serde_json::error::Category::Syntax
+            && e.to_string().starts_with("number out of range")
+        {
+            Rejection::new(Reason::PayloadUnreadable, format!("payload: {e}"))
+        } else {
+            Rejection::new(Reason::InvalidJson, format!("payload: {e}"))
+        }
+    })
+}
+
+/// The deepest nesting of arrays and objects in JSON text (brackets inside strings do not
+/// count). Works on any text, valid JSON or not, in one pass.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 fn decode_payload(
@@ -281,9 +333,9 @@ fn decode_message_created(
     })
 }
 
-/// Decodes a timestamp: an RFC 3339 string, integer epoch seconds, integer epoch milliseconds
-/// (at or above [`EPOCH_MILLIS_THRESHOLD`]) or float epoch seconds. The result is an exact
-/// instant at microsecond precision, between 1970 and the end of 9999.
+/// Decodes a timestamp: an RFC 3339 string, or an epoch number: seconds, or milliseconds at or
+/// above [`EPOCH_MILLIS_THRESHOLD`], integer or not. The result is an exact instant at
+/// microsecond precision, between 1970 and the end of 9999.
 pub fn decode_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
     let instant = match value {
         Value::String(s) => DateTime::parse_from_rfc3339(s)
@@ -306,7 +358,12 @@ pub fn decode_timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
                 }
                 // Float seconds up to year 9999 carry about 16 significant digits, so rounding
                 // to the microsecond recovers what the producer wrote (1769067099.568 → .568000).
-                let total_micros = (f * 1_000_000.0).round();
+                let per_unit = if f >= EPOCH_MILLIS_THRESHOLD as f64 {
+                    1_000.0
+                } else {
+                    1_000_000.0
+                };
+                let total_micros = (f * per_unit).round();
                 if !(0.0..=MAX_EPOCH_MICROS as f64).contains(&total_micros) {
                     return Err(format!("{n} is out of range"));
                 }
@@ -493,6 +550,22 @@ mod tests {
         assert_eq!(t.timestamp_subsec_micros(), 568_000);
     }
 
+    /// The outbox's `jsonb` renders `1e11` as `100000000000`; the stream keeps `1e11`. Both
+    /// spellings, and fractional milliseconds, follow the one threshold rule.
+    #[test]
+    fn the_millisecond_rule_ignores_spelling() {
+        let as_float: Value = serde_json::from_str("1e11").unwrap();
+        let as_int: Value = serde_json::from_str("100000000000").unwrap();
+        assert!(as_float.is_f64() && as_int.is_i64());
+        let a = decode_timestamp(&as_float).unwrap();
+        assert_eq!(a, decode_timestamp(&as_int).unwrap());
+        assert_eq!(a.timestamp(), 100_000_000);
+        let frac = decode_timestamp(&json!(1769067099568.5)).unwrap();
+        assert_eq!(frac.timestamp_micros(), 1_769_067_099_568_500);
+        let below = decode_timestamp(&json!(99999999999.5)).unwrap();
+        assert_eq!(below.timestamp(), 99_999_999_999);
+    }
+
     #[test]
     fn integer_seconds_and_millis() {
         let s = decode_timestamp(&json!(1769067099)).unwrap();
@@ -514,7 +587,7 @@ mod tests {
             json!([1]),
             json!("0001-01-01T00:00:00Z"),
             json!(253402300800_i64 * 1000 + 1),
-            json!(300000000000.5),
+            json!(253402300800.0_f64 * 1000.0 + 1000.0),
         ] {
             assert!(decode_timestamp(&v).is_err(), "{v} accepted");
         }
@@ -605,7 +678,7 @@ mod tests {
         let e = entry(EVENT, "message.created", deep.as_bytes());
         assert_eq!(
             decode_stream_entry(&e).unwrap_err().reason,
-            Reason::InvalidJson
+            Reason::PayloadTooDeep
         );
     }
 
@@ -629,8 +702,7 @@ mod tests {
             id: Uuid::try_parse(EVENT).unwrap(),
             aggregate_id: CHAT.into(),
             event_type: "message.created".into(),
-            payload: payload(),
-            created_at: Utc::now(),
+            payload: payload().to_string(),
         };
         assert!(decode_outbox_row(&row).is_ok());
         let other = OutboxRow {
@@ -649,6 +721,43 @@ mod tests {
             decode_outbox_row(&legacy).unwrap_err().reason,
             Reason::InvalidUuid
         );
+    }
+
+    /// What PostgreSQL's `jsonb` stores but no parser here can hold: each gets its own reason,
+    /// and a valid payload beside them is untouched.
+    #[test]
+    fn unreadable_outbox_payloads_have_reasons() {
+        let row = |payload: String| OutboxRow {
+            id: Uuid::try_parse(EVENT).unwrap(),
+            aggregate_id: CHAT.into(),
+            event_type: "message.created".into(),
+            payload,
+        };
+        let mut huge = payload().to_string();
+        huge.insert_str(1, &format!("\"n\": 1{}, ", "0".repeat(400)));
+        let r = decode_outbox_row(&row(huge)).unwrap_err();
+        assert_eq!(r.reason, Reason::PayloadUnreadable, "{}", r.detail);
+        let mut deep = payload().to_string();
+        deep.insert_str(
+            1,
+            &format!("\"d\": {}{}, ", "[".repeat(200), "]".repeat(200)),
+        );
+        let r = decode_outbox_row(&row(deep)).unwrap_err();
+        assert_eq!(r.reason, Reason::PayloadTooDeep, "{}", r.detail);
+        assert!(r.detail.contains("201 levels"), "{}", r.detail);
+        // Exactly at the limit is fine; brackets inside strings are text.
+        let mut at_limit = payload().to_string();
+        at_limit.insert_str(
+            1,
+            &format!(
+                "\"d\": {}{}, \"s\": \"{}\\\"[\", ",
+                "[".repeat(MAX_PAYLOAD_DEPTH - 1),
+                "]".repeat(MAX_PAYLOAD_DEPTH - 1),
+                "[".repeat(500)
+            ),
+        );
+        let verdict = decode_outbox_row(&row(at_limit));
+        assert!(verdict.is_ok(), "{verdict:?}");
     }
 
     #[test]
@@ -696,10 +805,11 @@ mod tests {
             prop_assert_eq!(t.timestamp_micros(), secs * 1_000_000 + micros);
         }
 
-        /// Later, the float itself no longer holds whole microseconds: the instant is within
-        /// the float's own precision (one unit in the last place) of what was meant.
+        /// Later (until seconds reach the millisecond threshold), the float itself no longer
+        /// holds whole microseconds: the instant is within the float's own precision (one unit
+        /// in the last place) of what was meant.
         #[test]
-        fn later_float_seconds_are_within_the_floats_precision(secs in (1i64 << 31)..253_402_300_799, micros in 0i64..1_000_000) {
+        fn later_float_seconds_are_within_the_floats_precision(secs in (1i64 << 31)..EPOCH_MILLIS_THRESHOLD, micros in 0i64..1_000_000) {
             let f = secs as f64 + micros as f64 / 1e6;
             let t = decode_timestamp(&json!(f)).unwrap();
             let ulp_micros = (f * f64::EPSILON * 1e6).ceil() as i64 + 1;

@@ -8,7 +8,6 @@
 //! (UUID v5 of the dead letter's id), so replaying the same letter twice can never yield two
 //! events.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -190,7 +189,6 @@ pub fn plan_replay(
     letter: &ReplayLetter<'_>,
     patch: Option<&Value>,
     ctx: &ReplayContext,
-    now: DateTime<Utc>,
 ) -> Result<ReplayPlan, ReplayRefusal> {
     let original = letter.original_payload();
     let replaces_whole = original.is_err() || patch.is_some_and(|p| !p.is_object());
@@ -251,15 +249,14 @@ pub fn plan_replay(
         id: write.id(),
         aggregate_id,
         event_type,
-        payload,
-        created_at: now,
+        payload: payload.to_string(),
     };
     decode_outbox_row(&row).map_err(ReplayRefusal::Invalid)?;
     Ok(ReplayPlan {
         write,
         aggregate_id: row.aggregate_id,
         event_type: row.event_type,
-        payload: row.payload,
+        payload,
         patched: patch.is_some(),
     })
 }
@@ -296,10 +293,6 @@ mod tests {
     const OTHER_CHAT: &str = "1b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8";
     const MSG: &str = "5d2b0b7e-3f0a-4f5e-8f1e-2b7c9d0e1f23";
     const EVENT: &str = "0b6c3a43-7c4b-4bb7-9d7c-8a8a2a0c1d11";
-
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_769_067_099, 0).unwrap()
-    }
 
     fn payload(created_at: Value) -> Vec<u8> {
         json!({"message_id": MSG, "chat_id": CHAT, "user_id": "u1", "role": "user",
@@ -395,7 +388,7 @@ mod tests {
     fn a_valid_stream_payload_replays_under_its_original_event_id() {
         let p = payload(json!(1769067099));
         let l = letter(Source::Stream, "1-0", Some(&p));
-        let plan = plan_replay(&l, None, &free(), now()).unwrap();
+        let plan = plan_replay(&l, None, &free()).unwrap();
         assert_eq!(
             plan.write,
             OutboxWrite::Insert {
@@ -415,8 +408,8 @@ mod tests {
             original_event_id_free: false,
             ..free()
         };
-        let a = plan_replay(&l, None, &used, now()).unwrap();
-        let b = plan_replay(&l, None, &used, now()).unwrap();
+        let a = plan_replay(&l, None, &used).unwrap();
+        let b = plan_replay(&l, None, &used).unwrap();
         assert_eq!(a.event_id(), l.derived_event_id());
         assert_eq!(a.event_id(), b.event_id());
         assert_ne!(a.event_id(), Uuid::try_parse(EVENT).unwrap());
@@ -425,9 +418,7 @@ mod tests {
             ..l
         };
         assert_eq!(
-            plan_replay(&legacy, None, &free(), now())
-                .unwrap()
-                .event_id(),
+            plan_replay(&legacy, None, &free()).unwrap().event_id(),
             l.derived_event_id()
         );
         let other = ReplayLetter {
@@ -441,12 +432,12 @@ mod tests {
     fn an_invalid_payload_is_refused_unless_a_patch_fixes_it() {
         let p = payload(json!("yesterday"));
         let l = letter(Source::Stream, "1-0", Some(&p));
-        match plan_replay(&l, None, &free(), now()) {
+        match plan_replay(&l, None, &free()) {
             Err(ReplayRefusal::Invalid(r)) => assert_eq!(r.reason, Reason::InvalidTimestamp),
             other => panic!("{other:?}"),
         }
         let patch = json!({"created_at": 1769067099});
-        let plan = plan_replay(&l, Some(&patch), &free(), now()).unwrap();
+        let plan = plan_replay(&l, Some(&patch), &free()).unwrap();
         assert_eq!(plan.payload["created_at"], json!(1769067099));
         assert_eq!(plan.payload["content"], json!("My name is Ana."));
         assert!(plan.patched);
@@ -456,17 +447,17 @@ mod tests {
     fn a_missing_or_unparsable_payload_needs_a_complete_replacement() {
         for stored in [None, Some(&b"{not json"[..]), Some(&b"\xff\xfe"[..])] {
             let l = letter(Source::Stream, "1-0", stored);
-            match plan_replay(&l, None, &free(), now()) {
+            match plan_replay(&l, None, &free()) {
                 Err(ReplayRefusal::NotReplayable(why)) => assert!(why.contains("discard"), "{why}"),
                 other => panic!("{other:?}"),
             }
             let partial = json!({"created_at": 1769067099});
-            match plan_replay(&l, Some(&partial), &free(), now()) {
+            match plan_replay(&l, Some(&partial), &free()) {
                 Err(ReplayRefusal::Invalid(r)) => assert_eq!(r.reason, Reason::MissingField),
                 other => panic!("{other:?}"),
             }
             let full: Value = serde_json::from_slice(&payload(json!(1769067099))).unwrap();
-            assert!(plan_replay(&l, Some(&full), &free(), now()).is_ok());
+            assert!(plan_replay(&l, Some(&full), &free()).is_ok());
         }
     }
 
@@ -487,11 +478,11 @@ mod tests {
             original_event_id_free: false,
         };
         assert!(matches!(
-            plan_replay(&l, None, &ctx, now()),
+            plan_replay(&l, None, &ctx),
             Err(ReplayRefusal::Invalid(r)) if r.reason == Reason::InvalidUuid
         ));
         let patch = json!({"chat_id": CHAT});
-        let plan = plan_replay(&l, Some(&patch), &ctx, now()).unwrap();
+        let plan = plan_replay(&l, Some(&patch), &ctx).unwrap();
         assert_eq!(plan.write, OutboxWrite::Reset { id: row_id });
         assert_eq!(plan.aggregate_id, CHAT);
 
@@ -507,12 +498,12 @@ mod tests {
         let l = letter(Source::Outbox, &source_ref, Some(&ok_payload));
         let patch = json!({"content": "hello"});
         assert!(matches!(
-            plan_replay(&l, Some(&patch), &mismatched, now()),
+            plan_replay(&l, Some(&patch), &mismatched),
             Err(ReplayRefusal::Invalid(r)) if r.reason == Reason::AggregateMismatch
         ));
         // Naming chat_id (even with its current value) states which chat the event is for.
         let patch = json!({"chat_id": CHAT});
-        let plan = plan_replay(&l, Some(&patch), &mismatched, now()).unwrap();
+        let plan = plan_replay(&l, Some(&patch), &mismatched).unwrap();
         assert_eq!(plan.aggregate_id, CHAT);
     }
 
@@ -520,7 +511,7 @@ mod tests {
     fn an_outbox_letter_whose_row_is_gone_inserts_a_row() {
         let p = payload(json!(1769067099));
         let l = letter(Source::Outbox, EVENT, Some(&p));
-        let plan = plan_replay(&l, None, &free(), now()).unwrap();
+        let plan = plan_replay(&l, None, &free()).unwrap();
         assert_eq!(
             plan.write,
             OutboxWrite::Insert {
@@ -535,7 +526,7 @@ mod tests {
         let p = payload(json!(1769067099));
         let l = letter(Source::Stream, "1-0", Some(&p));
         let patch = json!({"extra": {"k": "a\u{0}b"}});
-        match plan_replay(&l, Some(&patch), &free(), now()) {
+        match plan_replay(&l, Some(&patch), &free()) {
             Err(ReplayRefusal::Invalid(r)) => {
                 assert_eq!(r.reason, Reason::InvalidText);
                 assert!(r.detail.contains("patch.extra.k"), "{}", r.detail);
@@ -547,7 +538,7 @@ mod tests {
             ..l
         };
         assert!(matches!(
-            plan_replay(&untyped, None, &free(), now()),
+            plan_replay(&untyped, None, &free()),
             Err(ReplayRefusal::Invalid(r)) if r.reason == Reason::MissingField
         ));
         let unknown = ReplayLetter {
@@ -555,7 +546,7 @@ mod tests {
             ..l
         };
         assert!(matches!(
-            plan_replay(&unknown, None, &free(), now()),
+            plan_replay(&unknown, None, &free()),
             Err(ReplayRefusal::Invalid(r)) if r.reason == Reason::UnknownEventType
         ));
     }

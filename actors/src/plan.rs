@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::decode::{decode_stream_entry, OutboxRow, RawEntry, Reason, Rejection};
 use crate::domain::{Event, MessageCreated, Role};
 use crate::extract::{self, ExtractedFact};
-use crate::ports::Ambient;
+use crate::ports::{Ambient, UnreadableRow};
 use crate::title;
 
 /// A dead letter keeps at most this many raw bytes (a 10 MB entry is not copied whole).
@@ -223,14 +223,19 @@ pub fn dead_letter_for_row(
     actor: &'static str,
     ambient: &Ambient,
 ) -> DeadLetter {
-    let rendered = serde_json::json!({
+    // The payload goes in as the text PostgreSQL stored: it may hold what no parser here can
+    // read, and a dead letter must show the input as it was.
+    let head = serde_json::json!({
         "id": row.id,
         "aggregate_id": row.aggregate_id,
         "event_type": row.event_type,
-        "payload": row.payload,
     })
-    .to_string()
-    .into_bytes();
+    .to_string();
+    let mut rendered = head.into_bytes();
+    rendered.pop();
+    rendered.extend_from_slice(b",\"payload\":");
+    rendered.extend_from_slice(row.payload.as_bytes());
+    rendered.push(b'}');
     DeadLetter {
         id: ambient.ids.new_id(),
         source: Source::Outbox,
@@ -241,7 +246,31 @@ pub fn dead_letter_for_row(
         detail: rejection.detail,
         raw_len: rendered.len(),
         raw: truncate(rendered),
-        payload: Some(row.payload.to_string().into_bytes()).filter(|p| p.len() <= MAX_RAW_BYTES),
+        payload: Some(row.payload.as_bytes().to_vec()).filter(|p| p.len() <= MAX_RAW_BYTES),
+        delivery_count: 1,
+        actor,
+        received_at: ambient.clock.now(),
+    }
+}
+
+/// A dead letter for a claimed outbox row whose columns could not even be read.
+pub fn dead_letter_for_unreadable_row(
+    row: &UnreadableRow,
+    actor: &'static str,
+    ambient: &Ambient,
+) -> DeadLetter {
+    let rendered = serde_json::json!({"id": row.id}).to_string().into_bytes();
+    DeadLetter {
+        id: ambient.ids.new_id(),
+        source: Source::Outbox,
+        source_ref: row.id.to_string(),
+        event_id: Some(row.id.to_string()),
+        event_type: None,
+        reason: Reason::PayloadUnreadable,
+        detail: row.detail.clone(),
+        raw_len: rendered.len(),
+        raw: rendered,
+        payload: None,
         delivery_count: 1,
         actor,
         received_at: ambient.clock.now(),

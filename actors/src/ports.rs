@@ -61,9 +61,22 @@ impl PortError {
 /// An outbox row refused at the relay, with why.
 #[derive(Debug, Clone)]
 pub struct RejectedRow {
-    pub row: OutboxRow,
+    pub id: Uuid,
     pub dead_letter: DeadLetter,
 }
+
+/// A claimed outbox row whose columns the adapter could not read at all (say, text that is not
+/// UTF-8 in a `SQL_ASCII` database): it is dead-lettered like any other undecodable row, and
+/// must never make the claim itself fail, or one row would hold back every row behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableRow {
+    pub id: Uuid,
+    /// Which column and why, without the value.
+    pub detail: String,
+}
+
+/// One claimed row: readable (still to be decoded), or not.
+pub type ClaimedRow = Result<OutboxRow, UnreadableRow>;
 
 /// An event ready to be appended to the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +92,13 @@ pub struct OutgoingEntry {
 pub trait OutboxStore: Send + Sync {
     /// Leases up to `limit` pending rows (oldest first) for `lease`, skipping rows another
     /// relay holds. An expired lease makes a row claimable again, so a relay that dies
-    /// mid-batch loses nothing.
+    /// mid-batch loses nothing. Each row is read on its own: one that cannot be read comes
+    /// back as [`UnreadableRow`], never as an error of the whole claim.
     async fn claim_pending_batch(
         &self,
         limit: usize,
         lease: Duration,
-    ) -> Result<Vec<OutboxRow>, PortError>;
+    ) -> Result<Vec<ClaimedRow>, PortError>;
     /// Marks rows relayed with their stream entry ids.
     async fn mark_relayed(&self, relayed: &[(Uuid, String)]) -> Result<(), PortError>;
     /// Marks rows `dead` and records their dead letters, atomically.

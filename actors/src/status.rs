@@ -27,8 +27,15 @@ pub struct ActorStatus {
     pub name: &'static str,
     pub state: ActorState,
     pub restarts: u64,
+    /// How many restarts in a row, up to the latest, failed with the same error and set no
+    /// input aside: an actor that dies again and again on one input it cannot get past shows
+    /// here, however slowly it loops (a restart budget counts only speed).
+    pub same_error_restarts: u64,
     pub last_error: Option<String>,
     pub last_progress: Option<DateTime<Utc>>,
+    /// The error of the latest restart (`last_error` also holds transient failures).
+    #[serde(skip)]
+    last_restart_error: Option<String>,
 }
 
 /// Shared, cloneable handle.
@@ -53,8 +60,10 @@ impl StatusBoard {
             name,
             state: ActorState::Starting,
             restarts: 0,
+            same_error_restarts: 0,
             last_error: None,
             last_progress: None,
+            last_restart_error: None,
         });
         f(entry);
     }
@@ -81,12 +90,32 @@ impl StatusBoard {
         });
     }
 
+    /// An actor restarts and nothing was set aside: if it died on an input, that input comes
+    /// back after the restart.
     pub fn restarted(&self, name: &'static str, error: &str) {
+        self.count_restart(name, error, false);
+    }
+
+    /// An actor restarts after dead-lettering the input that made it panic: the next failure,
+    /// whatever it says, is about another input.
+    pub fn restarted_after_quarantine(&self, name: &'static str, error: &str) {
+        self.count_restart(name, error, true);
+    }
+
+    fn count_restart(&self, name: &'static str, error: &str, quarantined: bool) {
         // Every restart, whoever notices it, is counted here: one place for the metric.
         crate::observe::restart(name);
         self.update(name, |s| {
             s.state = ActorState::Restarting;
             s.restarts += 1;
+            s.same_error_restarts = if quarantined {
+                0
+            } else if s.last_restart_error.as_deref() == Some(error) {
+                s.same_error_restarts + 1
+            } else {
+                1
+            };
+            s.last_restart_error = (!quarantined).then(|| error.to_owned());
             s.last_error = Some(error.to_owned());
         });
     }
@@ -118,5 +147,30 @@ impl StatusBoard {
     /// Total restarts across actors (the supervisor feeds its budget with the growth).
     pub fn total_restarts(&self) -> u64 {
         self.snapshot().iter().map(|s| s.restarts).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_on_the_same_error_are_counted_in_a_row() {
+        let board = StatusBoard::new();
+        board.restarted("relay", "boom at store.rs:80");
+        board.degraded("relay", "redis: connection refused");
+        board.restarted("relay", "boom at store.rs:80");
+        board.restarted("relay", "boom at store.rs:80");
+        let relay = &board.snapshot()[0];
+        assert_eq!((relay.restarts, relay.same_error_restarts), (3, 3));
+        board.restarted("relay", "another bug");
+        let relay = &board.snapshot()[0];
+        assert_eq!((relay.restarts, relay.same_error_restarts), (4, 1));
+        // Panics whose inputs were dead-lettered are each about another input.
+        for _ in 0..3 {
+            board.restarted_after_quarantine("relay", "a row panicked the relay");
+        }
+        let relay = &board.snapshot()[0];
+        assert_eq!((relay.restarts, relay.same_error_restarts), (7, 0));
     }
 }

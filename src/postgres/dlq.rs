@@ -569,7 +569,7 @@ async fn prepare(
         outbox_row,
         original_event_id_free,
     };
-    let plan = plan_replay(&view, patch, &ctx, Utc::now()).map_err(|r| DlqError::refusal(id, r))?;
+    let plan = plan_replay(&view, patch, &ctx).map_err(|r| DlqError::refusal(id, r))?;
     Ok((letter, plan))
 }
 

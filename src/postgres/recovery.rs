@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use memlink_actors::decode::OutboxRow;
 use memlink_actors::ports::{InflightLedger, PortError, ReconcileStore, RelayedRow};
 use uuid::Uuid;
 
@@ -106,7 +105,7 @@ impl PgReconcile {
 }
 
 const UNCONFIRMED_RELAYED: &str = "
-    SELECT id, aggregate_id, event_type, payload, created_at, stream_id
+    SELECT id, aggregate_id, event_type, payload::text, stream_id
       FROM outbox_events
      WHERE status = 'relayed' AND confirmed_at IS NULL
        AND relayed_at < now() - make_interval(secs => $1)
@@ -134,17 +133,15 @@ impl ReconcileStore for PgReconcile {
             )
             .await
             .map_err(classify)?;
+        // A relayed row was readable when the relay decoded it; one that no longer is (the
+        // database's encoding changed under it) has nothing to re-publish.
         Ok(rows
-            .into_iter()
-            .map(|r| RelayedRow {
-                row: OutboxRow {
-                    id: r.get(0),
-                    aggregate_id: r.get(1),
-                    event_type: r.get(2),
-                    payload: r.get(3),
-                    created_at: r.get(4),
-                },
-                stream_id: r.get::<_, Option<String>>(5).unwrap_or_default(),
+            .iter()
+            .filter_map(|r| {
+                Some(RelayedRow {
+                    row: super::store::read_outbox_row(r).ok()?,
+                    stream_id: r.try_get::<_, Option<String>>(4).ok()??,
+                })
             })
             .collect())
     }

@@ -14,7 +14,8 @@ use memlink_actors::decode::{OutboxRow, Reason, Rejection};
 use memlink_actors::domain::MessageId;
 use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage};
 use memlink_actors::ports::{
-    ApplyOutcome, EffectStore, FoldOutcome, OutboxStore, PortError, RejectedRow, WatermarkStore,
+    ApplyOutcome, ClaimedRow, EffectStore, FoldOutcome, OutboxStore, PortError, RejectedRow,
+    UnreadableRow, WatermarkStore,
 };
 use tokio_postgres::Transaction;
 use uuid::Uuid;
@@ -33,16 +34,19 @@ impl PgStore {
     }
 }
 
+/// The payload comes back as text (see [`OutboxRow`]), in outbox order.
 const CLAIM_PENDING_BATCH: &str = "
-    UPDATE outbox_events o
-       SET claimed_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
-      FROM (SELECT id FROM outbox_events
-             WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
-             ORDER BY created_at, id
-             LIMIT $1
-             FOR UPDATE SKIP LOCKED) c
-     WHERE o.id = c.id
- RETURNING o.id, o.aggregate_id, o.event_type, o.payload, o.created_at";
+    WITH claimed AS (
+        UPDATE outbox_events o
+           SET claimed_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
+          FROM (SELECT id FROM outbox_events
+                 WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
+                 ORDER BY created_at, id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED) c
+         WHERE o.id = c.id
+     RETURNING o.id, o.aggregate_id, o.event_type, o.payload::text AS payload, o.created_at)
+    SELECT id, aggregate_id, event_type, payload FROM claimed ORDER BY created_at, id";
 
 const MARK_RELAYED: &str = "
     UPDATE outbox_events o
@@ -62,7 +66,7 @@ impl OutboxStore for PgStore {
         &self,
         limit: usize,
         lease: Duration,
-    ) -> Result<Vec<OutboxRow>, PortError> {
+    ) -> Result<Vec<ClaimedRow>, PortError> {
         let conn = self.pool.get().await.map_err(pool_error)?;
         let rows = conn
             .query(
@@ -71,19 +75,7 @@ impl OutboxStore for PgStore {
             )
             .await
             .map_err(classify)?;
-        let mut out: Vec<OutboxRow> = rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.get(0),
-                aggregate_id: r.get(1),
-                event_type: r.get(2),
-                payload: r.get(3),
-                created_at: r.get(4),
-            })
-            .collect();
-        // RETURNING has no order; publish in outbox order.
-        out.sort_by_key(|r| (r.created_at, r.id));
-        Ok(out)
+        Ok(rows.iter().map(read_outbox_row).collect())
     }
 
     async fn mark_relayed(&self, relayed: &[(Uuid, String)]) -> Result<(), PortError> {
@@ -96,7 +88,7 @@ impl OutboxStore for PgStore {
     }
 
     async fn reject(&self, rejected: &[RejectedRow]) -> Result<(), PortError> {
-        let ids: Vec<Uuid> = rejected.iter().map(|r| r.row.id).collect();
+        let ids: Vec<Uuid> = rejected.iter().map(|r| r.id).collect();
         let letters: Vec<DeadLetter> = rejected.iter().map(|r| r.dead_letter.clone()).collect();
         let mut conn = self.pool.get().await.map_err(pool_error)?;
         let tx = conn.transaction().await.map_err(classify)?;
@@ -112,6 +104,33 @@ impl OutboxStore for PgStore {
             .map_err(classify)?;
         Ok(())
     }
+}
+
+/// Reads an outbox row's columns (`id, aggregate_id, event_type, payload::text`) one by one,
+/// so a column the driver cannot decode makes this one row unreadable, not the whole claim.
+pub(crate) fn read_outbox_row(r: &tokio_postgres::Row) -> ClaimedRow {
+    let id: Uuid = match r.try_get(0) {
+        Ok(id) => id,
+        // The primary key is a NOT NULL uuid: a failure here is a driver or schema fault.
+        Err(e) => {
+            return Err(UnreadableRow {
+                id: Uuid::nil(),
+                detail: format!("id: {e}"),
+            })
+        }
+    };
+    let column = |i: usize, name: &str| -> Result<String, UnreadableRow> {
+        r.try_get::<_, String>(i).map_err(|e| UnreadableRow {
+            id,
+            detail: format!("{name}: the column cannot be read ({e})"),
+        })
+    };
+    Ok(OutboxRow {
+        id,
+        aggregate_id: column(1, "aggregate_id")?,
+        event_type: column(2, "event_type")?,
+        payload: column(3, "payload")?,
+    })
 }
 
 const INSERT_DEAD_LETTERS: &str = "

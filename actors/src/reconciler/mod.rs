@@ -86,7 +86,7 @@ async fn reconcile(deps: &ReconcilerDeps) -> Result<(usize, usize), PortError> {
             outbox_id: r.row.id,
             event_id: r.row.id.to_string(),
             event_type: r.row.event_type.clone(),
-            payload: r.row.payload.to_string(),
+            payload: r.row.payload.clone(),
         })
         .collect();
     if lost.is_empty() {

@@ -78,7 +78,7 @@ impl RelayActor {
         }
         if report.panicked {
             log::error!(target: "memlink::relay", "event=actor_panic actor={NAME} action=restart");
-            status.restarted(
+            status.restarted_after_quarantine(
                 NAME,
                 "an outbox row panicked the relay; it was dead-lettered",
             );

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use crate::decode::{decode_outbox_row, Reason, Rejection};
 use crate::pace::Pace;
-use crate::plan::{dead_letter_for_row, panic_message};
-use crate::ports::{Ambient, OutboxStore, OutgoingEntry, PortError, RejectedRow, StreamBus};
+use crate::plan::{dead_letter_for_row, dead_letter_for_unreadable_row, panic_message};
+use crate::ports::{
+    Ambient, ClaimedRow, OutboxStore, OutgoingEntry, PortError, RejectedRow, StreamBus,
+};
 use crate::status::StatusBoard;
 
 pub use actor::RelayActor;
@@ -86,32 +88,14 @@ pub async fn run_round(deps: &RelayDeps) -> RelayReport {
     let mut outgoing = Vec::with_capacity(rows.len());
     let mut rejected = Vec::new();
     let mut panicked = false;
-    for row in rows {
-        let verdict = catch_unwind(AssertUnwindSafe(|| decode_outbox_row(&row)));
-        let rejection = match verdict {
-            Ok(Ok(_event)) => {
-                outgoing.push(OutgoingEntry {
-                    outbox_id: row.id,
-                    event_id: row.id.to_string(),
-                    event_type: row.event_type.clone(),
-                    payload: row.payload.to_string(),
-                });
-                continue;
+    for claimed in rows {
+        match check_row(claimed, &deps.ambient) {
+            Checked::Publish(entry) => outgoing.push(entry),
+            Checked::Reject(r, row_panicked) => {
+                panicked |= row_panicked;
+                rejected.push(*r);
             }
-            Ok(Err(r)) => r,
-            Err(payload) => {
-                panicked = true;
-                Rejection::new(
-                    Reason::Panic,
-                    format!(
-                        "relay panicked validating row: {}",
-                        panic_message(&*payload)
-                    ),
-                )
-            }
-        };
-        let dead_letter = dead_letter_for_row(&row, rejection, NAME, &deps.ambient);
-        rejected.push(RejectedRow { row, dead_letter });
+        }
     }
     if !rejected.is_empty() {
         if let Err(e) = deps.outbox.reject(&rejected).await {
@@ -141,6 +125,60 @@ pub async fn run_round(deps: &RelayDeps) -> RelayReport {
         rejected,
         panicked,
     }
+}
+
+enum Checked {
+    Publish(OutgoingEntry),
+    /// The row's dead letter, and whether decoding it panicked.
+    Reject(Box<RejectedRow>, bool),
+}
+
+/// Decides one claimed row on its own, behind a panic boundary: whatever one row holds, the
+/// rest of the batch is relayed in the same round.
+fn check_row(claimed: ClaimedRow, ambient: &Ambient) -> Checked {
+    let row = match claimed {
+        Ok(row) => row,
+        Err(unreadable) => {
+            let dead_letter = dead_letter_for_unreadable_row(&unreadable, NAME, ambient);
+            return Checked::Reject(
+                Box::new(RejectedRow {
+                    id: unreadable.id,
+                    dead_letter,
+                }),
+                false,
+            );
+        }
+    };
+    let verdict = catch_unwind(AssertUnwindSafe(|| decode_outbox_row(&row)));
+    let (rejection, panicked) = match verdict {
+        Ok(Ok(_event)) => {
+            return Checked::Publish(OutgoingEntry {
+                outbox_id: row.id,
+                event_id: row.id.to_string(),
+                event_type: row.event_type,
+                payload: row.payload,
+            })
+        }
+        Ok(Err(r)) => (r, false),
+        Err(payload) => (
+            Rejection::new(
+                Reason::Panic,
+                format!(
+                    "relay panicked validating row: {}",
+                    panic_message(&*payload)
+                ),
+            ),
+            true,
+        ),
+    };
+    let dead_letter = dead_letter_for_row(&row, rejection, NAME, ambient);
+    Checked::Reject(
+        Box::new(RejectedRow {
+            id: row.id,
+            dead_letter,
+        }),
+        panicked,
+    )
 }
 
 async fn release_quietly(deps: &RelayDeps, ids: Vec<uuid::Uuid>) {

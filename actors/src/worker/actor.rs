@@ -86,7 +86,7 @@ impl WorkerActor {
         self.carry = report.carry;
         if report.panicked {
             log::error!(target: "memlink::worker", "event=actor_panic actor={} action=restart", self.deps.name);
-            status.restarted(
+            status.restarted_after_quarantine(
                 self.deps.name,
                 "a message panicked the worker; it was dead-lettered",
             );
