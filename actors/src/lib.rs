@@ -17,6 +17,8 @@
 //! - [`relay`], [`worker`], [`watermark`], [`reconciler`]: the actors, each `{mod.rs: logic,
 //!   actor.rs: messages and handlers}`.
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
+//! - [`memory`]: the memory model (statements, facts with history) and its incremental
+//!   derivation; the store reads and writes what it plans.
 //! - [`dlq`]: dead-letter replay planning (JSON merge patch, which outbox row and event id),
 //!   validated by [`decode`]; pure, the store writes what it plans.
 #![forbid(unsafe_code)]
@@ -28,6 +30,7 @@ pub mod dlq;
 pub mod domain;
 pub mod extract;
 pub mod lifecycle;
+pub mod memory;
 pub mod messages;
 pub mod observe;
 pub mod pace;

@@ -1,5 +1,7 @@
-//! Deterministic implementations of the ambient ports, for unit tests and a future seeded
-//! simulator. Never used by the daemon itself.
+//! Deterministic implementations of the ports, for unit tests and a seeded simulator: the
+//! ambient ports here, the memory store in [`memory`]. Never used by the daemon itself.
+
+pub mod memory;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
