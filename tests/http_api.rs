@@ -177,6 +177,72 @@ fn config_errors_exit_64_with_one_line_and_no_secret() {
     );
 }
 
+/// A URL that does not parse is still reported without its password, by every command
+/// that reads it, and the process exits 64 before connecting anywhere.
+#[test]
+fn unparsable_urls_exit_64_without_their_password() {
+    let good_db = "postgres://memlink@127.0.0.1:5432/x";
+    let good_redis = "redis://127.0.0.1:6379";
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "LeakMe1",
+            vec![
+                ("DATABASE_URL", "postgres://u:LeakMe1@127.0.0.1:notaport/db"),
+                ("REDIS_URL", good_redis),
+            ],
+        ),
+        (
+            "LeakMe2",
+            vec![
+                ("DATABASE_URL", "postgres://u:LeakMe2@[::1/db"),
+                ("REDIS_URL", good_redis),
+            ],
+        ),
+        (
+            "LeakR1",
+            vec![
+                ("DATABASE_URL", good_db),
+                ("REDIS_URL", "redis://:LeakR1@127.0.0.1:notaport/0"),
+            ],
+        ),
+        (
+            "LeakL1",
+            vec![
+                ("DATABASE_URL", good_db),
+                ("REDIS_URL", good_redis),
+                ("MEMLINK_EXTRACTOR", "llm"),
+                ("MEMLINK_LLM_MODEL", "m"),
+                (
+                    "MEMLINK_LLM_BASE_URL",
+                    "http://u:LeakL1@127.0.0.1:notaport/v1",
+                ),
+            ],
+        ),
+    ];
+    for (secret, env) in &cases {
+        let commands: &[&[&str]] = if env[0].1.contains(secret) {
+            // DATABASE_URL is read by every command.
+            &[&["run"], &["migrate"], &["doctor"], &["dlq", "list"]]
+        } else {
+            &[&["run"], &["doctor"]]
+        };
+        for args in commands {
+            let out = run_binary(args, env);
+            assert_eq!(out.code, Some(64), "{args:?} {env:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("configuration error") && out.stderr.contains("***"),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr.contains(secret) && !out.stdout.contains(secret),
+                "{args:?} printed the password: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
 #[test]
 fn help_lists_the_commands() {
     let out = Command::new(binary())
