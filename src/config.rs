@@ -12,6 +12,7 @@ pub mod vars {
     pub const DATABASE_URL: &str = "DATABASE_URL";
     pub const REDIS_URL: &str = "REDIS_URL";
     pub const HTTP_ADDR: &str = "MEMLINK_HTTP_ADDR";
+    pub const HTTP_CLIENT_TIMEOUT_SECS: &str = "MEMLINK_HTTP_CLIENT_TIMEOUT_SECS";
     pub const STREAM: &str = "MEMLINK_STREAM";
     pub const GROUP: &str = "MEMLINK_GROUP";
     pub const CONSUMER: &str = "MEMLINK_CONSUMER";
@@ -46,6 +47,8 @@ pub struct Config {
     pub database_url: String,
     pub redis_url: String,
     pub http_addr: SocketAddr,
+    /// An HTTP client must send its request head, and then its body, each within this.
+    pub http_client_timeout: Duration,
     pub stream: String,
     pub group: String,
     pub consumer: String,
@@ -123,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &redact_url(&self.redis_url))
             .field("http_addr", &self.http_addr)
+            .field("http_client_timeout", &self.http_client_timeout)
             .field("stream", &self.stream)
             .field("group", &self.group)
             .field("consumer", &self.consumer)
@@ -170,6 +174,12 @@ impl Config {
         })?;
         let http_addr = parse_or(env, vars::HTTP_ADDR, "127.0.0.1:8080", |s| {
             SocketAddr::from_str(s).map_err(|e| e.to_string())
+        })?;
+        let http_client_timeout = parse_or(env, vars::HTTP_CLIENT_TIMEOUT_SECS, "10", |s| {
+            match s.parse::<u64>() {
+                Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err("expected whole seconds, 1 to 300".to_owned()),
+            }
         })?;
         let stream = name(env, vars::STREAM, "memlink:events")?;
         let group = name(env, vars::GROUP, "memlink-workers")?;
@@ -232,6 +242,7 @@ impl Config {
             database_url,
             redis_url,
             http_addr,
+            http_client_timeout,
             stream,
             group,
             consumer,

@@ -24,10 +24,32 @@ pub fn parse_chat_id(raw: &str) -> Result<ChatId, ApiError> {
     })
 }
 
-/// Reads the body up to `limit` bytes; more is a 413, not a truncation.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Reads the body up to `limit` bytes; more is a 413, not a truncation. The whole body must
+/// arrive within `timeout` (a 408 that closes the connection otherwise): a half-sent body
+/// must not hold a connection open.
+pub async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ApiError> {
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let next = tokio::time::timeout_at(deadline, payload.next())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?;
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
@@ -62,7 +84,7 @@ pub async fn post_message(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let chat_id = parse_chat_id(&path)?;
-    let body = read_body(payload, MAX_PAYLOAD_BYTES).await?;
+    let body = read_body(payload, MAX_PAYLOAD_BYTES, state.client_timeout).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })?;

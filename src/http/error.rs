@@ -90,7 +90,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(json!({"error": {"code": self.code, "message": self.message}}))
+        let mut response = HttpResponse::build(self.status);
+        // A client too slow to send its request does not keep the connection.
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.force_close();
+        }
+        response.json(json!({"error": {"code": self.code, "message": self.message}}))
     }
 }

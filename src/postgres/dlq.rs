@@ -103,6 +103,23 @@ pub fn check_note(note: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A reason filter: a reason code's syntax (lowercase letters, digits, `_`; at most 64).
+pub fn check_reason_filter(reason: &str) -> Result<(), String> {
+    let ok = !reason.is_empty()
+        && reason.len() <= 64
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "reason {:?} is not a reason code (1 to 64 of a-z, 0-9, _)",
+            reason.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
 /// A dead letter's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
