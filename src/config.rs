@@ -175,11 +175,11 @@ impl Config {
         let http_addr = parse_or(env, vars::HTTP_ADDR, "127.0.0.1:8080", |s| {
             SocketAddr::from_str(s).map_err(|e| e.to_string())
         })?;
-        let http_client_timeout = parse_or(env, vars::HTTP_CLIENT_TIMEOUT_SECS, "10", |s| {
-            match s.parse::<u64>() {
-                Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
-                _ => Err("expected whole seconds, 1 to 300".to_owned()),
-            }
+        let http_client_timeout = parse_or(env, vars::HTTP_CLIENT_TIMEOUT_SECS, "10", |s| match s
+            .parse::<u64>()
+        {
+            Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err("expected whole seconds, 1 to 300".to_owned()),
         })?;
         let stream = name(env, vars::STREAM, "memlink:events")?;
         let group = name(env, vars::GROUP, "memlink-workers")?;

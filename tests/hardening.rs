@@ -15,21 +15,32 @@ use serde_json::{json, Value};
 /// Returns what was read and how long until the close.
 fn raw_exchange(addr: &str, raw: &[u8], limit: Duration) -> (String, Option<Duration>) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     s.write_all(raw).expect("write");
     let start = Instant::now();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     while start.elapsed() < limit {
         match s.read(&mut buf) {
-            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), Some(start.elapsed())),
+            Ok(0) => {
+                return (
+                    String::from_utf8_lossy(&got).into_owned(),
+                    Some(start.elapsed()),
+                )
+            }
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), Some(start.elapsed())),
+            Err(_) => {
+                return (
+                    String::from_utf8_lossy(&got).into_owned(),
+                    Some(start.elapsed()),
+                )
+            }
         }
     }
     (String::from_utf8_lossy(&got).into_owned(), None)
@@ -44,7 +55,12 @@ fn body_json(response: &str) -> Value {
 fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["code"], want_code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 #[test]
@@ -90,7 +106,9 @@ fn bad_filters_uris_and_ids_get_json_400s() {
         assert_error(status, &body, 414, "uri_too_long");
     }
     // Nothing of it reached Postgres as a failed query.
-    assert!(daemon.log_lines_with("event=http_dependency_error").is_empty());
+    assert!(daemon
+        .log_lines_with("event=http_dependency_error")
+        .is_empty());
     assert_eq!(env.count("SELECT count(*) FROM messages"), 0);
 }
 
@@ -118,7 +136,11 @@ fn probes_answer_head_and_any_case_bearer() {
             .expect("HEAD /admin/status");
         assert_eq!(resp.status(), 200);
     }
-    for wrong in ["Basic s3cret-token", "Bearers3cret-token", "Bearer s3cret-tokenX"] {
+    for wrong in [
+        "Basic s3cret-token",
+        "Bearers3cret-token",
+        "Bearer s3cret-tokenX",
+    ] {
         let (status, body) = request_with_headers(
             "GET",
             &daemon.url("/admin/status"),
@@ -208,7 +230,11 @@ fn half_sent_requests_are_closed_after_the_client_timeout() {
     let closed = closed.unwrap_or_else(|| panic!("still open after 10 s: {response:?}"));
     assert!(closed < Duration::from_secs(4), "{closed:?}");
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
-    assert_eq!(body_json(&response)["error"]["code"], "body_timeout", "{response}");
+    assert_eq!(
+        body_json(&response)["error"]["code"],
+        "body_timeout",
+        "{response}"
+    );
     // Half a head: closed too.
     let (response, closed) = raw_exchange(
         &daemon.addr,
@@ -228,31 +254,36 @@ fn half_sent_requests_are_closed_after_the_client_timeout() {
                 b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
             };
             s.write_all(half).expect("write");
-            s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
             s
         })
         .collect();
-    eventually("every half-sent connection is closed", Duration::from_secs(15), || {
-        open.retain_mut(|s| {
-            let mut buf = [0u8; 4096];
-            loop {
-                match s.read(&mut buf) {
-                    Ok(0) => return false,
-                    Ok(_) => continue,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        return true
+    eventually(
+        "every half-sent connection is closed",
+        Duration::from_secs(15),
+        || {
+            open.retain_mut(|s| {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => return false,
+                        Ok(_) => continue,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            return true
+                        }
+                        Err(_) => return false,
                     }
-                    Err(_) => return false,
                 }
-            }
-        });
-        open.is_empty().then_some(())
-    });
+            });
+            open.is_empty().then_some(())
+        },
+    );
     assert!(start.elapsed() < Duration::from_secs(15));
     // The daemon still serves, and stored nothing.
     assert_eq!(daemon.get("/healthz").0, 200);

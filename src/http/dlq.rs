@@ -107,7 +107,9 @@ fn actor(req: &HttpRequest) -> Result<Actor, ApiError> {
 /// here, never a query that Postgres refuses.
 fn check_reason(reason: Option<&str>) -> Result<(), ApiError> {
     match reason {
-        Some(r) => dlq::check_reason_filter(r).map_err(|why| ApiError::bad_request("invalid_reason", why)),
+        Some(r) => {
+            dlq::check_reason_filter(r).map_err(|why| ApiError::bad_request("invalid_reason", why))
+        }
         None => Ok(()),
     }
 }

@@ -69,7 +69,9 @@ pub async fn refuse_bad_uri(
     if let Some(e) = uri_problem(req.uri()) {
         return Ok(req.error_response(e).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]
@@ -88,7 +90,10 @@ mod tests {
         assert_eq!(code("/v1/users/a%/facts"), None);
         assert_eq!(code("/v1/users/%ff/facts"), Some("invalid_path"));
         assert_eq!(code("/v1/users/%C3/facts"), Some("invalid_path"));
-        assert_eq!(code("/admin/dead-letters?reason=%fe"), Some("invalid_query"));
+        assert_eq!(
+            code("/admin/dead-letters?reason=%fe"),
+            Some("invalid_query")
+        );
         let long = format!("/healthz?{}", "a".repeat(MAX_URI_BYTES));
         assert_eq!(code(&long), Some("uri_too_long"));
     }
