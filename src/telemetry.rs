@@ -60,7 +60,7 @@ pub fn install() {
             gauge!("memlink_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         }
         Err(e) => {
-            log::warn!(target: "memlink::metrics", "event=metrics_install_failed error={:?}", e.to_string());
+            log::warn!(target: "memlink::metrics", "event=metrics_install_failed error={}", crate::logging::quoted(&e));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Messages are written for API clients: they never include a password, a stack trace or an
 //! internal SQL statement.
 
+use crate::logging::Quoted;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use memlink_actors::domain::TextError;
@@ -75,7 +76,7 @@ impl ApiError {
 
 impl From<PortError> for ApiError {
     fn from(e: PortError) -> ApiError {
-        log::warn!(target: "memlink::http", "event=http_dependency_error port={} error={:?}", e.port, e.message);
+        log::warn!(target: "memlink::http", "event=http_dependency_error port={} error={}", e.port, Quoted(&e.message));
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -163,7 +163,7 @@ pub async fn insert_message(
     if key.is_some() {
         // Housekeeping only: the message is stored whatever this does.
         if let Err(e) = conn.execute(SWEEP_KEYS, &[]).await {
-            log::debug!(target: "memlink::http", "event=idempotency_sweep_failed error={:?}", e.to_string());
+            log::debug!(target: "memlink::http", "event=idempotency_sweep_failed error={}", crate::logging::quoted(&e));
         }
     }
     Ok(Accepted::Stored)
