@@ -213,7 +213,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         group: config.group.clone(),
         ops,
         client_timeout: config.http_client_timeout,
-        checks: http::probe::Checks::new(),
+        checks: http::admin::Checks::new(),
     };
     let (server, bound) = http::bind(state, config.http_addr).map_err(DaemonError::Bind)?;
     log::info!(target: "memlink::http", "event=http_listening addr={bound}");

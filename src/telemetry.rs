@@ -207,7 +207,7 @@ async fn refresh(state: &web::Data<AppState>) {
     let (stats, stream, snapshot) = tokio::join!(
         probe::by(deadline, api::store_stats(&state.pg)),
         probe::by(deadline, state.bus.stats()),
-        probe::diagnosis(state, deadline),
+        crate::http::admin::diagnosis(state, deadline),
     );
     match stats {
         Ok(s) => {

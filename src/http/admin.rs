@@ -55,6 +55,61 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "alive"}))
 }
 
+/// The slow checks the probes share.
+pub struct Checks {
+    /// The actors' answers to a health ping (the supervisor waits for each child).
+    /// `None`: the supervisor is not running.
+    pub health: std::sync::Arc<probe::Latest<Option<Vec<memlink_actors::supervisor::ChildHealth>>>>,
+    /// The self-diagnosis snapshot (several queries to Postgres and Redis).
+    pub diagnosis: std::sync::Arc<probe::Latest<crate::diagnose::Snapshot>>,
+}
+
+impl Checks {
+    pub fn new() -> Checks {
+        Checks {
+            health: probe::Latest::new(),
+            diagnosis: probe::Latest::new(),
+        }
+    }
+}
+
+impl Default for Checks {
+    fn default() -> Checks {
+        Checks::new()
+    }
+}
+
+/// The actors' health by `deadline` (fresh or last known): `None` when no answer came yet,
+/// `Some(None)` when the supervisor is not running.
+pub async fn health(
+    state: &web::Data<AppState>,
+    deadline: tokio::time::Instant,
+) -> Option<std::sync::Arc<Option<Vec<memlink_actors::supervisor::ChildHealth>>>> {
+    let root = state.root.clone();
+    state
+        .checks
+        .health
+        .get(deadline, move || async move {
+            root.send(memlink_actors::supervisor::Health).await.ok()
+        })
+        .await
+}
+
+/// The self-diagnosis snapshot by `deadline` (fresh or last known).
+pub async fn diagnosis(
+    state: &web::Data<AppState>,
+    deadline: tokio::time::Instant,
+) -> Option<std::sync::Arc<crate::diagnose::Snapshot>> {
+    let state2 = state.clone();
+    state
+        .checks
+        .diagnosis
+        .get(deadline, move || async move {
+            state2.ops.snapshot(&state2.pg).await
+        })
+        .await
+}
+
 /// Why the daemon is not ready, if it is not: Postgres, Redis, or an actor not running or
 /// not answering. Every check is time-boxed ([`probe::PROBE_BUDGET`]), side by side.
 async fn readiness_problems(state: &web::Data<AppState>) -> Vec<String> {
@@ -62,8 +117,8 @@ async fn readiness_problems(state: &web::Data<AppState>) -> Vec<String> {
     let (pg, redis, health, diagnosis) = tokio::join!(
         probe::by(deadline, api::ping(&state.pg)),
         probe::by(deadline, state.bus.ping()),
-        probe::health(state, deadline),
-        probe::diagnosis(state, deadline),
+        health(state, deadline),
+        diagnosis(state, deadline),
     );
     let mut problems = Vec::new();
     if let Err(e) = pg {
@@ -127,7 +182,7 @@ pub async fn status(
     let (stats, stream, diagnosis, llm_backlog) = tokio::join!(
         tokio::time::timeout_at(deadline, api::store_stats(&state.pg)),
         probe::by(deadline, state.bus.stats()),
-        probe::diagnosis(&state, deadline),
+        diagnosis(&state, deadline),
         probe::by(deadline, crate::postgres::llm::backlog(&state.pg)),
     );
     let stats = match stats {

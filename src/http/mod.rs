@@ -40,7 +40,7 @@ pub struct AppState {
     /// A client must send its request head, and then its whole body, each within this.
     pub client_timeout: Duration,
     /// The probes' slow checks, with their last answers.
-    pub checks: probe::Checks,
+    pub checks: admin::Checks,
 }
 
 /// Probes answer `GET` and `HEAD` alike (a `HEAD` gets the same status, no body).

@@ -3,9 +3,11 @@
 //! a probe with a 1 s timeout must see a degraded daemon, never a dead one.
 //!
 //! Reachability is always asked afresh and a dependency that does not answer within the
-//! budget is reported unreachable. Slower aggregate checks (the self-diagnosis snapshot, the
-//! actors' health) are asked afresh too, but when the answer is late the probe uses the last
-//! complete one, and the late answer replaces it when it comes. Nothing here changes state.
+//! budget is reported unreachable. Slower aggregate checks (the self-diagnosis snapshot and
+//! the actors' health, kept in [`super::admin::Checks`]) are asked afresh too, but when the
+//! answer is late the probe uses the last complete one ([`Latest`]), and the late answer
+//! replaces it when it comes. Generic on purpose: it imports nothing of the daemon's.
+//! Nothing here changes state.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -92,59 +94,4 @@ impl<T: Send + Sync + 'static> Latest<T> {
             Err(_) => self.current().map(|(_, v)| v),
         }
     }
-}
-
-/// The slow checks the probes share.
-pub struct Checks {
-    /// The actors' answers to a health ping (the supervisor waits for each child).
-    /// `None`: the supervisor is not running.
-    pub health: Arc<Latest<Option<Vec<memlink_actors::supervisor::ChildHealth>>>>,
-    /// The self-diagnosis snapshot (several queries to Postgres and Redis).
-    pub diagnosis: Arc<Latest<crate::diagnose::Snapshot>>,
-}
-
-impl Checks {
-    pub fn new() -> Checks {
-        Checks {
-            health: Latest::new(),
-            diagnosis: Latest::new(),
-        }
-    }
-}
-
-impl Default for Checks {
-    fn default() -> Checks {
-        Checks::new()
-    }
-}
-
-/// The actors' health by `deadline` (fresh or last known): `None` when no answer came yet,
-/// `Some(None)` when the supervisor is not running.
-pub async fn health(
-    state: &actix_web::web::Data<super::AppState>,
-    deadline: Instant,
-) -> Option<Arc<Option<Vec<memlink_actors::supervisor::ChildHealth>>>> {
-    let root = state.root.clone();
-    state
-        .checks
-        .health
-        .get(deadline, move || async move {
-            root.send(memlink_actors::supervisor::Health).await.ok()
-        })
-        .await
-}
-
-/// The self-diagnosis snapshot by `deadline` (fresh or last known).
-pub async fn diagnosis(
-    state: &actix_web::web::Data<super::AppState>,
-    deadline: Instant,
-) -> Option<Arc<crate::diagnose::Snapshot>> {
-    let state2 = state.clone();
-    state
-        .checks
-        .diagnosis
-        .get(deadline, move || async move {
-            state2.ops.snapshot(&state2.pg).await
-        })
-        .await
 }
