@@ -12,6 +12,7 @@ pub mod vars {
     pub const DATABASE_URL: &str = "DATABASE_URL";
     pub const REDIS_URL: &str = "REDIS_URL";
     pub const HTTP_ADDR: &str = "MEMLINK_HTTP_ADDR";
+    pub const HTTP_CLIENT_TIMEOUT_SECS: &str = "MEMLINK_HTTP_CLIENT_TIMEOUT_SECS";
     pub const STREAM: &str = "MEMLINK_STREAM";
     pub const GROUP: &str = "MEMLINK_GROUP";
     pub const CONSUMER: &str = "MEMLINK_CONSUMER";
@@ -46,6 +47,8 @@ pub struct Config {
     pub database_url: String,
     pub redis_url: String,
     pub http_addr: SocketAddr,
+    /// An HTTP client must send its request head, and then its body, each within this.
+    pub http_client_timeout: Duration,
     pub stream: String,
     pub group: String,
     pub consumer: String,
@@ -123,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &redact_url(&self.redis_url))
             .field("http_addr", &self.http_addr)
+            .field("http_client_timeout", &self.http_client_timeout)
             .field("stream", &self.stream)
             .field("group", &self.group)
             .field("consumer", &self.consumer)
@@ -145,7 +149,7 @@ pub fn database_url(env: &dyn Fn(&str) -> Option<String>) -> Result<String, Conf
     let url = required(env, vars::DATABASE_URL)?;
     tokio_postgres::Config::from_str(&url).map_err(|e| ConfigError::Invalid {
         var: vars::DATABASE_URL,
-        reason: format!("{} ({e})", redact_url(&url)),
+        reason: format!("{} {}", redact_url(&url), parser_detail(&url, &e)),
     })?;
     Ok(url)
 }
@@ -162,10 +166,20 @@ impl Config {
         let redis_url = required(env, vars::REDIS_URL)?;
         redis::Client::open(redis_url.as_str()).map_err(|e| ConfigError::Invalid {
             var: vars::REDIS_URL,
-            reason: format!("{} ({e})", redact_url(&redis_url)),
+            reason: format!(
+                "{} {}",
+                redact_url(&redis_url),
+                parser_detail(&redis_url, &e)
+            ),
         })?;
         let http_addr = parse_or(env, vars::HTTP_ADDR, "127.0.0.1:8080", |s| {
             SocketAddr::from_str(s).map_err(|e| e.to_string())
+        })?;
+        let http_client_timeout = parse_or(env, vars::HTTP_CLIENT_TIMEOUT_SECS, "10", |s| match s
+            .parse::<u64>()
+        {
+            Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err("expected whole seconds, 1 to 300".to_owned()),
         })?;
         let stream = name(env, vars::STREAM, "memlink:events")?;
         let group = name(env, vars::GROUP, "memlink-workers")?;
@@ -228,6 +242,7 @@ impl Config {
             database_url,
             redis_url,
             http_addr,
+            http_client_timeout,
             stream,
             group,
             consumer,
@@ -376,24 +391,113 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "memlink".to_owned())
 }
 
-/// A URL with its password replaced by `***`, for logs and errors. Text that is not a URL
-/// (a libpq `key=value` string) has any `password=` value masked.
+/// A URL with its password replaced by `***`, for logs and errors. The userinfo is masked
+/// as text before anything parses the URL, so a URL that does not parse (a bad port, an
+/// unclosed `[`) is shown without its password too; `password=` values (a libpq
+/// `key=value` string, or a `?password=` query parameter) are masked the same way.
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
+    let masked = mask_password_params(&mask_userinfo(raw));
+    match url::Url::parse(&masked) {
         Ok(u) => u.to_string(),
-        Err(_) => raw
-            .split_whitespace()
-            .map(|part| match part.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => part.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        Err(_) => masked,
     }
+}
+
+/// `scheme://user:secret@host...` → `scheme://user:***@host...`. Everything between `://`
+/// and the last `@` is taken as userinfo (a password may hold an unencoded `/`, `?` or `@`):
+/// too much hidden is better than a secret shown.
+fn mask_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let rest = &raw[scheme_end..];
+    let Some(at) = rest.rfind('@') else {
+        return raw.to_owned();
+    };
+    let user = match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => rest[..at].to_owned(),
+    };
+    format!("{}{user}@{}", &raw[..scheme_end], &rest[at + 1..])
+}
+
+/// Masks the value of every `password=` key (any case) that starts the text or follows a
+/// space, `?` or `&`; a value runs to the next space, `&` or `#` (or closing quote).
+fn mask_password_params(s: &str) -> String {
+    const KEY: &str = "password=";
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let at_key = s.is_char_boundary(i)
+            && s.len() - i >= KEY.len()
+            && s.as_bytes()[i..i + KEY.len()].eq_ignore_ascii_case(KEY.as_bytes())
+            && (i == 0 || matches!(s.as_bytes()[i - 1], b' ' | b'?' | b'&' | b'\t'));
+        if !at_key {
+            let c = s[i..].chars().next().unwrap_or_default();
+            out.push(c);
+            i += c.len_utf8().max(1);
+            continue;
+        }
+        out.push_str(&s[i..i + KEY.len()]);
+        out.push_str("***");
+        let value = &s[i + KEY.len()..];
+        let len = match value.strip_prefix('\'') {
+            // libpq quoting: 'a b\'c'
+            Some(q) => {
+                let mut end = q.len();
+                let mut chars = q.char_indices();
+                while let Some((j, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '\'' => {
+                            end = j + 1;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                1 + end
+            }
+            None => value.find([' ', '\t', '&', '#']).unwrap_or(value.len()),
+        };
+        i += KEY.len() + len;
+    }
+    out
+}
+
+/// A parser's error text about a URL, unless it could carry any part of the URL's secret.
+fn parser_detail(raw: &str, error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    let secret_shown = secrets(raw)
+        .iter()
+        .any(|secret| !secret.is_empty() && text.contains(secret.as_str()));
+    if secret_shown {
+        "(the parser's message is withheld: it quotes the password)".to_owned()
+    } else {
+        format!("({text})")
+    }
+}
+
+/// The secrets a URL-like text holds: its userinfo password and `password=` values.
+fn secrets(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(scheme_end) = raw.find("://").map(|i| i + 3) {
+        let rest = &raw[scheme_end..];
+        if let Some(at) = rest.rfind('@') {
+            if let Some((_, password)) = rest[..at].split_once(':') {
+                out.push(password.to_owned());
+            }
+        }
+    }
+    let lower = raw.to_ascii_lowercase();
+    for (i, _) in lower.match_indices("password=") {
+        let value = &raw[i + "password=".len()..];
+        let end = value.find([' ', '\t', '&', '#']).unwrap_or(value.len());
+        out.push(value[..end].trim_matches('\'').to_owned());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -521,5 +625,55 @@ mod tests {
             redact_url("host=h user=u password=pw dbname=d"),
             "host=h user=u password=*** dbname=d"
         );
+        // URLs that do not parse lose their secret all the same.
+        for (raw, secret, shown) in [
+            (
+                "postgres://u:LeakMe1@127.0.0.1:notaport/db",
+                "LeakMe1",
+                "postgres://u:***@127.0.0.1:notaport/db",
+            ),
+            (
+                "redis://:LeakR1@127.0.0.1:notaport/0",
+                "LeakR1",
+                "redis://:***@127.0.0.1:notaport/0",
+            ),
+            (
+                "postgres://u:pw9@[::1/db",
+                "pw9",
+                "postgres://u:***@[::1/db",
+            ),
+            ("postgres://u:a/b?c@h/db", "a/b?c", "postgres://u:***@h/db"),
+            ("postgres://u:x@y@h/db", "x@y", "postgres://u:***@h/db"),
+            (
+                "postgres://h:bad/db?user=u&Password=Sec9&x=1",
+                "Sec9",
+                "postgres://h:bad/db?user=u&Password=***&x=1",
+            ),
+            (
+                "host=h password='a b\\'c' dbname=d",
+                "a b",
+                "host=h password=*** dbname=d",
+            ),
+        ] {
+            let r = redact_url(raw);
+            assert_eq!(r, shown, "{raw}");
+            assert!(!r.contains(secret), "{raw} -> {r}");
+        }
+    }
+
+    #[test]
+    fn unparsable_urls_are_refused_without_their_password() {
+        for (var, url) in [
+            ("DATABASE_URL", "postgres://u:LeakMe1@127.0.0.1:notaport/db"),
+            ("DATABASE_URL", "postgres://u:LeakMe1@[::1/db"),
+            ("REDIS_URL", "redis://:LeakMe1@127.0.0.1:notaport/0"),
+        ] {
+            let mut env = BASE.to_vec();
+            env.retain(|(k, _)| *k != var);
+            env.push((var, url));
+            let e = Config::from_lookup(&lookup(&env)).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{var} is invalid")), "{e}");
+            assert!(!e.contains("LeakMe1"), "{e}");
+        }
     }
 }

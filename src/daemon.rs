@@ -5,6 +5,7 @@
 //! It owns the process's lifecycle decisions (what to start, when to drain, which exit code)
 //! and nothing else: no pipeline logic lives here.
 
+use crate::logging::{quoted, Quoted};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ where
         match f().await {
             Ok(v) => return Ok(v),
             Err(e) if start.elapsed() + delay < deadline => {
-                log::warn!(target: "memlink::daemon", "event=startup_retry what={what} error={:?}", e.to_string());
+                log::warn!(target: "memlink::daemon", "event=startup_retry what={what} error={}", quoted(&e));
                 actix_web::rt::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -79,7 +80,7 @@ where
 
 pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     log::info!(target: "memlink::daemon", "event=starting version={} role={} database={} redis={} stream={} group={} consumer={}",
-        env!("CARGO_PKG_VERSION"), opts.role, redact_url(&config.database_url), redact_url(&config.redis_url),
+        env!("CARGO_PKG_VERSION"), opts.role, Quoted(&redact_url(&config.database_url)), Quoted(&redact_url(&config.redis_url)),
         config.stream, config.group, config.consumer);
     telemetry::install();
     actix_web::rt::spawn(telemetry::upkeep());
@@ -173,11 +174,11 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     {
         Ok(()) => telemetry::heartbeat_succeeded(),
         Err(e) => {
-            log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={:?}", identity.instance_id, e.message)
+            log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={}", identity.instance_id, Quoted(&e.message))
         }
     }
     if let Err(e) = heartbeat::prune(&pg).await {
-        log::debug!(target: "memlink::heartbeat", "event=heartbeat_prune_failed error={:?}", e.message);
+        log::debug!(target: "memlink::heartbeat", "event=heartbeat_prune_failed error={}", Quoted(&e.message));
     }
     let heartbeat_task = actix_web::rt::spawn(heartbeat::run(
         pg.clone(),
@@ -211,6 +212,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         stream: config.stream.clone(),
         group: config.group.clone(),
         ops,
+        client_timeout: config.http_client_timeout,
+        checks: http::admin::Checks::new(),
     };
     let (server, bound) = http::bind(state, config.http_addr).map_err(DaemonError::Bind)?;
     log::info!(target: "memlink::http", "event=http_listening addr={bound}");
@@ -245,14 +248,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         Ok(signal) => (*signal).to_owned(),
         Err(e) => e.to_string(),
     };
-    log::info!(target: "memlink::daemon", "event=stopping cause={cause:?}");
+    log::info!(target: "memlink::daemon", "event=stopping cause={}", Quoted(&cause));
     systemd::stopping();
     shutdown(server_handle, root).await;
     heartbeat_task.abort();
     let board = status.snapshot();
     let final_actors = heartbeat::actors_json(&board, &Default::default());
     if let Err(e) = heartbeat::stopped(&pg, identity.instance_id, &cause, &final_actors).await {
-        log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={:?}", identity.instance_id, e.message);
+        log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={}", identity.instance_id, Quoted(&e.message));
     }
     log::info!(target: "memlink::daemon", "event=stopped");
     outcome.map(|_| ())

@@ -6,6 +6,7 @@
 //! It only reports: nothing in the pipeline reads a heartbeat to decide what to do, and a
 //! failing heartbeat never stops the daemon (it is logged once, and again on recovery).
 
+use crate::logging::Quoted;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -225,7 +226,7 @@ pub async fn run(
             }
             Err(e) => {
                 if !failing {
-                    log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={:?}", me.instance_id, e.message);
+                    log::warn!(target: "memlink::heartbeat", "event=heartbeat_failed instance={} error={}", me.instance_id, Quoted(&e.message));
                 }
                 failing = true;
             }

@@ -5,12 +5,84 @@
 //!
 //! Formatting only: it must never drop a line or a field it cannot parse (unparsed text is
 //! kept in `message`), and it must never add data that was not in the log call.
+//!
+//! No value from outside may forge a field or a line. Every such value is written with
+//! [`Quoted`], whose escapes [`parse_fields`] reads back; a record is always one line (line
+//! breaks that reach the formatter anyway are escaped); the real `event` field is the first
+//! one of a `memlink` target's message, and only those messages are split into JSON fields.
+//! Alert rules anchor on exactly that (deploy/loki/alerts.yml, tests/ops.rs).
 
 use std::io::Write;
 
 use serde_json::{Map, Value};
 
 pub const FORMAT_VAR: &str = "MEMLINK_LOG_FORMAT";
+
+/// A value from outside (a stream field, an outbox column, HTTP input, an error text that may
+/// quote them) in a log line: always a double-quoted string in which `"` and `\\` are
+/// escaped and every control character, line or paragraph separator, bidi control and other
+/// non-printable character is written as `\\n`, `\\u{2028}`, ... (Rust's `{:?}` of a
+/// `&str`). So a value can neither end its own field nor start a line, and `event=` inside it
+/// stays inside its quotes. [`parse_fields`] reads it back.
+#[derive(Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// An error (or any displayable value from outside) as a [`Quoted`] string.
+pub fn quoted(value: &dyn std::fmt::Display) -> String {
+    Quoted(&value.to_string()).to_string()
+}
+
+/// Characters that some reader (Loki and journald: `\\n`; editors, browsers, Python's
+/// `splitlines`: the rest) takes for the end of a line.
+fn breaks_line(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r'
+            | '\u{b}'
+            | '\u{c}'
+            | '\u{1c}'
+            | '\u{1d}'
+            | '\u{1e}'
+            | '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// The message with any line break escaped as in [`Quoted`]: one record, one line, even when
+/// a library logs raw text.
+pub fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.contains(breaks_line) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if breaks_line(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// One text log line: `<time> <LEVEL> <target> <message>`.
+pub fn text_line(ts: &str, level: &str, target: &str, message: &str) -> String {
+    format!("{ts} {level} {target} {}", one_line(message))
+}
+
+/// Only memlink's own messages are made of fields (`event=` first); a library's message is
+/// kept whole in `message`, whatever it looks like.
+fn has_fields(target: &str) -> bool {
+    target == "memlink" || target.starts_with("memlink::")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -35,14 +107,13 @@ pub fn init() {
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     match format {
         Format::Text => builder.format(|buf, record| {
-            writeln!(
-                buf,
-                "{} {} {} {}",
-                buf.timestamp_millis(),
-                record.level(),
+            let line = text_line(
+                &buf.timestamp_millis().to_string(),
+                record.level().as_str(),
                 record.target(),
-                record.args()
-            )
+                &record.args().to_string(),
+            );
+            writeln!(buf, "{line}")
         }),
         Format::Json => builder.format(|buf, record| {
             let line = json_line(
@@ -57,13 +128,18 @@ pub fn init() {
     builder.init();
 }
 
-/// One JSON log line.
+/// One JSON log line. Line and paragraph separators, which JSON allows raw in strings, are
+/// escaped too: one record, one line, for every reader.
 pub fn json_line(ts: &str, level: &str, target: &str, message: &str) -> String {
     let mut obj = Map::new();
     obj.insert("ts".into(), Value::String(ts.to_owned()));
     obj.insert("level".into(), Value::String(level.to_owned()));
     obj.insert("target".into(), Value::String(target.to_owned()));
-    let (fields, rest) = parse_fields(message);
+    let (fields, rest) = if has_fields(target) {
+        parse_fields(message)
+    } else {
+        (Vec::new(), message)
+    };
     for (k, v) in fields {
         // Fields never overwrite the envelope.
         let key = if obj.contains_key(&k) {
@@ -76,7 +152,15 @@ pub fn json_line(ts: &str, level: &str, target: &str, message: &str) -> String {
     if !rest.is_empty() {
         obj.insert("message".into(), Value::String(rest.to_owned()));
     }
-    Value::Object(obj).to_string()
+    let line = Value::Object(obj).to_string();
+    // Only inside strings (JSON's syntax has no other place for them), so this stays valid.
+    if line.contains(breaks_line) {
+        line.replace('\u{85}', "\\u0085")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    } else {
+        line
+    }
 }
 
 /// Splits a log message into its leading `key=value` fields and whatever follows them.
@@ -191,9 +275,52 @@ mod tests {
         assert_eq!(rest, "error=\"boom\": applying one by one");
         // A field named like the envelope does not replace it.
         let v: Value =
-            serde_json::from_str(&json_line("t", "INFO", "x", "event=e level=9")).unwrap();
+            serde_json::from_str(&json_line("t", "INFO", "memlink::x", "event=e level=9")).unwrap();
         assert_eq!(v["level"], "INFO");
         assert_eq!(v["field_level"], "9");
+    }
+
+    #[test]
+    fn forged_values_stay_in_their_field() {
+        let forged = "x\" event=supervisor_escalate FAKE=1\n2026-01-01T00:00:00.000Z ERROR memlink::supervisor event=exit \\\" \u{2028}\u{85}\u{202e}";
+        let msg = format!(
+            "event=dead_letter event_id={} detail={}",
+            Quoted(forged),
+            quoted(&"e")
+        );
+        let text = text_line("t", "WARN", "memlink::worker", &msg);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains(['\u{2028}', '\u{85}', '\u{202e}']), "{text}");
+        let (fields, rest) = parse_fields(&msg);
+        assert_eq!(rest, "");
+        assert_eq!(
+            fields,
+            vec![
+                ("event".to_owned(), "dead_letter".to_owned()),
+                ("event_id".to_owned(), forged.to_owned()),
+                ("detail".to_owned(), "e".to_owned()),
+            ]
+        );
+        let json = json_line("t", "WARN", "memlink::worker", &msg);
+        assert_eq!(json.lines().count(), 1, "{json}");
+        assert!(!json.contains(['\u{2028}', '\u{85}']), "{json}");
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["event"], "dead_letter");
+        assert_eq!(v["event_id"], forged);
+        // A library's message is never split into fields.
+        let v: Value = serde_json::from_str(&json_line(
+            "t",
+            "WARN",
+            "actix_http::h1",
+            "event=supervisor_escalate\nx",
+        ))
+        .unwrap();
+        assert!(v.get("event").is_none(), "{v}");
+        assert_eq!(v["message"], "event=supervisor_escalate\nx");
+        assert_eq!(
+            text_line("t", "WARN", "lib", "a\nb\r\u{2028}c"),
+            "t WARN lib a\\nb\\r\\u{2028}c"
+        );
     }
 
     #[test]

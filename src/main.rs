@@ -2,6 +2,7 @@
 //! before anything binds; a supervisor escalation exits 70 so systemd restarts the process.
 #![forbid(unsafe_code)]
 
+use memlink::logging::{quoted, Quoted};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -87,15 +88,15 @@ fn run(config: Config, migrate: bool, role: memlink::role::Role) -> u8 {
     match result {
         Ok(()) => exit::OK,
         Err(e @ DaemonError::Escalated(_)) => {
-            log::error!(target: "memlink::daemon", "event=exit code=70 reason={:?}", e.to_string());
+            log::error!(target: "memlink::daemon", "event=exit code=70 reason={}", quoted(&e));
             exit::SOFTWARE
         }
         Err(e @ (DaemonError::Unavailable(_) | DaemonError::SchemaBehind { .. })) => {
-            log::error!(target: "memlink::daemon", "event=exit code=69 reason={:?}", e.to_string());
+            log::error!(target: "memlink::daemon", "event=exit code=69 reason={}", quoted(&e));
             exit::UNAVAILABLE
         }
         Err(e) => {
-            log::error!(target: "memlink::daemon", "event=exit code=1 reason={:?}", e.to_string());
+            log::error!(target: "memlink::daemon", "event=exit code=1 reason={}", quoted(&e));
             exit::FAILURE
         }
     }
@@ -131,6 +132,6 @@ fn init_logging() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        log::error!(target: "memlink::panic", "event=panic location={location} message={message:?}");
+        log::error!(target: "memlink::panic", "event=panic location={} message={}", Quoted(&location), Quoted(&message));
     }));
 }

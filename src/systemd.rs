@@ -13,7 +13,7 @@ use sd_notify::NotifyState;
 
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
-        log::debug!(target: "memlink::systemd", "event=notify_failed error={e:?}");
+        log::debug!(target: "memlink::systemd", "event=notify_failed error={}", crate::logging::quoted(&e));
     }
 }
 

@@ -4,7 +4,7 @@
 //! Counters and histograms are recorded where things happen (the engine's actors through the
 //! `metrics` facade, the Redis and Postgres adapters here); gauges that describe the world
 //! (outbox backlog, stream length and lag, pools, live processes, findings) are refreshed
-//! from Postgres and Redis on each scrape, with a deadline so a scrape never hangs on a dead
+//! from Postgres and Redis on each scrape, time-boxed so a scrape never hangs on a dead
 //! dependency. This module must never change pipeline state.
 
 use std::sync::OnceLock;
@@ -17,13 +17,10 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::diagnose::{self, CODES};
-use crate::http::AppState;
+use crate::http::{probe, AppState};
 use crate::postgres::api;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// How long one scrape may spend asking Postgres and Redis.
-const SCRAPE_DEADLINE: Duration = Duration::from_secs(3);
 
 const SECONDS_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -63,7 +60,7 @@ pub fn install() {
             gauge!("memlink_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         }
         Err(e) => {
-            log::warn!(target: "memlink::metrics", "event=metrics_install_failed error={:?}", e.to_string());
+            log::warn!(target: "memlink::metrics", "event=metrics_install_failed error={}", crate::logging::quoted(&e));
         }
     }
 }
@@ -203,21 +200,27 @@ fn pool_gauges(name: &'static str, state: bb8::State) {
     gauge!(name, "state" => "in_use").set(in_use);
 }
 
-/// Refreshes the gauges that describe the world.
-async fn refresh(state: &AppState) {
-    let deadline = |f| actix_web::rt::time::timeout(SCRAPE_DEADLINE, f);
-    match deadline(api::store_stats(&state.pg)).await {
-        Ok(Ok(s)) => {
+/// Refreshes the gauges that describe the world; every check is time-boxed together
+/// ([`probe::PROBE_BUDGET`]), so a scrape answers in time with a dependency down.
+async fn refresh(state: &web::Data<AppState>) {
+    let deadline = probe::deadline();
+    let (stats, stream, snapshot) = tokio::join!(
+        probe::by(deadline, api::store_stats(&state.pg)),
+        probe::by(deadline, state.bus.stats()),
+        crate::http::admin::diagnosis(state, deadline),
+    );
+    match stats {
+        Ok(s) => {
             gauge!("memlink_postgres_up").set(1.0);
             gauge!("memlink_outbox_pending").set(s.outbox.pending as f64);
             gauge!("memlink_outbox_oldest_pending_age_seconds").set(s.outbox.oldest_pending_age_s);
             gauge!("memlink_dead_letters_open").set(s.dead_letters_total as f64);
             gauge!("memlink_watermarks_pending").set(s.watermarks_pending as f64);
         }
-        _ => gauge!("memlink_postgres_up").set(0.0),
+        Err(_) => gauge!("memlink_postgres_up").set(0.0),
     }
-    match actix_web::rt::time::timeout(SCRAPE_DEADLINE, state.bus.stats()).await {
-        Ok(Ok(s)) => {
+    match stream {
+        Ok(s) => {
             gauge!("memlink_redis_up").set(1.0);
             gauge!("memlink_stream_length").set(s.length as f64);
             gauge!("memlink_stream_pending").set(s.pending as f64);
@@ -226,7 +229,7 @@ async fn refresh(state: &AppState) {
                 gauge!("memlink_stream_lag").set(lag as f64);
             }
         }
-        _ => gauge!("memlink_redis_up").set(0.0),
+        Err(_) => gauge!("memlink_redis_up").set(0.0),
     }
     pool_gauges("memlink_pg_pool_connections", state.pg.state());
     pool_gauges("memlink_redis_pool_connections", state.ops.redis.state());
@@ -237,7 +240,9 @@ async fn refresh(state: &AppState) {
         );
         gauge!("memlink_actor_up", "actor" => a.name).set(if up { 1.0 } else { 0.0 });
     }
-    let snapshot = state.ops.snapshot(&state.pg).await;
+    let Some(snapshot) = snapshot else {
+        return;
+    };
     let findings = diagnose::evaluate(&snapshot, &state.ops.thresholds);
     for (code, severity, _) in CODES {
         let on = findings.iter().any(|f| f.code == *code);
@@ -256,7 +261,7 @@ async fn refresh(state: &AppState) {
 
 /// `GET /metrics`, registered beside the other routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(scrape));
+    cfg.route("/metrics", crate::http::probe().to(scrape));
 }
 
 /// `GET /metrics`: Prometheus text format, no token (it carries no secrets or payloads).

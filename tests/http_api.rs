@@ -177,6 +177,190 @@ fn config_errors_exit_64_with_one_line_and_no_secret() {
     );
 }
 
+/// POSTs a message with an `Idempotency-Key`; returns status, body and whether the answer
+/// says it is a replay.
+fn post_keyed(
+    daemon: &Daemon,
+    chat: &str,
+    key: &str,
+    body: &str,
+) -> (u16, serde_json::Value, bool) {
+    let resp = ureq::post(&daemon.url(&format!("/v1/chats/{chat}/messages")))
+        .timeout(std::time::Duration::from_secs(30))
+        .set("Content-Type", "application/json")
+        .set("Idempotency-Key", key)
+        .send_string(body);
+    let resp = match resp {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("POST: {e}"),
+    };
+    let status = resp.status();
+    let replayed = resp.header("Idempotent-Replayed") == Some("true");
+    let text = resp.into_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        replayed,
+    )
+}
+
+/// A retried POST with the same `Idempotency-Key` gets the first answer and stores nothing,
+/// also when the daemon died (kill -9) before the client saw that answer; the same key with
+/// another request is a 422; concurrent duplicates store one message; keys are per chat and
+/// honoured for 24 hours.
+#[test]
+fn idempotency_keys_make_retries_safe() {
+    let env = TestEnv::new();
+    let mut daemon = env.spawn_daemon(&[]);
+    let chat = new_uuid();
+    let key = new_uuid();
+    let body = r#"{"user_id":"ida","role":"user","content":"My name is Ida."}"#;
+    let (status, first, replayed) = post_keyed(&daemon, &chat, &key, body);
+    assert_eq!((status, replayed), (201, false), "{first}");
+    assert!(first["message_id"].is_string() && first["event_id"].is_string());
+    // The daemon dies before the client hears back; the client retries on a new daemon, with
+    // the same request written differently.
+    daemon.kill_hard();
+    let daemon = env.spawn_daemon(&[]);
+    let same = r#"{ "content": "My name is Ida.", "role": "user", "user_id": "ida" }"#;
+    let (status, again, replayed) = post_keyed(&daemon, &chat, &key, same);
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again, first);
+    // The sf-string form of the draft names the same key.
+    let (status, quoted, _) = post_keyed(&daemon, &chat, &format!("\"{key}\""), body);
+    assert_eq!((status, &quoted), (201, &first));
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 1);
+    assert_eq!(env.count("SELECT count(*) FROM outbox_events"), 1);
+    // The same key with another request is refused, and stores nothing.
+    let other = r#"{"user_id":"ida","role":"user","content":"My name is Eve."}"#;
+    let (status, err, _) = post_keyed(&daemon, &chat, &key, other);
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["code"], "idempotency_key_reused", "{err}");
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 1);
+    // Keys are scoped to the chat: the same key in another chat is another key.
+    let (status, elsewhere, replayed) = post_keyed(&daemon, &new_uuid(), &key, body);
+    assert_eq!((status, replayed), (201, false), "{elsewhere}");
+    assert_ne!(elsewhere["message_id"], first["message_id"]);
+    // A refused request does not use up its key.
+    let fresh = new_uuid();
+    let bad = r#"{"user_id":"ida","role":"admin","content":"hi"}"#;
+    assert_eq!(post_keyed(&daemon, &chat, &fresh, bad).0, 422);
+    let (status, _, replayed) = post_keyed(&daemon, &chat, &fresh, body);
+    assert_eq!((status, replayed), (201, false));
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 3);
+    // Concurrent duplicates: one message, every answer the same.
+    let race_key = new_uuid();
+    let answers: Vec<(u16, serde_json::Value, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| post_keyed(&daemon, &chat, &race_key, body)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answers
+            .iter()
+            .all(|(st, b, _)| *st == 201 && *b == answers[0].1),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|(_, _, replayed)| !replayed).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 4);
+    // Honoured for 24 hours; after that the key is a new one.
+    let age = |hours: i32| {
+        env.pg()
+            .execute(
+                "UPDATE idempotency_keys SET created_at = now() - make_interval(hours => $1) WHERE key = $2",
+                &[&hours, &key],
+            )
+            .unwrap();
+    };
+    age(23);
+    let (status, late, replayed) = post_keyed(&daemon, &chat, &key, body);
+    assert_eq!((status, replayed, &late), (201, true, &first));
+    age(25);
+    let (status, expired, replayed) = post_keyed(&daemon, &chat, &key, body);
+    assert_eq!((status, replayed), (201, false), "{expired}");
+    assert_ne!(expired["message_id"], first["message_id"]);
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 5);
+    // Bad keys are refused with a typed error.
+    for bad_key in ["", "  ", &"k".repeat(256), "\"unterminated", "\"a\"b\""] {
+        let (status, err, _) = post_keyed(&daemon, &chat, bad_key, body);
+        assert_eq!(status, 400, "{bad_key:?}: {err}");
+        assert_eq!(err["error"]["code"], "invalid_idempotency_key", "{err}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 5);
+}
+
+/// A URL that does not parse is still reported without its password, by every command
+/// that reads it, and the process exits 64 before connecting anywhere.
+#[test]
+fn unparsable_urls_exit_64_without_their_password() {
+    let good_db = "postgres://memlink@127.0.0.1:5432/x";
+    let good_redis = "redis://127.0.0.1:6379";
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "LeakMe1",
+            vec![
+                ("DATABASE_URL", "postgres://u:LeakMe1@127.0.0.1:notaport/db"),
+                ("REDIS_URL", good_redis),
+            ],
+        ),
+        (
+            "LeakMe2",
+            vec![
+                ("DATABASE_URL", "postgres://u:LeakMe2@[::1/db"),
+                ("REDIS_URL", good_redis),
+            ],
+        ),
+        (
+            "LeakR1",
+            vec![
+                ("DATABASE_URL", good_db),
+                ("REDIS_URL", "redis://:LeakR1@127.0.0.1:notaport/0"),
+            ],
+        ),
+        (
+            "LeakL1",
+            vec![
+                ("DATABASE_URL", good_db),
+                ("REDIS_URL", good_redis),
+                ("MEMLINK_EXTRACTOR", "llm"),
+                ("MEMLINK_LLM_MODEL", "m"),
+                (
+                    "MEMLINK_LLM_BASE_URL",
+                    "http://u:LeakL1@127.0.0.1:notaport/v1",
+                ),
+            ],
+        ),
+    ];
+    for (secret, env) in &cases {
+        let commands: &[&[&str]] = if env[0].1.contains(secret) {
+            // DATABASE_URL is read by every command.
+            &[&["run"], &["migrate"], &["doctor"], &["dlq", "list"]]
+        } else {
+            &[&["run"], &["doctor"]]
+        };
+        for args in commands {
+            let out = run_binary(args, env);
+            assert_eq!(out.code, Some(64), "{args:?} {env:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("configuration error") && out.stderr.contains("***"),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr.contains(secret) && !out.stdout.contains(secret),
+                "{args:?} printed the password: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
 #[test]
 fn help_lists_the_commands() {
     let out = Command::new(binary())

@@ -444,3 +444,220 @@ fn roles_run_only_their_actors_and_say_so() {
         .get(0);
     assert_eq!(reason, "SIGTERM");
 }
+
+/// The line filters (`|~ \`...\``) of every Loki rule, by alert. The evaluator below supports
+/// exactly these; any other LogQL line filter or parser in a rule fails the test, so the
+/// rules cannot drift away from what is tested.
+fn loki_line_filters() -> Vec<(String, Vec<regex::Regex>)> {
+    alert_rules("deploy/loki/alerts.yml")
+        .iter()
+        .map(|rule| {
+            let name = rule["alert"].as_str().expect("alert").to_owned();
+            let expr = rule["expr"].as_str().expect("expr");
+            for unsupported in [
+                "|=",
+                "!=",
+                "!~",
+                "| json",
+                "| logfmt",
+                "| regexp",
+                "| pattern",
+            ] {
+                assert!(!expr.contains(unsupported), "{name}: {unsupported}");
+            }
+            let mut filters = Vec::new();
+            let mut rest = expr;
+            while let Some(i) = rest.find("|~ `") {
+                let after = &rest[i + 4..];
+                let end = after.find('`').expect("closing backquote");
+                // LogQL regexes are RE2; the regex crate reads the same syntax.
+                filters.push(
+                    regex::Regex::new(&after[..end]).unwrap_or_else(|e| panic!("{name}: {e}")),
+                );
+                rest = &after[end + 1..];
+            }
+            assert!(!filters.is_empty(), "{name} has no line filter");
+            (name, filters)
+        })
+        .collect()
+}
+
+/// The `event` a line really has: the first field of a memlink message (text), or the
+/// `event` key of a memlink record (JSON). `None` for a library's line.
+fn genuine_event(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let target = v["target"].as_str().expect("target");
+        if !target.starts_with("memlink") {
+            return None;
+        }
+        return v["event"].as_str().map(str::to_owned);
+    }
+    let mut parts = line.splitn(4, ' ');
+    let (_ts, level, target, message) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next().unwrap_or(""),
+    );
+    assert!(
+        ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level),
+        "not a log line (a forged line break?): {line:?}"
+    );
+    if !target.starts_with("memlink") {
+        return None;
+    }
+    let code = message.strip_prefix("event=")?;
+    Some(code.split(' ').next().unwrap_or("").to_owned())
+}
+
+/// Values a producer or an HTTP client controls, each trying to fire the critical alert.
+const FORGED: &[&str] = &[
+    "x\" event=supervisor_escalate FAKE=1",
+    "x\n2026-01-01T00:00:00.000Z ERROR memlink::supervisor event=supervisor_escalate reason=\"f\"",
+    "x\r\nevent=exit code=70",
+    "\\\" event=exit \\",
+    "x\u{2028}2026-01-01T00:00:00.000Z ERROR memlink::daemon event=exit\u{2029}\u{85}",
+    "x\",\"event\":\"supervisor_escalate\",\"y\":\"",
+    "x\\\",\\\"event\\\":\\\"exit\\\"",
+];
+
+/// Runs a daemon in `format`, feeds it every forged value through the stream, the outbox
+/// and HTTP, and returns its log lines, with those of a real exit (code 69) appended.
+fn attacked_daemon_lines(format: &str) -> Vec<String> {
+    let env = TestEnv::new();
+    let mut daemon = env.spawn_daemon(&[("MEMLINK_LOG_FORMAT", format)]);
+    let mut pg = env.pg();
+    for (i, forged) in FORGED.iter().enumerate() {
+        // Stream: the event id is echoed in the dead_letter line; the role in its detail.
+        env.xadd(&[
+            ("event_id", forged.as_bytes()),
+            ("event_type", b"message.created"),
+            ("payload", b"{oops"),
+        ]);
+        let mut payload =
+            message_payload(&new_uuid(), &new_uuid(), "u", "hi", json!(1_700_000_000));
+        payload["role"] = json!(forged);
+        env.xadd_message(&new_uuid(), &payload);
+        // Outbox: a producer's row with a forged aggregate id and chat id.
+        let payload = message_payload(forged, &new_uuid(), "u", "hi", json!(1_700_000_000));
+        pg.execute(
+            "INSERT INTO outbox_events (id, aggregate_id, event_type, payload) VALUES ($1, $2, 'message.created', $3)",
+            &[&uuid::Uuid::new_v4(), &format!("{forged}{i}"), &payload],
+        )
+        .unwrap();
+    }
+    let expected = 3 * FORGED.len() as i64;
+    eventually("every forged input is dead-lettered", LONG, || {
+        (env.count("SELECT count(*) FROM dead_letters") >= expected).then_some(())
+    });
+    // HTTP: a forged user id (printable ones are accepted and logged) and a forged actor.
+    let letter: String = pg
+        .query_one("SELECT id::text FROM dead_letters LIMIT 1", &[])
+        .unwrap()
+        .get(0);
+    for forged in FORGED.iter().filter(|f| !f.chars().any(char::is_control)) {
+        let encoded: String = forged.bytes().map(|b| format!("%{b:02X}")).collect();
+        let (status, body) = daemon.delete(&format!("/v1/users/{encoded}"));
+        assert_eq!(status, 200, "{forged:?}: {body}");
+        let _ = request_with_headers(
+            "POST",
+            &daemon.url(&format!("/admin/dead-letters/{letter}/discard")),
+            Some("{}"),
+            &[("X-Memlink-Actor", forged)],
+        );
+    }
+    daemon.signal("TERM");
+    daemon.wait_exit(LONG).expect("exits");
+    let mut lines = daemon.log_lines();
+    // A real exit: a daemon that finds the schema behind stops with `event=exit code=69`.
+    let behind = TestEnv::new();
+    let run = behind.command(&["run", "--no-migrate"], &[("MEMLINK_LOG_FORMAT", format)]);
+    assert_eq!(run.code, Some(69), "{}", run.stderr);
+    lines.extend(run.stderr.lines().map(str::to_owned));
+    lines
+}
+
+/// No value from outside can fire a Loki alert: each rule's line filters match a line of
+/// the real daemon exactly when that line's real `event` is one the rule is about, in both
+/// log formats, with forged event ids, payloads, outbox rows, user ids and actor names.
+#[test]
+fn forged_values_cannot_fire_log_alerts() {
+    let filters = loki_line_filters();
+    // What each filter is about, read off the filter itself: the codes whose genuine lines
+    // (as the daemon's own formatter writes them) it matches, in both formats alike.
+    let codes = logged_codes();
+    let about: Vec<(String, &regex::Regex, BTreeSet<String>)> = filters
+        .iter()
+        .flat_map(|(name, res)| res.iter().map(move |re| (name.clone(), re)))
+        .map(|(name, re)| {
+            let set: BTreeSet<String> = codes
+                .iter()
+                .filter(|code| {
+                    let message = format!("event={code} actor=worker detail=\"x\"");
+                    let ts = "2026-01-01T00:00:00.000Z";
+                    let text =
+                        memlink::logging::text_line(ts, "ERROR", "memlink::worker", &message);
+                    let json =
+                        memlink::logging::json_line(ts, "ERROR", "memlink::worker", &message);
+                    assert_eq!(re.is_match(&text), re.is_match(&json), "{name}: {code}");
+                    re.is_match(&text)
+                })
+                .cloned()
+                .collect();
+            assert!(!set.is_empty(), "{name}: {re} matches no code");
+            (name, re, set)
+        })
+        .collect();
+    let escalated: Vec<_> = about
+        .iter()
+        .filter(|(n, _, _)| n == "MemlinkLogEscalated")
+        .collect();
+    assert_eq!(escalated.len(), 1);
+    assert_eq!(
+        escalated[0].2,
+        ["exit", "supervisor_escalate"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    for format in ["text", "json"] {
+        let lines = attacked_daemon_lines(format);
+        let mut forged_lines = 0;
+        let mut fired: BTreeSet<String> = BTreeSet::new();
+        for line in &lines {
+            let genuine = genuine_event(line);
+            if ["supervisor_escalate", "FAKE=1", "event=exit", "\\\"exit"]
+                .iter()
+                .any(|s| line.contains(s))
+                && !matches!(genuine.as_deref(), Some("exit" | "supervisor_escalate"))
+            {
+                forged_lines += 1;
+            }
+            for (name, re, set) in &about {
+                let real = genuine.as_ref().is_some_and(|g| set.contains(g));
+                assert_eq!(
+                    re.is_match(line),
+                    real,
+                    "{format}: {name} ({re}) on a line whose event is {genuine:?}:\n{line}"
+                );
+                if real {
+                    fired.insert(name.clone());
+                }
+            }
+        }
+        // The attack reached the logs, and the rules still see the real events.
+        assert!(
+            forged_lines >= FORGED.len(),
+            "{format}: only {forged_lines} forged lines:\n{}",
+            lines.join("\n")
+        );
+        for name in ["MemlinkLogEscalated", "MemlinkLogDeadLetters"] {
+            assert!(
+                fired.contains(name),
+                "{format}: {name} never matched a real line"
+            );
+        }
+    }
+}

@@ -13,7 +13,90 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::postgres::api::{self, NewMessage};
+use crate::postgres::api::{self, Accepted, IdempotencyKey, NewMessage};
+
+/// The request header that makes a message POST safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Set (to `true`) on a response that repeats a key's first answer.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// The `Idempotency-Key` header, if any: a Structured Field string (`"..."`, as the draft
+/// writes it) or the bare key; 1 to 255 printable ASCII characters, at most one header.
+pub fn idempotency_key(req: &actix_web::HttpRequest) -> Result<Option<String>, ApiError> {
+    let invalid = |why: &str| {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("{IDEMPOTENCY_KEY}: {why}"),
+        )
+    };
+    let mut values = req.headers().get_all(IDEMPOTENCY_KEY);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid("given more than once"));
+    }
+    let raw = value
+        .to_str()
+        .map_err(|_| invalid("must be printable ASCII"))?
+        .trim();
+    let key = match raw.strip_prefix('"') {
+        Some(quoted) => unquote_sf_string(quoted)
+            .ok_or_else(|| invalid("a quoted key must end with its quote"))?,
+        None => raw.to_owned(),
+    };
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(invalid(&format!(
+            "must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )));
+    }
+    if !key.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(invalid("must be printable ASCII"));
+    }
+    Ok(Some(key))
+}
+
+/// The body of an sf-string after its opening quote (RFC 8941 §3.3.3: `\"` and `\\`).
+fn unquote_sf_string(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                e @ ('"' | '\\') => out.push(e),
+                _ => return None,
+            },
+            '"' => return chars.as_str().is_empty().then_some(out),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// The fingerprint a key's retries must match: the decoded request, not its bytes (a retry
+/// may reorder or re-space the JSON).
+fn request_hash(user_id: &UserId, role: Role, content: &Content) -> [u8; 32] {
+    use sha2::Digest;
+    let canonical = json!([user_id.as_str(), role.as_str(), content.as_str()]).to_string();
+    sha2::Sha256::digest(canonical.as_bytes()).into()
+}
+
+/// The answer to an accepted message: its ids, `201 Created` (a replay says so).
+fn created(message_id: Uuid, event_id: Uuid, replayed: bool) -> HttpResponse {
+    let mut response = HttpResponse::Created();
+    if replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    response.json(json!({"message_id": message_id, "event_id": event_id}))
+}
+
+fn key_reused() -> ApiError {
+    ApiError::unprocessable(
+        "idempotency_key_reused",
+        format!("this {IDEMPOTENCY_KEY} was used in this chat with a different request; use a new key for a new message"),
+    )
+}
 
 pub fn parse_chat_id(raw: &str) -> Result<ChatId, ApiError> {
     Uuid::try_parse(raw).map(ChatId).map_err(|_| {
@@ -24,10 +107,32 @@ pub fn parse_chat_id(raw: &str) -> Result<ChatId, ApiError> {
     })
 }
 
-/// Reads the body up to `limit` bytes; more is a 413, not a truncation.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Reads the body up to `limit` bytes; more is a 413, not a truncation. The whole body must
+/// arrive within `timeout` (a 408 that closes the connection otherwise): a half-sent body
+/// must not hold a connection open.
+pub async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ApiError> {
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let next = tokio::time::timeout_at(deadline, payload.next())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?;
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
@@ -55,14 +160,16 @@ fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiErro
     }
 }
 
-/// `POST /v1/chats/{chat_id}/messages`
+/// `POST /v1/chats/{chat_id}/messages`, optionally with an `Idempotency-Key`.
 pub async fn post_message(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let chat_id = parse_chat_id(&path)?;
-    let body = read_body(payload, MAX_PAYLOAD_BYTES).await?;
+    let key = idempotency_key(&req)?;
+    let body = read_body(payload, MAX_PAYLOAD_BYTES, state.client_timeout).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })?;
@@ -83,6 +190,21 @@ pub async fn post_message(
     })?;
     let content =
         Content::try_new(field(obj, "content")?).map_err(|e| ApiError::text("content", e))?;
+    let key = key.map(|key| IdempotencyKey {
+        request_hash: request_hash(&user_id, role, &content),
+        key,
+    });
+    // A retry is answered as the first request was, before anything else is decided.
+    if let Some(k) = &key {
+        match api::find_idempotent(&state.pg, chat_id, k).await? {
+            Some(Accepted::Replayed {
+                message_id,
+                event_id,
+            }) => return Ok(created(message_id, event_id, true)),
+            Some(Accepted::KeyReused) => return Err(key_reused()),
+            Some(Accepted::Stored) | None => {}
+        }
+    }
     // A forgotten user stays forgotten: their new messages are refused, not stored.
     if crate::postgres::memory::is_user_forgotten(&state.pg, user_id.as_str()).await? {
         return Err(ApiError::new(
@@ -101,11 +223,14 @@ pub async fn post_message(
         // Postgres keeps microseconds; so does the event.
         created_at: chrono::SubsecRound::trunc_subsecs(state.ambient.clock.now(), 6),
     };
-    api::insert_message(&state.pg, &message).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "message_id": message.message_id,
-        "event_id": message.event_id,
-    })))
+    match api::insert_message(&state.pg, &message, key.as_ref()).await? {
+        Accepted::Stored => Ok(created(message.message_id.0, message.event_id, false)),
+        Accepted::Replayed {
+            message_id,
+            event_id,
+        } => Ok(created(message_id, event_id, true)),
+        Accepted::KeyReused => Err(key_reused()),
+    }
 }
 
 /// `GET /v1/chats/{chat_id}`

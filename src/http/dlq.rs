@@ -103,6 +103,17 @@ fn actor(req: &HttpRequest) -> Result<Actor, ApiError> {
         .map_err(|why| ApiError::bad_request("invalid_actor", format!("{ACTOR_HEADER}: {why}")))
 }
 
+/// A `reason` filter is a reason code: anything else (a NUL, a control character) is a 400
+/// here, never a query that Postgres refuses.
+fn check_reason(reason: Option<&str>) -> Result<(), ApiError> {
+    match reason {
+        Some(r) => {
+            dlq::check_reason_filter(r).map_err(|why| ApiError::bad_request("invalid_reason", why))
+        }
+        None => Ok(()),
+    }
+}
+
 fn check_note(note: Option<&str>) -> Result<(), ApiError> {
     match note {
         Some(n) => dlq::check_note(n).map_err(|why| ApiError::bad_request("invalid_note", why)),
@@ -112,9 +123,10 @@ fn check_note(note: Option<&str>) -> Result<(), ApiError> {
 
 /// Reads an optional JSON body: empty means the default.
 async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
+    state: &AppState,
     payload: web::Payload,
 ) -> Result<T, ApiError> {
-    let body = read_body(payload, MAX_BODY_BYTES).await?;
+    let body = read_body(payload, MAX_BODY_BYTES, state.client_timeout).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -164,6 +176,7 @@ pub async fn list(
             "limit must be between 1 and 1000",
         ));
     }
+    check_reason(q.reason.as_deref())?;
     let filter = ListFilter {
         reason: q.reason,
         chat_id,
@@ -207,7 +220,7 @@ pub async fn replay(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_letter_id(&path)?;
     let actor = actor(&req)?;
-    let body: ReplayBody = optional_body(payload).await?;
+    let body: ReplayBody = optional_body(&state, payload).await?;
     check_note(body.note.as_deref())?;
     match dlq::replay(
         &state.pg,
@@ -239,7 +252,7 @@ pub async fn discard(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_letter_id(&path)?;
     let actor = actor(&req)?;
-    let body: DiscardBody = optional_body(payload).await?;
+    let body: DiscardBody = optional_body(&state, payload).await?;
     check_note(body.note.as_deref())?;
     let outcome = dlq::discard(&state.pg, id, &actor, body.note.as_deref()).await?;
     Ok(HttpResponse::Ok().json(outcome))
@@ -260,6 +273,7 @@ pub struct BulkBody {
 
 impl BulkBody {
     fn filter(&self) -> Result<BulkFilter, ApiError> {
+        check_reason(self.reason.as_deref())?;
         let filter = BulkFilter {
             reason: self.reason.clone(),
             chat_id: self
@@ -285,7 +299,7 @@ pub async fn bulk_replay(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let actor = actor(&req)?;
-    let body: BulkBody = optional_body(payload).await?;
+    let body: BulkBody = optional_body(&state, payload).await?;
     let filter = body.filter()?;
     let report = dlq::bulk_replay(
         &state.pg,
@@ -306,7 +320,7 @@ pub async fn bulk_discard(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let actor = actor(&req)?;
-    let body: BulkBody = optional_body(payload).await?;
+    let body: BulkBody = optional_body(&state, payload).await?;
     let filter = body.filter()?;
     let report = dlq::bulk_discard(
         &state.pg,

@@ -4,6 +4,7 @@
 //! Messages are written for API clients: they never include a password, a stack trace or an
 //! internal SQL statement.
 
+use crate::logging::Quoted;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use memlink_actors::domain::TextError;
@@ -75,7 +76,7 @@ impl ApiError {
 
 impl From<PortError> for ApiError {
     fn from(e: PortError) -> ApiError {
-        log::warn!(target: "memlink::http", "event=http_dependency_error port={} error={:?}", e.port, e.message);
+        log::warn!(target: "memlink::http", "event=http_dependency_error port={} error={}", e.port, Quoted(&e.message));
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -90,7 +91,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(json!({"error": {"code": self.code, "message": self.message}}))
+        let mut response = HttpResponse::build(self.status);
+        // A client too slow to send its request does not keep the connection.
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.force_close();
+        }
+        response.json(json!({"error": {"code": self.code, "message": self.message}}))
     }
 }

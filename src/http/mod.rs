@@ -9,11 +9,14 @@ pub mod chat;
 pub mod dlq;
 pub mod error;
 pub mod memory;
+pub mod probe;
+pub mod uri;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use actix::Addr;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{guard, middleware, web, App, HttpResponse, HttpServer};
 use memlink_actors::ports::Ambient;
 use memlink_actors::status::StatusBoard;
 use memlink_actors::supervisor::RootSupervisor;
@@ -34,11 +37,20 @@ pub struct AppState {
     pub group: String,
     /// Role, identity and what the self-diagnosis looks at.
     pub ops: std::sync::Arc<crate::diagnose::OpsContext>,
+    /// A client must send its request head, and then its whole body, each within this.
+    pub client_timeout: Duration,
+    /// The probes' slow checks, with their last answers.
+    pub checks: admin::Checks,
+}
+
+/// Probes answer `GET` and `HEAD` alike (a `HEAD` gets the same status, no body).
+pub fn probe() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(admin::healthz))
-        .route("/readyz", web::get().to(admin::readyz))
+    cfg.route("/healthz", probe().to(admin::healthz))
+        .route("/readyz", probe().to(admin::readyz))
         .route(
             "/v1/chats/{chat_id}/messages",
             web::post().to(chat::post_message),
@@ -54,7 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/users/{user_id}", web::delete().to(memory::forget_user))
         .route("/v1/facts/{fact_id}", web::get().to(memory::get_fact))
-        .route("/admin/status", web::get().to(admin::status))
+        .route("/admin/status", probe().to(admin::status))
         .configure(dlq::routes);
 }
 
@@ -67,6 +79,7 @@ pub fn bind(
     state: AppState,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let client_timeout = state.client_timeout;
     let state = web::Data::new(state);
     let query_errors = web::QueryConfig::default()
         .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into());
@@ -74,6 +87,7 @@ pub fn bind(
         .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into());
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(uri::refuse_bad_uri))
             .app_data(state.clone())
             .app_data(query_errors.clone())
             .app_data(path_errors.clone())
@@ -82,6 +96,12 @@ pub fn bind(
             .default_service(web::to(not_found))
     })
     .workers(2)
+    // Slow or stalled clients are let go: the head within the timeout (then a 408), a
+    // response's final write within 1 s, and an idle kept-alive connection after 5 s. The
+    // body has its own deadline in [`chat::read_body`].
+    .client_request_timeout(client_timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(5))
     .disable_signals()
     .shutdown_timeout(5)
     .bind(addr)?;

@@ -7,6 +7,7 @@
 //! connection errors, 408, 429, 5xx). It never logs the API key or the messages sent, and it
 //! lives on the actix runtime of the actor that owns it (awc's client is not `Send`).
 
+use crate::logging::{quoted, Quoted};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,15 +222,15 @@ impl LlmClient {
                     self.status.bump(counters::PROMPT_TOKENS, c.prompt_tokens);
                     self.status
                         .bump(counters::COMPLETION_TOKENS, c.completion_tokens);
-                    log::info!(target: "memlink::llm", "event=llm_call purpose={} {subject} model={:?} attempt={} prompt_tokens={} completion_tokens={} latency_ms={latency_ms}",
-                        purpose.as_str(), self.model, attempt + 1, c.prompt_tokens, c.completion_tokens);
+                    log::info!(target: "memlink::llm", "event=llm_call purpose={} {subject} model={} attempt={} prompt_tokens={} completion_tokens={} latency_ms={latency_ms}",
+                        purpose.as_str(), Quoted(&self.model), attempt + 1, c.prompt_tokens, c.completion_tokens);
                     return Ok(c);
                 }
                 Err(e) => {
                     self.status.bump(counters::REQUEST_ERRORS, 1);
                     let retry = e.retryable() && attempt < self.max_retries;
-                    log::warn!(target: "memlink::llm", "event=llm_call_failed purpose={} {subject} model={:?} attempt={} error={} detail={:?} retry={retry} latency_ms={latency_ms}",
-                        purpose.as_str(), self.model, attempt + 1, e.code(), e.to_string());
+                    log::warn!(target: "memlink::llm", "event=llm_call_failed purpose={} {subject} model={} attempt={} error={} detail={} retry={retry} latency_ms={latency_ms}",
+                        purpose.as_str(), Quoted(&self.model), attempt + 1, e.code(), quoted(&e));
                     if !retry {
                         return Err(e);
                     }

@@ -9,6 +9,7 @@
 //! tries. Rounds run beside the mailbox (not atomically), so health pings are answered while
 //! a slow model is thinking.
 
+use crate::logging::{quoted, Quoted};
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -78,8 +79,8 @@ pub fn lease(config: &LlmConfig) -> Duration {
 /// The supervised child, for the daemon's tree.
 pub fn child_spec(deps: EnricherDeps) -> ChildSpec {
     let c = &deps.config;
-    log::info!(target: "memlink::llm", "event=llm_enabled mode={} model={:?} base_url={} timeout_ms={} concurrency={} max_retries={} api_key={}",
-        c.mode.as_str(), c.model, redact_url(&c.base_url), c.timeout.as_millis(), c.concurrency, c.max_retries,
+    log::info!(target: "memlink::llm", "event=llm_enabled mode={} model={} base_url={} timeout_ms={} concurrency={} max_retries={} api_key={}",
+        c.mode.as_str(), Quoted(&c.model), Quoted(&redact_url(&c.base_url)), c.timeout.as_millis(), c.concurrency, c.max_retries,
         if c.api_key.is_some() { "set" } else { "unset" });
     ChildSpec {
         name: NAME,
@@ -130,7 +131,7 @@ impl LlmEnricher {
         let status = &self.deps.status;
         match &report.pace {
             Pace::Failing(e) => {
-                log::warn!(target: "memlink::llm", "event=llm_enricher_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
+                log::warn!(target: "memlink::llm", "event=llm_enricher_retry error={} attempt={}", Quoted(&e.message), self.pacer.failures() + 1);
                 status.degraded(NAME, &e.message);
             }
             _ => {
@@ -213,7 +214,7 @@ impl Handler<Drain> for LlmEnricher {
                     log::info!(target: "memlink::llm", "event=actor_drained actor={NAME} released={released}")
                 }
                 Err(e) => {
-                    log::warn!(target: "memlink::llm", "event=actor_drained actor={NAME} released=0 error={:?}", e.message)
+                    log::warn!(target: "memlink::llm", "event=actor_drained actor={NAME} released=0 error={}", Quoted(&e.message))
                 }
             }
         })
@@ -307,8 +308,8 @@ async fn enrich_message(deps: &EnricherDeps, client: &LlmClient, job: &MessageJo
             }
             Err(rejection) => {
                 deps.status.bump(counters::MESSAGES_REJECTED, 1);
-                log::warn!(target: "memlink::llm", "event=llm_rejected message_id={id} reason={} detail={:?} kept=rules",
-                    rejection.code, rejection.detail);
+                log::warn!(target: "memlink::llm", "event=llm_rejected message_id={id} reason={} detail={} kept=rules",
+                    rejection.code, Quoted(&rejection.detail));
                 store::finish_message(
                     &deps.pg,
                     id,
@@ -321,12 +322,12 @@ async fn enrich_message(deps: &EnricherDeps, client: &LlmClient, job: &MessageJo
         },
         Err(e) => {
             deps.status.bump(counters::MESSAGES_FAILED, 1);
-            log::warn!(target: "memlink::llm", "event=llm_failed message_id={id} error={} detail={:?} kept=rules", e.code(), e.to_string());
+            log::warn!(target: "memlink::llm", "event=llm_failed message_id={id} error={} detail={} kept=rules", e.code(), quoted(&e));
             store::finish_message(&deps.pg, id, Outcome::Failed, &e.to_string(), model).await
         }
     };
     if let Err(e) = stored {
-        log::warn!(target: "memlink::llm", "event=llm_store_failed message_id={id} error={:?}", e.message);
+        log::warn!(target: "memlink::llm", "event=llm_store_failed message_id={id} error={}", Quoted(&e.message));
     }
 }
 
@@ -352,7 +353,7 @@ async fn enrich_title(deps: &EnricherDeps, client: &LlmClient, job: &TitleJob) {
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        log::warn!(target: "memlink::llm", "event=llm_store_failed chat_id={chat} error={:?}", e.message)
+                        log::warn!(target: "memlink::llm", "event=llm_store_failed chat_id={chat} error={}", Quoted(&e.message))
                     }
                 }
                 return;
@@ -362,8 +363,8 @@ async fn enrich_title(deps: &EnricherDeps, client: &LlmClient, job: &TitleJob) {
         Err(e) => (Outcome::Failed, (e.code(), e.to_string())),
     };
     deps.status.bump(counters::TITLES_FAILED, 1);
-    log::warn!(target: "memlink::llm", "event=llm_title_failed chat_id={chat} reason={} detail={:?} kept=fallback", reason.0, reason.1);
+    log::warn!(target: "memlink::llm", "event=llm_title_failed chat_id={chat} reason={} detail={} kept=fallback", reason.0, Quoted(&reason.1));
     if let Err(e) = store::finish_title(&deps.pg, chat, outcome, &reason.1, model).await {
-        log::warn!(target: "memlink::llm", "event=llm_store_failed chat_id={chat} error={:?}", e.message);
+        log::warn!(target: "memlink::llm", "event=llm_store_failed chat_id={chat} error={}", Quoted(&e.message));
     }
 }

@@ -3,7 +3,8 @@
 //! module, [`super::dlq`]; facts are in [`super::memory`].
 //!
 //! Reads never lock; the only write is `insert_message`, which must stay one transaction so
-//! that a message is never stored without its event, or the reverse.
+//! that a message is never stored without its event, or the reverse (nor its idempotency key
+//! without them).
 
 use chrono::{DateTime, Utc};
 use memlink_actors::domain::{ChatId, Content, MessageId, Role, UserId};
@@ -31,8 +32,76 @@ const INSERT_OUTBOX_EVENT: &str = "
     INSERT INTO outbox_events (id, aggregate_id, event_type, payload, created_at)
     VALUES ($1, $2, 'message.created', $3, $4)";
 
-/// Stores the message and its `message.created` outbox event atomically.
-pub async fn insert_message(pool: &PgPool, m: &NewMessage) -> Result<(), PortError> {
+/// An `Idempotency-Key` with the fingerprint of the request it came with.
+pub struct IdempotencyKey {
+    pub key: String,
+    /// SHA-256 of the decoded request (user, role, content).
+    pub request_hash: [u8; 32],
+}
+
+/// What became of a message offered with (or without) an idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored now, with the ids it was offered with.
+    Stored,
+    /// The key's first request was the same: these are its ids; nothing was stored.
+    Replayed { message_id: Uuid, event_id: Uuid },
+    /// The key's first request was a different one.
+    KeyReused,
+}
+
+// A key is honoured for 24 hours; an older row is expired (replaced, or swept).
+const CLAIM_KEY: &str = "
+    INSERT INTO idempotency_keys (chat_id, key, request_hash, message_id, event_id)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (chat_id, key) DO UPDATE
+       SET request_hash = EXCLUDED.request_hash, message_id = EXCLUDED.message_id,
+           event_id = EXCLUDED.event_id, created_at = now()
+     WHERE idempotency_keys.created_at < now() - interval '24 hours'
+    RETURNING true";
+const FIND_KEY: &str = "
+    SELECT request_hash, message_id, event_id FROM idempotency_keys
+     WHERE chat_id = $1 AND key = $2 AND created_at >= now() - interval '24 hours'";
+/// Expired keys, a bounded number per keyed request.
+const SWEEP_KEYS: &str = "
+    DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM idempotency_keys WHERE created_at < now() - interval '24 hours' LIMIT 100))";
+
+/// The answer a live key's first request got, compared with this one.
+fn replay_of(row: &tokio_postgres::Row, key: &IdempotencyKey) -> Accepted {
+    let hash: Vec<u8> = row.get(0);
+    if hash == key.request_hash {
+        Accepted::Replayed {
+            message_id: row.get(1),
+            event_id: row.get(2),
+        }
+    } else {
+        Accepted::KeyReused
+    }
+}
+
+/// A live key's first answer, if the key was used in this chat (read-only).
+pub async fn find_idempotent(
+    pool: &PgPool,
+    chat_id: ChatId,
+    key: &IdempotencyKey,
+) -> Result<Option<Accepted>, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let row = conn
+        .query_opt(FIND_KEY, &[&chat_id.0, &key.key])
+        .await
+        .map_err(classify)?;
+    Ok(row.map(|r| replay_of(&r, key)))
+}
+
+/// Stores the message and its `message.created` outbox event atomically, and its key if it
+/// has one. Two requests with the same key serialise on the key's row: the second waits for
+/// the first's commit and then answers with its ids.
+pub async fn insert_message(
+    pool: &PgPool,
+    m: &NewMessage,
+    key: Option<&IdempotencyKey>,
+) -> Result<Accepted, PortError> {
     let payload = serde_json::json!({
         "message_id": m.message_id,
         "chat_id": m.chat_id,
@@ -43,6 +112,31 @@ pub async fn insert_message(pool: &PgPool, m: &NewMessage) -> Result<(), PortErr
     });
     let mut conn = pool.get().await.map_err(pool_error)?;
     let tx = conn.transaction().await.map_err(classify)?;
+    if let Some(k) = key {
+        let claimed = tx
+            .query_opt(
+                CLAIM_KEY,
+                &[
+                    &m.chat_id.0,
+                    &k.key,
+                    &k.request_hash.as_slice(),
+                    &m.message_id.0,
+                    &m.event_id,
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        if claimed.is_none() {
+            let first = tx
+                .query_opt(FIND_KEY, &[&m.chat_id.0, &k.key])
+                .await
+                .map_err(classify)?;
+            tx.rollback().await.map_err(classify)?;
+            return first.map(|r| replay_of(&r, k)).ok_or_else(|| {
+                PortError::transient("postgres", "an idempotency key expired while in use")
+            });
+        }
+    }
     tx.execute(ENSURE_CHAT, &[&m.chat_id.0])
         .await
         .map_err(classify)?;
@@ -65,7 +159,14 @@ pub async fn insert_message(pool: &PgPool, m: &NewMessage) -> Result<(), PortErr
     )
     .await
     .map_err(classify)?;
-    tx.commit().await.map_err(classify)
+    tx.commit().await.map_err(classify)?;
+    if key.is_some() {
+        // Housekeeping only: the message is stored whatever this does.
+        if let Err(e) = conn.execute(SWEEP_KEYS, &[]).await {
+            log::debug!(target: "memlink::http", "event=idempotency_sweep_failed error={}", crate::logging::quoted(&e));
+        }
+    }
+    Ok(Accepted::Stored)
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]

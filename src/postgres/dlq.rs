@@ -8,6 +8,7 @@
 //! `dead_letter_actions`. This module must never publish to Redis itself, never change a letter
 //! that is not `dead`, and never commit an action without its audit row.
 
+use crate::logging::Quoted;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -101,6 +102,23 @@ pub fn check_note(note: &str) -> Result<(), String> {
         return Err("the note contains a NUL character".to_owned());
     }
     Ok(())
+}
+
+/// A reason filter: a reason code's syntax (lowercase letters, digits, `_`; at most 64).
+pub fn check_reason_filter(reason: &str) -> Result<(), String> {
+    let ok = !reason.is_empty()
+        && reason.len() <= 64
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "reason {:?} is not a reason code (1 to 64 of a-z, 0-9, _)",
+            reason.chars().take(80).collect::<String>()
+        ))
+    }
 }
 
 /// A dead letter's lifecycle state.
@@ -700,8 +718,8 @@ async fn replay_in(
 
 fn log_replayed(o: &ReplayOutcome, actor: &Actor, bulk: bool) {
     log::info!(target: TARGET,
-        "event=dead_letter_replayed id={} reason={} actor={:?} channel={} patched={} event_id={} outbox={} bulk={bulk}",
-        o.dead_letter_id, o.reason, actor.name(), actor.channel().as_str(), o.patched, o.event_id, o.outbox_action);
+        "event=dead_letter_replayed id={} reason={} actor={} channel={} patched={} event_id={} outbox={} bulk={bulk}",
+        o.dead_letter_id, o.reason, Quoted(actor.name()), actor.channel().as_str(), o.patched, o.event_id, o.outbox_action);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -784,8 +802,8 @@ async fn discard_in(
 
 fn log_discarded(id: Uuid, reason: &str, actor: &Actor, bulk: bool) {
     log::info!(target: TARGET,
-        "event=dead_letter_discarded id={id} reason={reason} actor={:?} channel={} bulk={bulk}",
-        actor.name(), actor.channel().as_str());
+        "event=dead_letter_discarded id={id} reason={reason} actor={} channel={} bulk={bulk}",
+        Quoted(actor.name()), actor.channel().as_str());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1004,10 +1022,10 @@ fn log_bulk(report: &BulkReport, filter: &BulkFilter, actor: &Actor) {
         BulkAction::Replay => "replay",
         BulkAction::Discard => "discard",
     };
-    let shown = |v: Option<String>| v.map_or_else(|| "-".to_owned(), |s| format!("{s:?}"));
+    let shown = |v: Option<String>| v.map_or_else(|| "-".to_owned(), |s| Quoted(&s).to_string());
     log::info!(target: TARGET,
-        "event=dead_letters_bulk action={action} actor={:?} channel={} reason={} chat_id={} since={} all={} matched={} affected={} skipped={}",
-        actor.name(), actor.channel().as_str(), shown(filter.reason.clone()),
+        "event=dead_letters_bulk action={action} actor={} channel={} reason={} chat_id={} since={} all={} matched={} affected={} skipped={}",
+        Quoted(actor.name()), actor.channel().as_str(), shown(filter.reason.clone()),
         shown(filter.chat_id.map(|c| c.to_string())), shown(filter.since.map(|t| t.to_rfc3339())),
         filter.all, report.matched, report.affected, report.skipped);
 }

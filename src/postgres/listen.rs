@@ -19,7 +19,7 @@ pub async fn forward_notifications(url: String, wake: Recipient<Wake>) {
         match listen_once(&url, &wake).await {
             Ok(()) => delay = Duration::from_millis(200),
             Err(e) => {
-                log::warn!(target: "memlink::relay", "event=listen_failed error={e:?} retry_ms={}", delay.as_millis());
+                log::warn!(target: "memlink::relay", "event=listen_failed error={} retry_ms={}", crate::logging::quoted(&e), delay.as_millis());
             }
         }
         actix_web::rt::time::sleep(delay).await;

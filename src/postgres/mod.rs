@@ -66,7 +66,7 @@ struct LogSink;
 
 impl bb8::ErrorSink<tokio_postgres::Error> for LogSink {
     fn sink(&self, error: tokio_postgres::Error) {
-        log::warn!(target: "memlink::postgres", "event=postgres_connect_failed error={:?}", error.to_string());
+        log::warn!(target: "memlink::postgres", "event=postgres_connect_failed error={}", crate::logging::quoted(&error));
     }
 
     fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<tokio_postgres::Error>> {
