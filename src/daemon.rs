@@ -422,7 +422,11 @@ fn child_specs(
     children.push(watermark);
     if let Some(after) = config.reconcile_after {
         let deps = ReconcilerDeps {
-            outbox: Arc::new(PgReconcile::new(pg.clone())),
+            outbox: Arc::new(PgReconcile::new(
+                pg.clone(),
+                config.stream.clone(),
+                config.group.clone(),
+            )),
             bus,
             ambient: ambient.clone(),
             status: status.clone(),

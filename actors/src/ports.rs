@@ -87,24 +87,38 @@ pub struct OutgoingEntry {
     pub payload: String,
 }
 
+/// What the relay decided for a claimed batch: the rows published (with their stream entry
+/// ids) and the rows refused (with their dead letters). `relayed` rows were accepted by the
+/// stream before the settlement is recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Settlement {
+    pub relayed: Vec<(Uuid, String)>,
+    pub rejected: Vec<RejectedRow>,
+    /// Whether deciding a row panicked (the actor restarts after the round).
+    pub panicked: bool,
+}
+
+/// A boxed future, for work handed to a port.
+pub type PortFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// What the relay does with the rows it claimed: decide, publish, settle.
+pub type ClaimWork<'a> =
+    Box<dyn FnOnce(Vec<ClaimedRow>) -> PortFuture<'a, Result<Settlement, PortError>> + Send + 'a>;
+
 /// The transactional outbox, as the relay sees it.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Leases up to `limit` pending rows (oldest first) for `lease`, skipping rows another
-    /// relay holds. An expired lease makes a row claimable again, so a relay that dies
-    /// mid-batch loses nothing. Each row is read on its own: one that cannot be read comes
-    /// back as [`UnreadableRow`], never as an error of the whole claim.
-    async fn claim_pending_batch(
-        &self,
+    /// Claims up to `limit` pending rows (oldest first), skipping rows another relay holds,
+    /// hands them to `work`, and records its settlement (rows relayed, rows dead with their
+    /// dead letters) in one transaction. The claim is that transaction's row locks: if `work`
+    /// fails, or the process dies, the rows are claimable again at once and nothing is
+    /// recorded. Each row is read on its own: one that cannot be read comes back as
+    /// [`UnreadableRow`], never as an error of the whole claim. `None` when nothing was pending.
+    async fn relay_batch<'a>(
+        &'a self,
         limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<ClaimedRow>, PortError>;
-    /// Marks rows relayed with their stream entry ids.
-    async fn mark_relayed(&self, relayed: &[(Uuid, String)]) -> Result<(), PortError>;
-    /// Marks rows `dead` and records their dead letters, atomically.
-    async fn reject(&self, rejected: &[RejectedRow]) -> Result<(), PortError>;
-    /// Gives leased rows back (publishing failed).
-    async fn release(&self, ids: &[Uuid]) -> Result<(), PortError>;
+        work: ClaimWork<'a>,
+    ) -> Result<Option<Settlement>, PortError>;
 }
 
 /// A stream entry handed to this consumer again, with how often it was delivered.
@@ -155,20 +169,34 @@ pub trait InflightLedger: Send + Sync {
 pub struct RelayedRow {
     pub row: OutboxRow,
     pub stream_id: String,
+    /// Where the row sits in the reconciler's pass (relay time, then id).
+    pub position: ReconcilePosition,
+    /// Whether a worker processed or dead-lettered its event.
+    pub confirmed: bool,
+}
+
+/// A position in relay order: the reconciler's durable cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReconcilePosition {
+    pub relayed_at: DateTime<Utc>,
+    pub id: Uuid,
 }
 
 /// The outbox, as the reconciler sees it.
 #[async_trait]
 pub trait ReconcileStore: Send + Sync {
-    /// Rows relayed longer ago than `after` whose event was neither processed nor
-    /// dead-lettered by a worker.
-    async fn unconfirmed_relayed(
+    /// Up to `limit` rows relayed longer ago than `after`, past the cursor, in relay order,
+    /// each saying whether a worker confirmed it (processed or dead-lettered its event).
+    async fn relayed_since_cursor(
         &self,
         after: Duration,
         limit: usize,
     ) -> Result<Vec<RelayedRow>, PortError>;
-    /// Records that rows were published again, under new stream entry ids.
+    /// Records that rows were published again, under new stream entry ids (which moves them
+    /// past the cursor, to be looked at again).
     async fn mark_republished(&self, republished: &[(Uuid, String)]) -> Result<(), PortError>;
+    /// Moves the cursor forward to `to` (never back): rows up to it need no more looking at.
+    async fn advance_cursor(&self, to: ReconcilePosition) -> Result<(), PortError>;
 }
 
 /// What applying a batch did.

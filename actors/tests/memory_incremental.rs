@@ -237,3 +237,42 @@ fn an_append_reads_one_round_whatever_the_history() {
     assert_eq!(current.len(), 1);
     assert_eq!(store.facts.len(), 2_000);
 }
+
+/// Facts written before V3: one row per statement, repeats never merged. The first change to
+/// such a timeline, read whole, makes it exactly what a full derivation gives.
+#[test]
+fn a_legacy_timeline_read_whole_becomes_the_full_derivation() {
+    use memlink_actors::memory::{Ending, Fact};
+    let said = [
+        (true, 0u8, false, 0u8),
+        (true, 0, true, 0),
+        (true, 1, false, 5),
+        (true, 1, false, 0),
+        (false, 2, false, 0),
+        (false, 2, true, 0),
+        (false, 2, false, 6),
+    ];
+    let mut legacy = MemoryStore::default();
+    for (n, s) in said.iter().enumerate() {
+        for mut st in message(n, 0, n as i64, std::slice::from_ref(s)) {
+            st.fact_id = Some(st.id);
+            legacy
+                .facts
+                .insert(st.id, Fact::opened_by(st.id, &st, Ending::CURRENT));
+            legacy.statements.insert(st.id, st);
+        }
+    }
+    let mut reference = legacy.clone();
+    let change = Changes {
+        added: message(99, 0, 99, &[(true, 0, false, 0), (false, 2, false, 0)]),
+        ..Changes::default()
+    };
+    legacy.apply_whole(&change);
+    reference.apply_by_full_derivation(&change);
+    assert_eq!(legacy, reference);
+    assert!(
+        legacy.facts.len() < 8,
+        "repeats merged: {}",
+        legacy.facts.len()
+    );
+}

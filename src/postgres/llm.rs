@@ -13,13 +13,14 @@ use memlink_actors::ports::PortError;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::memory::{self, Changes, StatementRow, LOCK_USERS};
+use super::memory::{self, LOCK_USERS};
 use super::store::no_nul;
 use super::{classify, pool_error, PgPool};
 use crate::config::LlmMode;
 use crate::llm::facts::{
     extractor_name, merge, LlmFact, StoredFact, LLM_CONFIDENCE, LLM_EXTRACTOR_VERSION, LLM_RULE_ID,
 };
+use memlink_actors::memory::{Changes, Kind, Statement};
 
 /// A user message to enrich.
 #[derive(Debug, Clone)]
@@ -278,13 +279,6 @@ pub async fn release_claims(pool: &PgPool, owner: Uuid) -> Result<u64, PortError
 
 const LOCK_ENRICHMENT: &str = "SELECT status FROM llm_enrichment WHERE message_id = $1 FOR UPDATE";
 
-/// What the message already stated: the rules' statements, and LLM statements of an earlier
-/// pass (a row set back to `pending` to ask again must not duplicate them in another casing).
-const STATEMENTS_OF_MESSAGE: &str = "
-    SELECT id, predicate, object, kind, rule_id FROM fact_sources
-     WHERE message_id = $1
-     ORDER BY ordinal, id";
-
 const FINISH_DONE: &str = "
     UPDATE llm_enrichment
        SET status = 'done', facts_added = $2, model = $3, last_error = NULL, done_at = now(), claimed_until = NULL
@@ -316,25 +310,30 @@ pub async fn store_facts(
         .await
         .map_err(classify)?;
 
+    // What the message already stated: the rules' statements, and LLM statements of an
+    // earlier pass (a row set back to `pending` to ask again must not duplicate them in
+    // another casing).
+    let mut statements = memory::statements::message_statements(&tx, &[job.message_id])
+        .await?
+        .remove(&job.message_id)
+        .unwrap_or_default();
+    statements.sort_by_key(|s| (s.ordinal, s.id));
+    let ordinal = statements.len();
     let mut removed = Vec::new();
     let mut stored = Vec::new();
-    let mut ordinal = 0usize;
-    for r in tx
-        .query(STATEMENTS_OF_MESSAGE, &[&job.message_id])
-        .await
-        .map_err(classify)?
-    {
-        ordinal += 1;
-        let rule_id: String = r.get(4);
+    for st in statements {
         // In `llm` mode a valid answer replaces the rules' statements of this message.
-        if mode == LlmMode::Llm && rule_id != LLM_RULE_ID {
-            removed.push(r.get::<_, Uuid>(0));
+        if mode == LlmMode::Llm && st.rule_id != LLM_RULE_ID {
+            removed.push(st);
             continue;
         }
-        if let (Some(predicate), Some(kind)) = (Predicate::parse(r.get(1)), parse_kind(r.get(3))) {
+        if let (Some(predicate), Some(kind)) = (
+            Predicate::parse(&st.predicate),
+            parse_kind(st.kind.as_str()),
+        ) {
             stored.push(StoredFact {
                 predicate,
-                object: r.get(2),
+                object: st.object,
                 kind,
             });
         }
@@ -342,16 +341,16 @@ pub async fn store_facts(
     let to_add = merge(&stored, facts);
     let span_end = i32::try_from(job.content.len()).unwrap_or(i32::MAX);
     let extractor = extractor_name(model);
-    let added: Vec<StatementRow> = to_add
+    let added: Vec<Statement> = to_add
         .iter()
         .enumerate()
-        .map(|(i, f)| StatementRow {
+        .map(|(i, f)| Statement {
             id: Uuid::new_v4(),
             fact_id: None,
             user_id: job.user_id.clone(),
             predicate: f.predicate.as_str().to_owned(),
             object: no_nul(&f.object),
-            kind: f.kind.as_str().to_owned(),
+            kind: Kind::from(f.kind),
             attributes: serde_json::Value::Object(serde_json::Map::new()),
             message_id: job.message_id,
             chat_id: job.chat_id,

@@ -10,9 +10,9 @@ pub mod dlq;
 pub mod listen;
 pub mod llm;
 pub mod memory;
+pub mod pool;
 pub mod recovery;
 pub mod store;
-pub mod timeline;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use memlink_actors::ports::PortError;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-pub type PgPool = bb8::Pool<PostgresConnectionManager<NoTls>>;
+pub type PgPool = bb8::Pool<pool::CachingManager<NoTls>>;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -53,7 +53,7 @@ pub enum PgError {
 pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, PgError> {
     let config =
         tokio_postgres::Config::from_str(url).map_err(|e| PgError::Connect(e.to_string()))?;
-    let manager = PostgresConnectionManager::new(config, NoTls);
+    let manager = pool::CachingManager::new(PostgresConnectionManager::new(config, NoTls));
     Ok(bb8::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(5))

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use memlink_actors::ports::{InflightLedger, PortError, ReconcileStore, RelayedRow};
+use memlink_actors::ports::{
+    InflightLedger, PortError, ReconcilePosition, ReconcileStore, RelayedRow,
+};
 use uuid::Uuid;
 
 use super::{classify, pool_error, PgPool};
@@ -92,35 +94,54 @@ impl InflightLedger for PgInflight {
     }
 }
 
-/// The reconciler's view of the outbox.
+/// The reconciler's view of the outbox, for one stream and consumer group.
 #[derive(Clone)]
 pub struct PgReconcile {
     pool: PgPool,
+    stream: String,
+    group: String,
 }
 
 impl PgReconcile {
-    pub fn new(pool: PgPool) -> PgReconcile {
-        PgReconcile { pool }
+    pub fn new(pool: PgPool, stream: String, group: String) -> PgReconcile {
+        PgReconcile {
+            pool,
+            stream,
+            group,
+        }
     }
 }
 
-const UNCONFIRMED_RELAYED: &str = "
-    SELECT id, aggregate_id, event_type, payload::text, stream_id
-      FROM outbox_events
-     WHERE status = 'relayed' AND confirmed_at IS NULL
-       AND relayed_at < now() - make_interval(secs => $1)
-     ORDER BY relayed_at
+/// Relayed rows past the cursor, old enough, in relay order, each with whether its event was
+/// processed or dead-lettered. Rows confirmed before V8 (`confirmed_at`) are settled already.
+const RELAYED_SINCE_CURSOR: &str = "
+    SELECT o.id, o.aggregate_id, o.event_type, o.payload::text, o.stream_id, o.relayed_at,
+           EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = o.id)
+             OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = o.id::text)
+      FROM outbox_events o
+      LEFT JOIN reconcile_cursors c ON c.stream = $3 AND c.grp = $4
+     WHERE o.status = 'relayed' AND o.confirmed_at IS NULL
+       AND o.relayed_at < now() - make_interval(secs => $1)
+       AND (c.stream IS NULL OR (o.relayed_at, o.id) > (c.relayed_at, c.id))
+     ORDER BY o.relayed_at, o.id
      LIMIT $2";
 
 const MARK_REPUBLISHED: &str = "
     UPDATE outbox_events o
        SET stream_id = u.stream_id, relayed_at = now(), republished = o.republished + 1
       FROM unnest($1::uuid[], $2::text[]) AS u(id, stream_id)
-     WHERE o.id = u.id AND o.status = 'relayed' AND o.confirmed_at IS NULL";
+     WHERE o.id = u.id AND o.status = 'relayed'";
+
+/// Forward only: several relays may run a reconciler on one stream and group.
+const ADVANCE_CURSOR: &str = "
+    INSERT INTO reconcile_cursors AS c (stream, grp, relayed_at, id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (stream, grp) DO UPDATE
+       SET relayed_at = EXCLUDED.relayed_at, id = EXCLUDED.id
+     WHERE (EXCLUDED.relayed_at, EXCLUDED.id) > (c.relayed_at, c.id)";
 
 #[async_trait]
 impl ReconcileStore for PgReconcile {
-    async fn unconfirmed_relayed(
+    async fn relayed_since_cursor(
         &self,
         after: Duration,
         limit: usize,
@@ -128,8 +149,13 @@ impl ReconcileStore for PgReconcile {
         let conn = self.pool.get().await.map_err(pool_error)?;
         let rows = conn
             .query(
-                UNCONFIRMED_RELAYED,
-                &[&after.as_secs_f64(), &(limit as i64)],
+                RELAYED_SINCE_CURSOR,
+                &[
+                    &after.as_secs_f64(),
+                    &(limit as i64),
+                    &self.stream,
+                    &self.group,
+                ],
             )
             .await
             .map_err(classify)?;
@@ -138,9 +164,15 @@ impl ReconcileStore for PgReconcile {
         Ok(rows
             .iter()
             .filter_map(|r| {
+                let row = super::store::read_outbox_row(r).ok()?;
                 Some(RelayedRow {
-                    row: super::store::read_outbox_row(r).ok()?,
+                    position: ReconcilePosition {
+                        relayed_at: r.try_get(5).ok()?,
+                        id: row.id,
+                    },
+                    row,
                     stream_id: r.try_get::<_, Option<String>>(4).ok()??,
+                    confirmed: r.try_get(6).ok()?,
                 })
             })
             .collect())
@@ -152,6 +184,17 @@ impl ReconcileStore for PgReconcile {
         conn.execute(MARK_REPUBLISHED, &[&ids, &stream_ids])
             .await
             .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn advance_cursor(&self, to: ReconcilePosition) -> Result<(), PortError> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.execute(
+            ADVANCE_CURSOR,
+            &[&self.stream, &self.group, &to.relayed_at, &to.id],
+        )
+        .await
+        .map_err(classify)?;
         Ok(())
     }
 }

@@ -5,7 +5,6 @@
 //! changes nothing; this module must never commit part of a batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,8 +13,8 @@ use memlink_actors::decode::{OutboxRow, Reason, Rejection};
 use memlink_actors::domain::MessageId;
 use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage};
 use memlink_actors::ports::{
-    ApplyOutcome, ClaimedRow, EffectStore, FoldOutcome, OutboxStore, PortError, RejectedRow,
-    UnreadableRow, WatermarkStore,
+    ApplyOutcome, ClaimWork, ClaimedRow, EffectStore, FoldOutcome, OutboxStore, PortError,
+    Settlement, UnreadableRow, WatermarkStore,
 };
 use tokio_postgres::Transaction;
 use uuid::Uuid;
@@ -34,75 +33,69 @@ impl PgStore {
     }
 }
 
-/// The payload comes back as text (see [`OutboxRow`]), in outbox order.
-const CLAIM_PENDING_BATCH: &str = "
-    WITH claimed AS (
-        UPDATE outbox_events o
-           SET claimed_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
-          FROM (SELECT id FROM outbox_events
-                 WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
-                 ORDER BY created_at, id
-                 LIMIT $1
-                 FOR UPDATE SKIP LOCKED) c
-         WHERE o.id = c.id
-     RETURNING o.id, o.aggregate_id, o.event_type, o.payload::text AS payload, o.created_at)
-    SELECT id, aggregate_id, event_type, payload FROM claimed ORDER BY created_at, id";
+/// The payload comes back as text (see [`OutboxRow`]), in outbox order. The rows stay locked
+/// by the claiming transaction; other relays skip them.
+const CLAIM_PENDING: &str = "
+    SELECT id, aggregate_id, event_type, payload::text FROM outbox_events
+     WHERE status = 'pending'
+     ORDER BY created_at, id
+     LIMIT $1
+       FOR UPDATE SKIP LOCKED";
 
 const MARK_RELAYED: &str = "
     UPDATE outbox_events o
-       SET status = 'relayed', relayed_at = now(), stream_id = u.stream_id, claimed_until = NULL
+       SET status = 'relayed', relayed_at = now(), stream_id = u.stream_id, attempts = o.attempts + 1
       FROM unnest($1::uuid[], $2::text[]) AS u(id, stream_id)
-     WHERE o.id = u.id AND o.status = 'pending'";
+     WHERE o.id = u.id";
 
-const MARK_DEAD: &str =
-    "UPDATE outbox_events SET status = 'dead', claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'";
-
-const RELEASE_CLAIMS: &str =
-    "UPDATE outbox_events SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'";
+const MARK_DEAD: &str = "
+    UPDATE outbox_events SET status = 'dead', attempts = attempts + 1 WHERE id = ANY($1)";
 
 #[async_trait]
 impl OutboxStore for PgStore {
-    async fn claim_pending_batch(
-        &self,
+    async fn relay_batch<'a>(
+        &'a self,
         limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<ClaimedRow>, PortError> {
-        let conn = self.pool.get().await.map_err(pool_error)?;
-        let rows = conn
-            .query(
-                CLAIM_PENDING_BATCH,
-                &[&(limit as i64), &lease.as_secs_f64()],
-            )
-            .await
-            .map_err(classify)?;
-        Ok(rows.iter().map(read_outbox_row).collect())
-    }
-
-    async fn mark_relayed(&self, relayed: &[(Uuid, String)]) -> Result<(), PortError> {
-        let (ids, stream_ids): (Vec<Uuid>, Vec<String>) = relayed.iter().cloned().unzip();
-        let conn = self.pool.get().await.map_err(pool_error)?;
-        conn.execute(MARK_RELAYED, &[&ids, &stream_ids])
-            .await
-            .map_err(classify)?;
-        Ok(())
-    }
-
-    async fn reject(&self, rejected: &[RejectedRow]) -> Result<(), PortError> {
-        let ids: Vec<Uuid> = rejected.iter().map(|r| r.id).collect();
-        let letters: Vec<DeadLetter> = rejected.iter().map(|r| r.dead_letter.clone()).collect();
+        work: ClaimWork<'a>,
+    ) -> Result<Option<Settlement>, PortError> {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
         let tx = conn.transaction().await.map_err(classify)?;
-        tx.execute(MARK_DEAD, &[&ids]).await.map_err(classify)?;
-        insert_dead_letters(&tx, &letters, &HashMap::new()).await?;
-        tx.commit().await.map_err(classify)
-    }
-
-    async fn release(&self, ids: &[Uuid]) -> Result<(), PortError> {
-        let conn = self.pool.get().await.map_err(pool_error)?;
-        conn.execute(RELEASE_CLAIMS, &[&ids])
+        let rows = tx
+            .query(CLAIM_PENDING, &[&(limit as i64)])
             .await
             .map_err(classify)?;
-        Ok(())
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        // A failure from here on drops the transaction: rolled back, the rows are pending.
+        let settlement = work(rows.iter().map(read_outbox_row).collect()).await?;
+        let (ids, stream_ids): (Vec<Uuid>, Vec<String>) =
+            settlement.relayed.iter().cloned().unzip();
+        let dead: Vec<Uuid> = settlement.rejected.iter().map(|r| r.id).collect();
+        let letters: Vec<DeadLetter> = settlement
+            .rejected
+            .iter()
+            .map(|r| r.dead_letter.clone())
+            .collect();
+        let relayed = async {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            tx.execute(MARK_RELAYED, &[&ids, &stream_ids])
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        };
+        let rejected = async {
+            if dead.is_empty() {
+                return Ok(());
+            }
+            tx.execute(MARK_DEAD, &[&dead]).await.map_err(classify)?;
+            insert_dead_letters(&tx, &letters, &HashMap::new()).await
+        };
+        futures_util::try_join!(relayed, rejected)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Some(settlement))
     }
 }
 
@@ -287,33 +280,10 @@ impl EffectStore for PgStore {
             fresh_created.extend(fresh.iter().map(|m| m.event.created_at));
         }
         insert_dead_letters(&tx, &outcome.dead_lettered, &HashMap::new()).await?;
-        confirm_outbox_events(&tx, batch).await?;
         tx.commit().await.map_err(classify)?;
         crate::telemetry::effects_committed(&fresh_created);
         Ok(outcome)
     }
-}
-
-/// Tells the reconciler these events reached a worker (processed, duplicate or
-/// dead-lettered), in the same transaction: their outbox rows need no re-publishing.
-const CONFIRM_OUTBOX_EVENTS: &str =
-    "UPDATE outbox_events SET confirmed_at = now() WHERE id = ANY($1) AND confirmed_at IS NULL";
-
-async fn confirm_outbox_events(tx: &Transaction<'_>, batch: &EffectBatch) -> Result<(), PortError> {
-    let mut ids: Vec<Uuid> = batch.messages.iter().map(|m| m.event.event_id.0).collect();
-    ids.extend(
-        batch
-            .dead_letters
-            .iter()
-            .filter_map(|d| d.event_id.as_deref().and_then(|e| Uuid::try_parse(e).ok())),
-    );
-    if ids.is_empty() {
-        return Ok(());
-    }
-    tx.execute(CONFIRM_OUTBOX_EVENTS, &[&ids])
-        .await
-        .map_err(classify)?;
-    Ok(())
 }
 
 /// Records the batch's events; returns the messages whose effects are owed now. Events seen

@@ -12,8 +12,10 @@
 //! - [`model`]: the value types and the said order.
 //! - [`timeline`]: the fold from statements to facts, and the full derivation.
 //! - [`window`]: the incremental derivation, which reads only around a change.
+//! - [`reextract`]: what re-extraction changes in a message's statements.
 
 pub mod model;
+pub mod reextract;
 pub mod timeline;
 pub mod window;
 

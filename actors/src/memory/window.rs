@@ -71,6 +71,10 @@ pub struct Neighbourhood {
     pub after: Vec<Statement>,
     /// Fewer than asked: the timeline ends here.
     pub after_complete: bool,
+    /// `before` and `after` hold the whole timeline, and nothing stored about it is to be
+    /// trusted: fold it from its start (facts written before V3, one row per statement,
+    /// become runs the first time their timeline changes).
+    pub whole: bool,
 }
 
 /// Everything read for a [`plan`].
@@ -225,21 +229,64 @@ pub fn requests_sized(changes: &Changes, before: usize, after: usize) -> Vec<Req
         .collect()
 }
 
+/// Every timeline of `statements` (all of one or more (user, predicate)), read whole: for
+/// [`plan`] to fold them from their start, trusting nothing stored about them.
+pub fn whole_timelines(
+    statements: Vec<Statement>,
+    changes: &Changes,
+) -> HashMap<Scope, Neighbourhood> {
+    let firsts: BTreeMap<Scope, SaidKey> = by_scope(changes)
+        .into_iter()
+        .filter_map(|(scope, c)| Some((scope, c.first?)))
+        .collect();
+    let mut out: HashMap<Scope, Neighbourhood> = HashMap::new();
+    for s in statements {
+        let scope = s.scope();
+        let n = out.entry(scope.clone()).or_insert_with(|| Neighbourhood {
+            before_complete: true,
+            after_complete: true,
+            whole: true,
+            ..Neighbourhood::default()
+        });
+        match firsts.get(&scope) {
+            Some(first) if s.said_key() >= *first => n.after.push(s),
+            _ => n.before.push(s),
+        }
+    }
+    for n in out.values_mut() {
+        n.before.sort_by_key(|s| std::cmp::Reverse(s.said_key()));
+        n.after.sort_by_key(|s| s.said_key());
+    }
+    out
+}
+
 /// Plans the writes of `changes` from what was read; asks for wider windows where what was
 /// read cannot settle a timeline.
 pub fn plan(changes: &Changes, loaded: &Loaded) -> Outcome {
     let mut writes = Writes::default();
     let mut need = Need::default();
-    for (scope, c) in by_scope(changes) {
-        let (Some(first), Some(last)) = (c.first, c.last) else {
-            continue;
-        };
+    let mut scopes = by_scope(changes);
+    // A timeline read whole is folded again even where nothing changed in it.
+    for (scope, n) in &loaded.neighbourhoods {
+        if n.whole {
+            scopes.entry(scope.clone()).or_default();
+        }
+    }
+    for (scope, c) in scopes {
         let empty = Neighbourhood {
             before_complete: true,
             after_complete: true,
             ..Neighbourhood::default()
         };
         let n = loaded.neighbourhoods.get(&scope).unwrap_or(&empty);
+        let (first, last) = match (c.first, c.last) {
+            (Some(first), Some(last)) => (first, last),
+            _ if n.whole => match n.before.last().or(n.after.first()) {
+                Some(s) => (s.said_key(), s.said_key()),
+                None => continue,
+            },
+            _ => continue,
+        };
         match plan_scope(&scope, &c, last, n, loaded) {
             Ok(w) => {
                 writes.upsert_facts.extend(w.upsert_facts);
@@ -288,7 +335,11 @@ fn plan_scope(
     };
     // The seed: the latest value statement before the change. Its run continues into the
     // window; the retractions after it are folded again with it.
-    let seed_at = n.before.iter().position(|s| s.kind != Kind::Retraction);
+    let seed_at = n
+        .before
+        .iter()
+        .position(|s| s.kind != Kind::Retraction)
+        .filter(|_| !n.whole);
     let lead: Vec<&Statement> = match seed_at {
         Some(i) => n.before[..=i].iter().rev().collect(),
         None if n.before_complete => n.before.iter().rev().collect(),

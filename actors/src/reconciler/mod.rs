@@ -5,7 +5,9 @@
 //! outbox stays the source of truth: a row relayed longer ago than the threshold whose event
 //! no worker has processed or dead-lettered, and whose stream entry no longer exists, is
 //! published again (the worker's exactly-once effects make a duplicate harmless). An entry
-//! that still exists is only lagging, and is left alone. It must never re-publish a row that
+//! that still exists is only lagging, and is left alone. Rows are looked at in relay order
+//! from a durable cursor, which moves past what is settled and stops at the first lagging
+//! row, so confirming an event costs the worker no write. It must never re-publish a row that
 //! is not `relayed`, and never delete anything.
 
 pub mod actor;
@@ -14,7 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::pace::Pace;
-use crate::ports::{Ambient, OutgoingEntry, PortError, ReconcileStore, StreamBus};
+use std::collections::HashSet;
+
+use crate::ports::{
+    Ambient, OutgoingEntry, PortError, ReconcilePosition, ReconcileStore, RelayedRow, StreamBus,
+};
 use crate::status::StatusBoard;
 
 pub use actor::ReconcilerActor;
@@ -71,31 +77,101 @@ pub async fn run_round(deps: &ReconcilerDeps) -> ReconcileReport {
 async fn reconcile(deps: &ReconcilerDeps) -> Result<(usize, usize), PortError> {
     let rows = deps
         .outbox
-        .unconfirmed_relayed(deps.config.after, deps.config.batch_size)
+        .relayed_since_cursor(deps.config.after, deps.config.batch_size)
         .await?;
     if rows.is_empty() {
         return Ok((0, 0));
     }
-    let stream_ids: Vec<String> = rows.iter().map(|r| r.stream_id.clone()).collect();
-    let missing = deps.bus.missing(&stream_ids).await?;
-    let lost: Vec<OutgoingEntry> = rows
+    let unconfirmed: Vec<&RelayedRow> = rows.iter().filter(|r| !r.confirmed).collect();
+    let stream_ids: Vec<String> = unconfirmed.iter().map(|r| r.stream_id.clone()).collect();
+    let missing = if stream_ids.is_empty() {
+        Vec::new()
+    } else {
+        deps.bus.missing(&stream_ids).await?
+    };
+    let gone: HashSet<uuid::Uuid> = unconfirmed
         .iter()
-        .zip(missing)
-        .filter(|(_, gone)| *gone)
-        .map(|(r, _)| OutgoingEntry {
+        .zip(&missing)
+        .filter(|(_, gone)| **gone)
+        .map(|(r, _)| r.row.id)
+        .collect();
+    let lost: Vec<OutgoingEntry> = unconfirmed
+        .iter()
+        .filter(|r| gone.contains(&r.row.id))
+        .map(|r| OutgoingEntry {
             outbox_id: r.row.id,
             event_id: r.row.id.to_string(),
             event_type: r.row.event_type.clone(),
             payload: r.row.payload.clone(),
         })
         .collect();
-    if lost.is_empty() {
-        return Ok((rows.len(), 0));
+    let mut republished = 0;
+    if !lost.is_empty() {
+        // The group may have vanished with the stream; recreate it before publishing into it.
+        deps.bus.ensure_group().await?;
+        let new_ids = deps.bus.publish(&lost).await?;
+        let marks: Vec<_> = lost.iter().map(|o| o.outbox_id).zip(new_ids).collect();
+        deps.outbox.mark_republished(&marks).await?;
+        republished = marks.len();
     }
-    // The group may have vanished with the stream; recreate it before publishing into it.
-    deps.bus.ensure_group().await?;
-    let new_ids = deps.bus.publish(&lost).await?;
-    let marks: Vec<_> = lost.iter().map(|o| o.outbox_id).zip(new_ids).collect();
-    deps.outbox.mark_republished(&marks).await?;
-    Ok((rows.len(), marks.len()))
+    if let Some(to) = settled_up_to(&rows, &gone) {
+        deps.outbox.advance_cursor(to).await?;
+    }
+    Ok((rows.len(), republished))
+}
+
+/// How far the cursor may move: past every row confirmed or just published again, up to the
+/// first row still waiting in the stream for a worker (it could yet be lost, so it must be
+/// looked at again).
+pub fn settled_up_to(
+    rows: &[RelayedRow],
+    republished: &HashSet<uuid::Uuid>,
+) -> Option<ReconcilePosition> {
+    rows.iter()
+        .take_while(|r| r.confirmed || republished.contains(&r.row.id))
+        .last()
+        .map(|r| r.position)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::OutboxRow;
+    use chrono::DateTime;
+    use uuid::Uuid;
+
+    fn row(n: u128, confirmed: bool) -> RelayedRow {
+        RelayedRow {
+            row: OutboxRow {
+                id: Uuid::from_u128(n),
+                aggregate_id: String::new(),
+                event_type: "message.created".into(),
+                payload: "{}".into(),
+            },
+            stream_id: format!("{n}-0"),
+            position: ReconcilePosition {
+                relayed_at: DateTime::from_timestamp(1_769_067_000 + n as i64, 0).unwrap(),
+                id: Uuid::from_u128(n),
+            },
+            confirmed,
+        }
+    }
+
+    #[test]
+    fn the_cursor_stops_at_the_first_row_still_waiting() {
+        let rows = [row(1, true), row(2, false), row(3, true), row(4, false)];
+        // Row 2 was published again; row 4 still waits in the stream for a worker.
+        let republished: HashSet<Uuid> = [Uuid::from_u128(2)].into();
+        assert_eq!(
+            settled_up_to(&rows, &republished).map(|p| p.id),
+            Some(Uuid::from_u128(3))
+        );
+        // Nothing settled before a waiting row: the cursor stays.
+        assert_eq!(settled_up_to(&rows[1..], &HashSet::new()), None);
+        let all: HashSet<Uuid> = [2, 4].map(Uuid::from_u128).into();
+        assert_eq!(
+            settled_up_to(&rows, &all).map(|p| p.id),
+            Some(Uuid::from_u128(4))
+        );
+    }
 }

@@ -1,10 +1,12 @@
-//! The relay: leases pending outbox rows, validates each against the event contract,
-//! dead-letters the ones that can never be decoded (marking their rows `dead`), publishes the
-//! rest to the stream in one pipelined round trip and marks them relayed.
+//! The relay: claims pending outbox rows, validates each against the event contract,
+//! publishes the valid ones to the stream in one pipelined round trip, and has the store
+//! record them relayed, and the ones that can never be decoded `dead` with their dead letters,
+//! in the transaction that claimed them: one write per row.
 //!
-//! The outbox row is the source of truth: this module must never mark a row relayed before
-//! the stream has accepted it, and never drop a row it failed to publish (its lease expires
-//! and it is claimed again; the worker's exactly-once effects absorb the duplicate).
+//! The outbox row is the source of truth: this module must never have a row recorded relayed
+//! before the stream has accepted it, and never drop a row it failed to publish (the claim is
+//! rolled back and the row is claimed again; the worker's exactly-once effects absorb a
+//! duplicate).
 
 pub mod actor;
 
@@ -16,7 +18,8 @@ use crate::decode::{decode_outbox_row, Reason, Rejection};
 use crate::pace::Pace;
 use crate::plan::{dead_letter_for_row, dead_letter_for_unreadable_row, panic_message};
 use crate::ports::{
-    Ambient, ClaimedRow, OutboxStore, OutgoingEntry, PortError, RejectedRow, StreamBus,
+    Ambient, ClaimWork, ClaimedRow, OutboxStore, OutgoingEntry, PortError, RejectedRow, Settlement,
+    StreamBus,
 };
 use crate::status::StatusBoard;
 
@@ -27,8 +30,6 @@ pub const NAME: &str = "relay";
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     pub batch_size: usize,
-    /// How long a claimed row stays reserved for this relay.
-    pub lease: Duration,
     /// The fallback poll when no NOTIFY arrives.
     pub poll: Duration,
 }
@@ -37,7 +38,6 @@ impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             batch_size: 500,
-            lease: Duration::from_secs(30),
             poll: Duration::from_secs(2),
         }
     }
@@ -60,71 +60,55 @@ pub struct RelayReport {
     pub panicked: bool,
 }
 
-/// One round: claim, validate, dead-letter the undecodable, publish, mark relayed.
+/// One round, in one outbox transaction: claim, validate, publish the valid rows, then record
+/// them relayed and the undecodable ones dead with their dead letters.
 pub async fn run_round(deps: &RelayDeps) -> RelayReport {
-    let failing = |e: PortError| RelayReport {
-        pace: Pace::Failing(e),
-        relayed: 0,
-        rejected: Vec::new(),
-        panicked: false,
-    };
-    let rows = match deps
-        .outbox
-        .claim_pending_batch(deps.config.batch_size, deps.config.lease)
-        .await
-    {
-        Ok(rows) => rows,
-        Err(e) => return failing(e),
-    };
-    if rows.is_empty() {
-        return RelayReport {
+    let work: ClaimWork<'_> = Box::new(move |rows| Box::pin(settle(deps, rows)));
+    match deps.outbox.relay_batch(deps.config.batch_size, work).await {
+        Ok(None) => RelayReport {
             pace: Pace::Idle,
             relayed: 0,
             rejected: Vec::new(),
             panicked: false,
-        };
+        },
+        Ok(Some(s)) => RelayReport {
+            pace: if s.relayed.len() + s.rejected.len() >= deps.config.batch_size {
+                Pace::Busy
+            } else {
+                Pace::Idle
+            },
+            relayed: s.relayed.len(),
+            rejected: s.rejected,
+            panicked: s.panicked,
+        },
+        Err(e) => RelayReport {
+            pace: Pace::Failing(e),
+            relayed: 0,
+            rejected: Vec::new(),
+            panicked: false,
+        },
     }
-    let full = rows.len() >= deps.config.batch_size;
+}
+
+/// Decides each claimed row, publishes the valid ones in one pipelined round trip; the store
+/// records the result only if this succeeds.
+async fn settle(deps: &RelayDeps, rows: Vec<ClaimedRow>) -> Result<Settlement, PortError> {
     let mut outgoing = Vec::with_capacity(rows.len());
-    let mut rejected = Vec::new();
-    let mut panicked = false;
+    let mut settlement = Settlement::default();
     for claimed in rows {
         match check_row(claimed, &deps.ambient) {
             Checked::Publish(entry) => outgoing.push(entry),
             Checked::Reject(r, row_panicked) => {
-                panicked |= row_panicked;
-                rejected.push(*r);
+                settlement.panicked |= row_panicked;
+                settlement.rejected.push(*r);
             }
         }
     }
-    if !rejected.is_empty() {
-        if let Err(e) = deps.outbox.reject(&rejected).await {
-            release_quietly(deps, outgoing.iter().map(|o| o.outbox_id).collect()).await;
-            return failing(e);
-        }
-    }
-    let mut relayed = 0;
     if !outgoing.is_empty() {
-        let ids = match deps.bus.publish(&outgoing).await {
-            Ok(ids) => ids,
-            Err(e) => {
-                release_quietly(deps, outgoing.iter().map(|o| o.outbox_id).collect()).await;
-                return failing(e);
-            }
-        };
-        let marks: Vec<_> = outgoing.iter().map(|o| o.outbox_id).zip(ids).collect();
-        // If this fails the rows stay leased, then pending again: published twice, applied once.
-        if let Err(e) = deps.outbox.mark_relayed(&marks).await {
-            return failing(e);
-        }
-        relayed = marks.len();
+        let ids = deps.bus.publish(&outgoing).await?;
+        settlement.relayed = outgoing.iter().map(|o| o.outbox_id).zip(ids).collect();
     }
-    RelayReport {
-        pace: if full { Pace::Busy } else { Pace::Idle },
-        relayed,
-        rejected,
-        panicked,
-    }
+    Ok(settlement)
 }
 
 enum Checked {
@@ -179,14 +163,4 @@ fn check_row(claimed: ClaimedRow, ambient: &Ambient) -> Checked {
         }),
         panicked,
     )
-}
-
-async fn release_quietly(deps: &RelayDeps, ids: Vec<uuid::Uuid>) {
-    if ids.is_empty() {
-        return;
-    }
-    if let Err(e) = deps.outbox.release(&ids).await {
-        // The lease expires on its own; releasing early only saves time.
-        log::debug!(target: "memlink::relay", "event=release_failed rows={} error={:?}", ids.len(), e.message);
-    }
 }

@@ -57,6 +57,7 @@ impl MemoryStore {
                 after_complete: after.len() < r.after,
                 before,
                 after,
+                whole: false,
             };
             loaded.neighbourhoods.insert(r.scope.clone(), n);
         }
@@ -134,6 +135,49 @@ impl MemoryStore {
                     self.check(&need.check, &mut loaded);
                     requests = need.requests;
                 }
+            }
+        }
+    }
+
+    /// Applies a change reading every touched (user, predicate) whole, trusting nothing stored
+    /// about its facts (as the store does once for timelines written before V3).
+    pub fn apply_whole(&mut self, changes: &Changes) -> Writes {
+        let pairs: BTreeSet<(String, String)> = changes
+            .added
+            .iter()
+            .chain(&changes.removed)
+            .chain(&changes.restamped)
+            .map(|s| (s.user_id.clone(), s.predicate.clone()))
+            .collect();
+        let statements: Vec<Statement> = self
+            .statements
+            .values()
+            .filter(|s| pairs.contains(&(s.user_id.clone(), s.predicate.clone())))
+            .cloned()
+            .collect();
+        let mut loaded = Loaded::default();
+        for s in &statements {
+            if let Some(f) = s.fact_id.and_then(|id| self.facts.get(&id)) {
+                loaded.facts.insert(f.id, f.clone());
+            }
+        }
+        loaded.neighbourhoods = window::whole_timelines(statements, changes);
+        loop {
+            let ids: Vec<Uuid> = changes.added.iter().map(|s| s.id).collect();
+            self.check(&ids, &mut loaded);
+            let messages = window::messages_to_check(changes);
+            loaded.stored.extend(
+                self.statements
+                    .values()
+                    .filter(|s| messages.contains(&s.message_id))
+                    .map(|s| s.identity()),
+            );
+            match window::plan(changes, &loaded) {
+                Outcome::Done(w) => {
+                    self.write(&w);
+                    return w;
+                }
+                Outcome::More(need) => self.check(&need.check, &mut loaded),
             }
         }
     }

@@ -1,0 +1,107 @@
+//! The connection pool: bb8 over tokio-postgres, with a prepared-statement cache per
+//! connection.
+//!
+//! A statement prepared once per connection costs one round trip the first time and none
+//! after; statements issued side by side on one connection (a transaction's independent
+//! reads and writes) then go out in one flight, in the order they were issued, and execute in
+//! that order. This module holds no SQL of its own and must never hand a statement prepared
+//! on one connection to another.
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex};
+
+use bb8_postgres::PostgresConnectionManager;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Error, GenericClient, Socket, Statement};
+
+/// Prepared statements of one connection, by their SQL text.
+#[derive(Clone, Default)]
+pub struct StatementCache(Arc<Mutex<HashMap<&'static str, Statement>>>);
+
+impl StatementCache {
+    /// The statement for `sql`, prepared on `client` (the connection this cache belongs to,
+    /// or a transaction on it) the first time.
+    pub async fn get<C: GenericClient + Sync>(
+        &self,
+        client: &C,
+        sql: &'static str,
+    ) -> Result<Statement, Error> {
+        if let Some(s) = self.lock().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = client.prepare(sql).await?;
+        self.lock().insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Statement>> {
+        // Plain data: a panic while holding the lock leaves a usable map.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A pooled connection: the client and its statement cache.
+pub struct PgConn {
+    client: Client,
+    statements: StatementCache,
+}
+
+impl PgConn {
+    /// This connection's statement cache (clone it before starting a transaction, which
+    /// borrows the connection).
+    pub fn statements(&self) -> StatementCache {
+        self.statements.clone()
+    }
+}
+
+impl Deref for PgConn {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// bb8's PostgreSQL manager, giving each connection a statement cache.
+pub struct CachingManager<Tls: MakeTlsConnect<Socket>> {
+    inner: PostgresConnectionManager<Tls>,
+}
+
+impl<Tls: MakeTlsConnect<Socket>> CachingManager<Tls> {
+    pub fn new(inner: PostgresConnectionManager<Tls>) -> Self {
+        CachingManager { inner }
+    }
+}
+
+impl<Tls> bb8::ManageConnection for CachingManager<Tls>
+where
+    Tls: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    <Tls as MakeTlsConnect<Socket>>::Stream: Send + Sync,
+    <Tls as MakeTlsConnect<Socket>>::TlsConnect: Send,
+    <<Tls as MakeTlsConnect<Socket>>::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    type Connection = PgConn;
+    type Error = Error;
+
+    async fn connect(&self) -> Result<PgConn, Error> {
+        Ok(PgConn {
+            client: self.inner.connect().await?,
+            statements: StatementCache::default(),
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut PgConn) -> Result<(), Error> {
+        self.inner.is_valid(&mut conn.client).await
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        self.inner.has_broken(&mut conn.client)
+    }
+}
