@@ -20,6 +20,7 @@
 
 mod lexicon;
 mod rules;
+pub mod score;
 mod text;
 mod values;
 
@@ -161,6 +162,18 @@ impl FactKind {
             FactKind::Change => "change",
             FactKind::Retraction => "retraction",
         }
+    }
+
+    /// Inverse of [`FactKind::as_str`]; exact match only.
+    pub fn parse(s: &str) -> Option<FactKind> {
+        [
+            FactKind::Assert,
+            FactKind::Correction,
+            FactKind::Change,
+            FactKind::Retraction,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
