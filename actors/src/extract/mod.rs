@@ -18,6 +18,7 @@
 //! Precision is preferred over recall: a pattern whose value cannot be validated yields
 //! nothing rather than a guess. The word lists are small and English-only by design.
 
+mod gazetteer;
 mod lexicon;
 mod rules;
 pub mod score;

@@ -88,6 +88,9 @@ pub(crate) struct Doc<'a> {
     arena: String,
     pub toks: Vec<Tok>,
     pub case: CaseMode,
+    /// No capital letter mid-sentence besides "I": the writer does not capitalise proper
+    /// nouns ("I'm from texas"), so a lowercase value may still be a name or a place.
+    pub lower_values: bool,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -125,9 +128,11 @@ impl<'a> Doc<'a> {
             arena: String::with_capacity(text.len() + 16),
             toks: Vec::with_capacity(text.len() / 4 + 4),
             case: CaseMode::Mixed,
+            lower_values: true,
         };
         doc.tokenize();
         doc.case = doc.case_mode();
+        doc.lower_values = doc.case == CaseMode::Flat || !doc.capital_mid_sentence();
         doc
     }
 
@@ -343,6 +348,30 @@ impl<'a> Doc<'a> {
             return CaseMode::Flat;
         }
         CaseMode::Mixed
+    }
+
+    /// Whether some word other than "I" is capitalised away from a sentence's start.
+    fn capital_mid_sentence(&self) -> bool {
+        let mut start = true;
+        for (i, t) in self.toks.iter().enumerate() {
+            match t.kind {
+                Kind::Word => {
+                    if t.has_upper
+                        && !start
+                        && self.n(i) != "i"
+                        && t.start != self.toks[i - 1].start
+                    {
+                        return true;
+                    }
+                    start = false;
+                }
+                Kind::Newline | Kind::Punct('.' | '!' | '?' | '…' | '"' | '“' | '(' | ':') => {
+                    start = true
+                }
+                Kind::Punct(_) => {}
+            }
+        }
+        false
     }
 
     /// Sentence ranges over the token list.

@@ -2,6 +2,7 @@
 //! wife is Marie". A possessive anchors a pet or relative to the user; a relative's own
 //! doings ("my dad works for UPS") must never become facts about the user.
 
+use super::super::gazetteer;
 use super::super::lexicon as lx;
 use super::super::text::Doc;
 use super::super::values::{self as v, w, R};
@@ -12,7 +13,9 @@ use super::matching::{Clause, Sink};
 
 pub(super) fn species_word(n: &str) -> bool {
     lx::is_species(n)
-        || n.strip_suffix('s').is_some_and(lx::is_species)
+        || gazetteer::is_animal(n)
+        || n.strip_suffix('s')
+            .is_some_and(|s| lx::is_species(s) || gazetteer::is_animal(s))
         || matches!(
             n,
             "puppies" | "bunnies" | "kitties" | "ponies" | "mice" | "fishes" | "guppies"

@@ -1,6 +1,7 @@
 //! Job titles: with a known occupation as head noun, or taken as said after "I work as".
 //! It must never take a hedge ("aspiring", "former") or a diet for a job.
 
+use super::super::gazetteer;
 use super::super::lexicon as lx;
 use super::super::text::Doc;
 use super::names::is_core_stop;
@@ -74,6 +75,11 @@ pub(crate) fn job_reject_word(w: &str) -> bool {
     ) || lx::is_diet(w)
 }
 
+/// A known occupation: the hand-written list or the gazetteer.
+pub(crate) fn is_job_head(n: &str) -> bool {
+    lx::is_job_head(n) || gazetteer::is_occupation(n)
+}
+
 /// A job title whose head noun is a known occupation ("freelance graphic designer").
 /// `i` may point at an article, which is not part of the title.
 pub(crate) fn job_lex(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
@@ -88,7 +94,7 @@ pub(crate) fn job_lex(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
         }
         k += 1;
     }
-    if k == i || !lx::is_job_head(doc.n(k - 1)) {
+    if k == i || !is_job_head(doc.n(k - 1)) {
         return None;
     }
     Some(R { a: i, b: k })

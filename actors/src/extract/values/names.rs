@@ -2,6 +2,7 @@
 //! "I'm", loose after "my name is". It must never take a mood, a nationality or a pronoun
 //! for a name.
 
+use super::super::gazetteer;
 use super::super::lexicon as lx;
 use super::super::text::{CaseMode, Doc};
 use super::*;
@@ -65,6 +66,65 @@ pub(crate) fn strict_name_word(doc: &Doc<'_>, i: usize, end: usize) -> bool {
     true
 }
 
+/// Words in the first-name list that say something else after "I am" ("I am will-ing").
+fn is_ambiguous_first_name(w: &str) -> bool {
+    matches!(
+        w,
+        "will" | "may" | "guy" | "man" | "bill" | "major" | "page" | "art" | "an" | "in" | "so"
+    )
+}
+
+/// An uncapitalised word that is a known first name and nothing a mood or a trait could be.
+fn known_first_name(doc: &Doc<'_>, i: usize, end: usize) -> bool {
+    if !is_word(doc, i, end) || doc.toks[i].has_digit {
+        return false;
+    }
+    let n = doc.n(i);
+    gazetteer::is_first_name(n)
+        && !is_ambiguous_first_name(n)
+        && !lx::is_not_a_name(n)
+        && !lx::is_demonym_or_creed(n)
+        && !lx::is_language(n)
+        && !lx::is_diet(n)
+        && !is_core_stop(n)
+}
+
+/// What may follow a name said without capitals: the clause's end or a word that starts
+/// something else ("i am tom and i ...", "i am tom from ohio", "im tom nice to meet you").
+fn name_may_end(doc: &Doc<'_>, k: usize, end: usize) -> bool {
+    if !is_word(doc, k, end) {
+        return true;
+    }
+    matches!(
+        doc.n(k),
+        "and"
+            | "from"
+            | "nice"
+            | "here"
+            | "i"
+            | "btw"
+            | "lol"
+            | "haha"
+            | "but"
+            | "so"
+            | "by"
+            | "what"
+            | "how"
+            | "hbu"
+            | "wbu"
+            | "hi"
+            | "hello"
+            | "hey"
+            | "originally"
+            | "too"
+            | "also"
+            | "you"
+            | "u"
+            | "pleased"
+            | "glad"
+    )
+}
+
 /// A person's name. `strict` demands case evidence (after "I'm", "this is"); loose accepts
 /// any plausible word (after "my name is", "call me"), keeping the user's casing.
 pub(crate) fn name(doc: &Doc<'_>, i: usize, end: usize, strict: bool) -> Option<R> {
@@ -88,6 +148,10 @@ pub(crate) fn name(doc: &Doc<'_>, i: usize, end: usize, strict: bool) -> Option<
     }
     if strict {
         if !strict_name_word(doc, i, end) {
+            // Lowercase chat ("hi, i am tom"): a known first name, standing alone.
+            if doc.lower_values && known_first_name(doc, i, end) && name_may_end(doc, i + 1, end) {
+                return Some(R { a: i, b: i + 1 });
+            }
             return None;
         }
         // "I'm Ana's mother" is about Ana, not a name for the user.

@@ -1,6 +1,7 @@
 //! Free phrases and lists for likes, dislikes and allergens ("jazz and blues", "to swim"),
 //! with the gerund of a verb. It must never keep a pronoun or a vague word as an item.
 
+use super::super::gazetteer;
 use super::super::lexicon as lx;
 use super::super::text::{Doc, Kind};
 use super::*;
@@ -308,7 +309,7 @@ pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         }
         let head = doc.n(r.b - 1);
         let sign = head == "language" && r.b - r.a >= 2 && doc.n(r.b - 2) == "sign";
-        if !lx::is_language(head) && !sign {
+        if !lx::is_language(head) && !gazetteer::is_language(head) && !sign {
             return false;
         }
         // Words before the head must read as varieties ("Brazilian Portuguese").

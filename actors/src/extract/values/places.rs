@@ -2,6 +2,7 @@
 //! of America"), flat-case runs stopped by function words, and gazetteer places in any case.
 //! It must never take a department, a pronoun or a time for a place or an employer.
 
+use super::super::gazetteer;
 use super::super::lexicon as lx;
 use super::super::text::{CaseMode, Doc};
 use super::names::is_core_stop;
@@ -239,11 +240,10 @@ pub(crate) fn bad_place_head(n: &str) -> bool {
 
 /// A place name: "New York City", "the UK", "Portland, Oregon", "a small village in Portugal".
 pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
-    let mut i = skip_open(doc, i, end);
+    let i = skip_direction(doc, skip_open(doc, i, end), end);
+    let the = i;
     let had_the = w(doc, i, end) == "the";
-    if had_the {
-        i += 1;
-    }
+    let i = if had_the { i + 1 } else { i };
     let first = w(doc, i, end);
     if first.is_empty() {
         return None;
@@ -255,15 +255,27 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
             }
             return Some(r);
         }
+        // A writer who does not capitalise names still names known places ("from texas").
+        if doc.lower_values {
+            if let Some(r) = known_place(doc, the, i, end) {
+                return Some(r);
+            }
+        }
         // "a small village in Portugal": a generic noun phrase, then the real place.
         let mut k = i;
         while k < end && k < i + 7 && is_word(doc, k, end) {
             if doc.n(k) == "in" && proper(doc, k + 1, end) {
                 return proper_run(doc, k + 1, end, true).filter(|r| !bad_place_head(doc.n(r.a)));
             }
+            if doc.n(k) == "in" && doc.lower_values {
+                return known_place(doc, k + 1, k + 1, end);
+            }
             k += 1;
         }
         return None;
+    }
+    if let Some(r) = known_place(doc, the, i, end) {
+        return Some(r);
     }
     if had_the && matches!(first, "city" | "countryside" | "suburbs" | "area" | "north") {
         return None;
@@ -272,7 +284,9 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
         let mut k = i;
         while k < end && k < i + 7 && is_word(doc, k, end) {
             if doc.n(k) == "in" {
-                return flat_run(doc, k + 1, end, 4).filter(|r| !bad_place_head(doc.n(r.a)));
+                return known_place(doc, k + 1, k + 1, end).or_else(|| {
+                    flat_run(doc, k + 1, end, 4).filter(|r| !bad_place_head(doc.n(r.a)))
+                });
             }
             k += 1;
         }
@@ -281,22 +295,63 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
     flat_run(doc, i, end, 4)
 }
 
+/// A place from the gazetteer at `i`, or with its article at `the` ("the midwest").
+fn known_place(doc: &Doc<'_>, the: usize, i: usize, end: usize) -> Option<R> {
+    if the < i {
+        if let Some(b) = gazetteer::place_at(doc, the, end) {
+            return Some(R { a: the, b });
+        }
+    }
+    gazetteer::place_at(doc, i, end).map(|b| R { a: i, b })
+}
+
+/// "north of Denver", "outside of Boston", "near Austin": where the place itself starts.
+fn skip_direction(doc: &Doc<'_>, i: usize, end: usize) -> usize {
+    match (w(doc, i, end), w(doc, i + 1, end)) {
+        ("north" | "south" | "east" | "west" | "outside", "of") => i + 2,
+        ("outside" | "near" | "around", _) => i + 1,
+        _ => i,
+    }
+}
+
+/// What "I work at/for X" says that is no employer: a time, a purpose, a way of working.
+#[rustfmt::skip]
+fn is_not_an_employer(w: &str) -> bool {
+    matches!(
+        w,
+        "night" | "nights" | "weekends" | "weekend" | "noon" | "dawn" | "dusk" | "morning"
+            | "mornings" | "evening" | "evenings" | "times" | "least" | "all" | "once" | "fun"
+            | "free" | "money" | "food" | "tips" | "cash" | "minimum" | "hours" | "hour"
+            | "most" | "night-time" | "nighttime" | "lunch" | "breakfast" | "dinner"
+            | "us" | "them" | "him" | "her" | "people" | "everyone" | "anyone" | "someone"
+            | "school" | "church" | "college" | "campus" | "camp" | "best" | "cheap"
+    )
+}
+
 /// An employer: "Google", "the United Nations", "St. Mary's Hospital", "Ernst & Young".
 pub(crate) fn org(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
     let mut i = skip_open(doc, i, end);
     let first = w(doc, i, end);
     if matches!(first, "a" | "an") {
-        return None;
+        // "a company called Nu Skin": the name that follows.
+        let called =
+            (i + 2..end.min(i + 5)).find(|&k| matches!(w(doc, k, end), "called" | "named"));
+        return called.and_then(|k| org(doc, k + 1, end));
     }
     let had_the = first == "the";
     if had_the {
         i += 1;
     }
     let first = w(doc, i, end);
-    if first.is_empty() || lx::is_department_or_generic(first) || is_core_stop(first) {
+    if first.is_empty()
+        || lx::is_department_or_generic(first)
+        || is_core_stop(first)
+        || is_number(first)
+        || is_not_an_employer(first)
+    {
         return None;
     }
-    if doc.case == CaseMode::Mixed {
+    if doc.case == CaseMode::Mixed && !(doc.lower_values && !doc.toks[i].has_upper) {
         return proper_run(doc, i, end, false);
     }
     if had_the {
