@@ -78,6 +78,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("just", FILLER),
     ("kind", FILLER2),
     ("kinda", FILLER),
+    ("legit", FILLER),
     ("let", HYPO_LET),
     ("literally", FILLER),
     ("low-key", FILLER),
@@ -367,6 +368,24 @@ pub(crate) fn is_species(w: &str) -> bool {
     )
 }
 
+/// Verbs that name a pastime, so that in "I like to read and hike" the second item reads
+/// as "hiking" too.
+#[rustfmt::skip]
+pub(crate) fn is_activity_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "read" | "write" | "hike" | "swim" | "cook" | "bake" | "draw" | "paint" | "sing"
+            | "dance" | "run" | "play" | "watch" | "travel" | "shop" | "thrift" | "spend" | "go"
+            | "hang" | "eat" | "sleep" | "fish" | "hunt" | "camp" | "ski" | "snowboard" | "surf"
+            | "climb" | "bike" | "ride" | "knit" | "sew" | "garden" | "build" | "make" | "learn"
+            | "study" | "listen" | "talk" | "meet" | "explore" | "chat" | "code" | "program"
+            | "drive" | "walk" | "jog" | "lift" | "help" | "teach" | "visit" | "collect"
+            | "design" | "skate" | "golf" | "bowl" | "kayak" | "sail" | "boulder" | "craft"
+            | "journal" | "blog" | "film" | "edit" | "tinker" | "relax" | "shoot" | "sketch"
+            | "compose" | "practice" | "volunteer" | "serve" | "stay" | "work"
+    )
+}
+
 /// Family relations ("my WIFE is Marie").
 #[rustfmt::skip]
 pub(crate) fn is_relation(w: &str) -> bool {
@@ -380,7 +399,8 @@ pub(crate) fn is_relation(w: &str) -> bool {
             | "stepson" | "stepdaughter" | "stepmother" | "stepfather" | "stepmom" | "stepdad"
             | "stepsister" | "stepbrother" | "half-brother" | "half-sister" | "twin" | "kid"
             | "child" | "baby" | "kids" | "children" | "sons" | "daughters" | "sisters"
-            | "brothers" | "parents" | "grandchildren" | "grandkids"
+            | "brothers" | "parents" | "grandchildren" | "grandkids" | "bro" | "sis" | "hubby"
+            | "sibling" | "siblings" | "grandparents" | "stepkids" | "twins" | "fiancé(e)"
     )
 }
 
@@ -607,5 +627,10 @@ pub(crate) fn is_and_compound(a: &str, b: &str) -> bool {
             | ("surf", "turf")
             | ("bubble", "squeak")
             | ("harry", "meghan")
+            | ("shrimp", "grits")
+            | ("biscuits", "gravy")
+            | ("chicken", "waffles")
+            | ("butter", "jelly")
+            | ("pb", "j")
     )
 }

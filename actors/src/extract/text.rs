@@ -455,6 +455,12 @@ impl<'a> Doc<'a> {
             let is_conj = t.kind == Kind::Word && is_conj_word(self.n(i));
             // "Me and my partner ...": one subject, not two clauses.
             let lone_me = i == start + 1 && self.n(start) == "me";
+            // "My sister and I are twins": "I" shares a plural verb with what came before.
+            let joint = is_conj
+                && self.n(i) == "and"
+                && matches!(self.n(i + 1), "i" | "me")
+                && matches!(self.n(i + 2), "are" | "were" | "both" | "'re");
+            let lone_me = lone_me || joint;
             if (is_sep || is_conj) && i > start && !lone_me {
                 let mut j = i + 1;
                 // ", and I ..." / ", but my ...": the conjunction belongs to neither clause.
@@ -535,6 +541,7 @@ fn is_conj_word(w: &str) -> bool {
     matches!(
         w,
         "and"
+            | "since"
             | "but"
             | "so"
             | "because"

@@ -48,6 +48,15 @@ pub(super) fn apply(
             Some(r.b)
         }
         Val::PlaceAfterIn => {
+            // "I grew up just north of Denver": the place after a direction.
+            if matches!(
+                w(doc, i, end),
+                "north" | "south" | "east" | "west" | "outside" | "near" | "around"
+            ) {
+                let r = v::place(doc, i, end)?;
+                sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+                return Some(r.b);
+            }
             // "I live with my girlfriend in Brooklyn": a short companion phrase, then "in".
             let at = (i..end.min(i + 6))
                 .take_while(|&k| doc.toks[k].is_word())
@@ -132,8 +141,15 @@ pub(super) fn apply(
         Val::Phrases | Val::Allergens => {
             v::phrases(doc, i, end, scratch);
             let mut e = i;
+            // "I like to read and hike": every verb of the list is an activity.
+            let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to");
             for &r in scratch.iter() {
-                sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
+                let text = if infinitive && lx::is_activity_verb(doc.n(r.a)) {
+                    v::gerund_phrase(doc, r)
+                } else {
+                    v::item_text(doc, r)
+                };
+                sink.push(pred, text, id, conf, Vec::new());
                 e = e.max(r.b);
             }
             Some(e)
@@ -155,7 +171,25 @@ pub(super) fn apply(
             Some(sp + 1)
         }
         Val::FanNoun => {
-            let fan = (i..end.min(i + 5)).find(|&k| matches!(w(doc, k, end), "fan" | "fanatic"))?;
+            // "a huge music guy" says as much as "a music fan"; "a nice guy" says nothing.
+            let keen = matches!(
+                doc.n(i.saturating_sub(1)),
+                "big"
+                    | "huge"
+                    | "massive"
+                    | "great"
+                    | "giant"
+                    | "total"
+                    | "true"
+                    | "die-hard"
+                    | "diehard"
+            );
+            let fan = (i..end.min(i + 5)).find(|&k| {
+                matches!(
+                    w(doc, k, end),
+                    "fan" | "fanatic" | "lover" | "geek" | "nerd" | "junkie" | "addict" | "buff"
+                ) || (keen && matches!(w(doc, k, end), "guy" | "girl" | "person"))
+            })?;
             let mut a = i;
             if w(doc, a, end) == "the" {
                 a += 1;
@@ -227,6 +261,79 @@ pub(super) fn apply(
         Val::Age => {
             let (age, e) = v::age(doc, i, end)?;
             sink.push(pred, age.to_string(), id, conf, Vec::new());
+            Some(e)
+        }
+        Val::Decade => {
+            let mut a = i;
+            if matches!(w(doc, a, end), "early" | "mid" | "late") {
+                a += 1;
+            }
+            let n = w(doc, a, end);
+            let decade = n.strip_suffix('s').is_some_and(|d| {
+                d.len() == 2 && d.ends_with('0') && matches!(d.as_bytes()[0], b'1'..=b'9')
+            }) || matches!(
+                n,
+                "teens"
+                    | "twenties"
+                    | "thirties"
+                    | "forties"
+                    | "fifties"
+                    | "sixties"
+                    | "seventies"
+                    | "eighties"
+                    | "nineties"
+            );
+            if !decade {
+                return None;
+            }
+            sink.push(
+                pred,
+                v::join(doc, R { a: i, b: a + 1 }),
+                id,
+                conf,
+                Vec::new(),
+            );
+            Some(a + 1)
+        }
+        Val::Teach => {
+            // "I teach myself guitar", "I teach my kids": no job.
+            let first = w(doc, i, end);
+            if first.is_empty()
+                || matches!(
+                    first,
+                    "myself"
+                        | "me"
+                        | "my"
+                        | "him"
+                        | "her"
+                        | "them"
+                        | "you"
+                        | "u"
+                        | "people"
+                        | "it"
+                        | "that"
+                        | "this"
+                        | "how"
+                        | "what"
+                )
+            {
+                return None;
+            }
+            sink.push(pred, "teacher".to_owned(), id, conf, Vec::new());
+            let at = (i..end.min(i + 6))
+                .take_while(|&k| doc.toks[k].is_word())
+                .find(|&k| w(doc, k, end) == "at");
+            let mut e = i + 1;
+            if let Some(o) = at.and_then(|k| v::org(doc, k + 1, end)) {
+                sink.push(
+                    Predicate::Employer,
+                    v::join(doc, o),
+                    "employer.teach_at",
+                    conf,
+                    Vec::new(),
+                );
+                e = o.b;
+            }
             Some(e)
         }
         Val::Date => {

@@ -35,10 +35,31 @@ pub(super) fn kin_head(doc: &Doc<'_>, k: usize, end: usize) -> Option<(usize, bo
     if species_word(n) {
         return Some((k + 1, true));
     }
-    if lx::is_relation(n) {
+    if lx::is_relation(n) || n.strip_suffix('s').is_some_and(lx::is_relation) {
         return Some((k + 1, false));
     }
     None
+}
+
+/// Whether "my <relative>" at `k..hb` says the user has that relative, not something the
+/// relative did: "I live with my parents", "my sister and I are twins", "me and my dad".
+fn kin_of_user(doc: &Doc<'_>, cl: &Clause, k: usize, hb: usize) -> bool {
+    let end = cl.end;
+    let before = |d: usize| {
+        if k >= cl.a + d {
+            w(doc, k - d, end)
+        } else {
+            ""
+        }
+    };
+    let lives_with = before(1) == "with"
+        && matches!(
+            before(2),
+            "live" | "living" | "lives" | "stay" | "staying" | "home"
+        );
+    let and_i = w(doc, hb, end) == "and" && matches!(w(doc, hb + 1, end), "i" | "me");
+    let me_and = before(1) == "and" && matches!(before(2), "me" | "i") && k == cl.a + 2;
+    lives_with || (k == cl.a && and_i) || me_and
 }
 
 #[rustfmt::skip]
@@ -202,7 +223,7 @@ pub(super) fn family_id(pet_id: &'static str) -> &'static str {
 /// anywhere in an accepted clause, since the possessive already anchors it to the user.
 pub(super) fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
     let end = cl.end;
-    let mut k = cl.c;
+    let mut k = cl.a;
     while k < end {
         // "our cat", "our son": the household includes the user.
         if !matches!(w(doc, k, end), "my" | "our") {
@@ -309,6 +330,17 @@ pub(super) fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             }
             (base_id, 0.8)
         };
+        let unnamed = names.is_empty() && !matches!(n0, "'s" | "is" | "are" | "named" | "called");
+        if unnamed && (pet || kin_of_user(doc, cl, k, hb)) {
+            // "I love my cat", "I live with my parents": the animal or relation itself.
+            let id = if pet {
+                "pet.my_x_mention"
+            } else {
+                "family.my_x_mention"
+            };
+            let np = v::join(doc, R { a: np_a, b: hb });
+            sink.push(pred, np, id, 0.7, vec![(attr, np_text.clone())]);
+        }
         for r in &names {
             sink.push(
                 pred,

@@ -290,6 +290,11 @@ pub(super) fn match_clause(
     if cl.msg_start && name_here(doc, cl, &mut sink) {
         return;
     }
+    if !cl.implicit_i && !matches!(first, "i" | "my" | "we" | "our") {
+        if subject_is_mine(doc, cl, &mut sink, scratch) {
+            return;
+        }
+    }
     // The words that a rule's second pattern word could meet: the fillers after the first
     // token and the first non-filler. Their masks let most rules be skipped with one AND.
     // With an understood "I", the clause's own first word plays the second pattern word.
@@ -361,6 +366,105 @@ pub(super) fn match_clause(
         break;
     }
     my_np(doc, cl, &mut sink);
+}
+
+/// Words that may sit between "is" and "my" without changing what is said.
+fn is_hedge(n: &str) -> bool {
+    matches!(
+        n,
+        "probably"
+            | "definitely"
+            | "honestly"
+            | "easily"
+            | "totally"
+            | "still"
+            | "really"
+            | "just"
+            | "actually"
+            | "always"
+            | "currently"
+            | "now"
+            | "also"
+            | "officially"
+    )
+}
+
+/// "Adam is my name", "Six of Crows is my favorite", "pizza has to be one of my favorites",
+/// "cilantro is my least favorite": the subject is the value, the tail says what it is.
+pub(super) fn subject_is_mine(
+    doc: &Doc<'_>,
+    cl: &Clause,
+    sink: &mut Sink<'_>,
+    scratch: &mut Vec<R>,
+) -> bool {
+    let end = cl.end;
+    // The verb: is / 's / are / was, or "has to be", "might be", "would be".
+    let Some(verb) = (cl.c + 1..end.min(cl.c + 8)).find(|&k| {
+        matches!(w(doc, k, end), "is" | "'s" | "are" | "was" | "were")
+            || (matches!(w(doc, k, end), "has" | "have") && w(doc, k + 1, end) == "to")
+            || matches!(w(doc, k, end), "might" | "would" | "could" | "must")
+    }) else {
+        return false;
+    };
+    let mut k = verb + 1;
+    if matches!(w(doc, verb, end), "has" | "have") {
+        k += 1;
+    }
+    if w(doc, k, end) == "be" {
+        k += 1;
+    } else if !matches!(w(doc, verb, end), "is" | "'s" | "are" | "was" | "were") {
+        return false;
+    }
+    while is_hedge(w(doc, k, end)) {
+        k += 1;
+    }
+    let one_of = w(doc, k, end) == "one" && w(doc, k + 1, end) == "of";
+    if one_of {
+        k += 2;
+    }
+    if w(doc, k, end) != "my" {
+        return false;
+    }
+    k += 1;
+    let tail = w(doc, k, end);
+    if tail == "name" && !one_of {
+        let Some(r) = v::name(doc, cl.c, verb, false) else {
+            return false;
+        };
+        let closes = !v::is_word(doc, k + 1, end) || matches!(w(doc, k + 1, end), "and" | "but");
+        if r.b != verb || !closes {
+            return false;
+        }
+        sink.push(
+            Predicate::Name,
+            v::join(doc, r),
+            "name.x_is_my_name",
+            0.8,
+            Vec::new(),
+        );
+        return true;
+    }
+    let least = tail == "least";
+    if least {
+        k += 1;
+    }
+    if !matches!(
+        w(doc, k, end),
+        "favorite" | "favourite" | "fave" | "favorites" | "favourites" | "faves"
+    ) {
+        return false;
+    }
+    v::phrases(doc, cl.c, verb, scratch);
+    let (pred, id) = if least {
+        (Predicate::Dislikes, "dislikes.x_is_my_least_favorite")
+    } else {
+        (Predicate::Likes, "likes.x_is_my_favorite")
+    };
+    let before = sink.out.len();
+    for &r in scratch.iter() {
+        sink.push(pred, v::item_text(doc, r), id, 0.75, Vec::new());
+    }
+    sink.out.len() > before
 }
 
 /// "Priya here." as the opening of a message.

@@ -58,6 +58,11 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "again"
             | "either"
             | "much"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "better"
     )
 }
 
@@ -211,6 +216,17 @@ pub(crate) fn item_text(doc: &Doc<'_>, r: R) -> String {
         return s;
     }
     join(doc, r)
+}
+
+/// A list item whose first word is a bare verb ("hike", "spend time"), as an activity:
+/// "hiking", "spending time".
+pub(crate) fn gerund_phrase(doc: &Doc<'_>, r: R) -> String {
+    let mut s = gerund(doc.s(r.a));
+    if r.b - r.a > 1 {
+        s.push(' ');
+        s.push_str(&join(doc, R { a: r.a + 1, b: r.b }));
+    }
+    s
 }
 
 pub(crate) fn is_vowel(c: u8) -> bool {
