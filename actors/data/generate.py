@@ -42,6 +42,10 @@ adjectives = set()
 for line in open(f"{WORDNET}/index.adj", encoding="latin-1"):
     if not line.startswith("  "):
         adjectives.add(line.split()[0].replace("_", " "))
+verbs = set()
+for line in open(f"{WORDNET}/index.verb", encoding="latin-1"):
+    if not line.startswith("  "):
+        verbs.add(line.split()[0].replace("_", " "))
 index = {}
 for line in open(f"{WORDNET}/index.noun", encoding="latin-1"):
     if line.startswith("  "):
@@ -148,7 +152,8 @@ for lemma, n in [("domestic_animal", 1), ("dog", 1), ("domestic_cat", 1), ("hors
 # Only words whose every noun sense is an animal: "boxer" and "pointer" are people and
 # things too, and "I have a boxer" is no pet fact.
 pets = {p for p in pets if re.fullmatch(r"[a-z][a-z -]*", p) and len(p.split()) <= 3
-        and set(index.get(p.replace(" ", "_"), [])) <= animal_synsets and p not in first}
+        and set(index.get(p.replace(" ", "_"), [])) <= animal_synsets and p not in first
+        and p not in adjectives and p not in verbs}
 write("animals.txt", pets)
 
 # ---- languages: WordNet's natural languages (proper nouns: "English", "Tagalog").

@@ -272,7 +272,8 @@ pub(crate) fn is_demonym_or_creed(w: &str) -> bool {
             | "pagan" | "agnostic" | "atheist" | "democrat" | "republican" | "liberal"
             | "conservative" | "libertarian" | "socialist" | "aries" | "taurus" | "gemini"
             | "cancer" | "virgo" | "libra" | "scorpio" | "sagittarius" | "capricorn"
-            | "aquarius" | "pisces"
+            | "aquarius" | "pisces" | "samoan" | "tongan" | "fijian" | "hawaiian" | "maori"
+            | "polynesian" | "navajo" | "cherokee" | "irish-american" | "mexican-american"
     )
 }
 
@@ -375,7 +376,7 @@ pub(crate) fn is_activity_verb(w: &str) -> bool {
     matches!(
         w,
         "read" | "write" | "hike" | "swim" | "cook" | "bake" | "draw" | "paint" | "sing"
-            | "dance" | "run" | "play" | "watch" | "travel" | "shop" | "thrift" | "spend" | "go"
+            | "dance" | "run" | "play" | "watch" | "travel" | "shop" | "spend" | "go"
             | "hang" | "eat" | "sleep" | "fish" | "hunt" | "camp" | "ski" | "snowboard" | "surf"
             | "climb" | "bike" | "ride" | "knit" | "sew" | "garden" | "build" | "make" | "learn"
             | "study" | "listen" | "talk" | "meet" | "explore" | "chat" | "code" | "program"

@@ -107,6 +107,13 @@ pub(super) fn apply(
             };
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
             let mut e = r.b;
+            // "a photographer and web developer": a second known occupation.
+            if w(doc, e, end) == "and" {
+                if let Some(r2) = v::job_lex(doc, e + 1, end) {
+                    sink.push(pred, v::join(doc, r2), id, conf, Vec::new());
+                    e = r2.b;
+                }
+            }
             let student = doc.n(r.b - 1) == "student";
             let of_ok =
                 doc.n(i.saturating_sub(1)) == "the" || doc.n(r.a.saturating_sub(1)) == "the";
@@ -144,7 +151,9 @@ pub(super) fn apply(
             // "I like to read and hike": every verb of the list is an activity.
             let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to");
             for &r in scratch.iter() {
-                let text = if infinitive && lx::is_activity_verb(doc.n(r.a)) {
+                let verb_last =
+                    r.b - r.a == 2 && doc.n(r.a) != "to" && lx::is_activity_verb(doc.n(r.a + 1));
+                let text = if infinitive && (lx::is_activity_verb(doc.n(r.a)) || verb_last) {
                     v::gerund_phrase(doc, r)
                 } else {
                     v::item_text(doc, r)
@@ -205,8 +214,25 @@ pub(super) fn apply(
         }
         Val::Favorite => {
             let is =
-                (i..end.min(i + 4)).find(|&k| matches!(w(doc, k, end), "is" | "'s" | "are"))?;
-            v::phrases(doc, is + 1, end, scratch);
+                (i..end.min(i + 6)).find(|&k| matches!(w(doc, k, end), "is" | "'s" | "are"))?;
+            let mut start = is + 1;
+            while matches!(
+                w(doc, start, end),
+                "definitely"
+                    | "probably"
+                    | "honestly"
+                    | "easily"
+                    | "totally"
+                    | "still"
+                    | "just"
+                    | "actually"
+                    | "currently"
+                    | "now"
+                    | "always"
+            ) {
+                start += 1;
+            }
+            v::phrases(doc, start, end, scratch);
             let mut e = is + 1;
             for &r in scratch.iter() {
                 sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());

@@ -98,7 +98,9 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
                 | "great" | "nice" | "awesome" | "recently" | "today" | "yesterday" | "finally"
                 | "officially" | "ps" | "p.s" | "p.s." | "update" | "fwiw" | "tbh" | "honestly"
                 | "just" | "ugh" | "argh" | "meh" | "welp" | "oof" | "aww" | "omg" | "wow"
-                | "lmao" | "lmfao" | "rofl" | "hah" | "heh" | "ahh" => 1,
+                | "lmao" | "lmfao" | "rofl" | "hah" | "heh" | "ahh" | "ha" | "nah" | "ya"
+                | "yah" | "while" | "since" | "because" | "cause" | "cuz" | "although"
+                | "though" => 1,
                 "actually" | "sorry" | "oops" | "whoops" | "correction" | "wait" | "no"
                 | "nope" | "rather" | "erm" | "err" => {
                     correction = true;

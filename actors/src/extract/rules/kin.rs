@@ -41,6 +41,18 @@ pub(super) fn kin_head(doc: &Doc<'_>, k: usize, end: usize) -> Option<(usize, bo
     None
 }
 
+/// What a pet does right after "my dog": its own verb, not more of a noun phrase.
+#[rustfmt::skip]
+fn is_pet_verb(n: &str) -> bool {
+    matches!(
+        n,
+        "has" | "had" | "loves" | "likes" | "hates" | "gets" | "got" | "does" | "did" | "can"
+            | "will" | "would" | "always" | "still" | "just" | "sleeps" | "eats" | "barks"
+            | "went" | "goes" | "needs" | "wants" | "knows" | "thinks" | "never" | "even"
+            | "back" | "home" | "in" | "out" | "to" | "for" | "on" | "too" | "and" | "so"
+    )
+}
+
 /// Whether "my <relative>" at `k..hb` says the user has that relative, not something the
 /// relative did: "I live with my parents", "my sister and I are twins", "me and my dad".
 fn kin_of_user(doc: &Doc<'_>, cl: &Clause, k: usize, hb: usize) -> bool {
@@ -69,7 +81,7 @@ pub(super) fn np_follow_ok(n: &str) -> bool {
         "named" | "called" | "and" | "or" | "but" | "who" | "that" | "which" | "whose" | "with"
             | "at" | "in" | "too" | "also" | "now" | "as" | "so" | "because" | "since" | "lol"
             | "haha" | "plus" | "i" | "both" | "back" | "here" | "there" | "from" | "for"
-            | "whom" | "already" | "btw" | "though" | "is" | "are" | "was" | "were"
+            | "whom" | "already" | "btw" | "though" | "is" | "are" | "was" | "were" | "when"
     )
 }
 
@@ -134,7 +146,13 @@ pub(super) fn have_np(
             }
             h += 1;
         }
-        let (ha, hb, pet) = head?;
+        // "a cousin and a childhood friend": the list ends, what came before stands.
+        let Some((ha, hb, pet)) = head else {
+            if last.is_some() {
+                break;
+            }
+            return None;
+        };
         if hb < end && doc.toks[hb].is_word() && !np_follow_ok(doc.n(hb)) {
             break;
         }
@@ -331,7 +349,8 @@ pub(super) fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             (base_id, 0.8)
         };
         let unnamed = names.is_empty() && !matches!(n0, "'s" | "is" | "are" | "named" | "called");
-        if unnamed && (pet || kin_of_user(doc, cl, k, hb)) {
+        let np_ends = !v::is_word(doc, hb, end) || np_follow_ok(n0) || is_pet_verb(n0);
+        if unnamed && np_ends && (pet || kin_of_user(doc, cl, k, hb)) {
             // "I love my cat", "I live with my parents": the animal or relation itself.
             let id = if pet {
                 "pet.my_x_mention"

@@ -88,6 +88,7 @@ pub(super) fn seq(doc: &Doc<'_>, mut i: usize, end: usize, pat: &[&str]) -> Opti
     Some(i)
 }
 
+#[derive(Clone, Copy)]
 pub(super) struct Clause {
     /// First token, cues included (for the span).
     pub(super) a: usize,
@@ -290,8 +291,17 @@ pub(super) fn match_clause(
     if cl.msg_start && name_here(doc, cl, &mut sink) {
         return;
     }
-    if !cl.implicit_i && !matches!(first, "i" | "my" | "we" | "our") {
-        if subject_is_mine(doc, cl, &mut sink, scratch) {
+    // "I think Indian or Thai is my favorite": a hedge before a subject that is not "I".
+    let hedged = first == "i"
+        && matches!(
+            w(doc, cl.c + 1, cl.end),
+            "think" | "guess" | "believe" | "mean" | "know"
+        )
+        && !matches!(w(doc, cl.c + 2, cl.end), "i" | "my" | "that" | "it" | "you");
+    if !cl.implicit_i && (hedged || !matches!(first, "i" | "my" | "we" | "our")) {
+        let at = if hedged { cl.c + 2 } else { cl.c };
+        let shifted = Clause { c: at, ..*cl };
+        if at < cl.end && subject_is_mine(doc, &shifted, &mut sink, scratch) {
             return;
         }
     }
@@ -355,6 +365,17 @@ pub(super) fn match_clause(
             continue;
         }
         let vend = vend.unwrap_or(cl.end);
+        // "I moved to Arkansas in high school": where the user lived or worked back then.
+        if rule.kind != FactKind::Retraction
+            && matches!(
+                rule.pred,
+                Predicate::Location | Predicate::Employer | Predicate::JobTitle
+            )
+            && back_then(doc, vend, cl.end)
+        {
+            sink.out.truncate(before);
+            break;
+        }
         let prefix = cl.c..after;
         let correction = cl.correction || prefix.clone().any(|k| doc.n(k) == "actually");
         let change = cl.change
@@ -366,6 +387,19 @@ pub(super) fn match_clause(
         break;
     }
     my_np(doc, cl, &mut sink);
+}
+
+/// A time in the past after the value: "ago", "in high school", "as a kid", "when I was".
+fn back_then(doc: &Doc<'_>, from: usize, end: usize) -> bool {
+    (from..end).any(|k| match (w(doc, k, end), w(doc, k + 1, end)) {
+        ("ago", _) | ("back", "then") | ("when", "i") => true,
+        ("in", "high" | "middle" | "elementary" | "junior" | "grade") => true,
+        ("as", "a" | "kids") => matches!(
+            w(doc, k + 2, end),
+            "kid" | "child" | "teen" | "teenager" | "boy" | "girl" | "baby" | ""
+        ),
+        _ => false,
+    })
 }
 
 /// Words that may sit between "is" and "my" without changing what is said.

@@ -164,6 +164,10 @@ pub(crate) fn name(doc: &Doc<'_>, i: usize, end: usize, strict: bool) -> Option<
         {
             return None;
         }
+        // "my name is Samoan" says where the name comes from ("Christian" is a name too).
+        if lx::is_demonym_or_creed(first) && !gazetteer::is_first_name(first) {
+            return None;
+        }
     }
     let mut k = i + 1;
     let mut count = 1;

@@ -63,6 +63,7 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "was"
             | "were"
             | "better"
+            | "that"
     )
 }
 
@@ -97,7 +98,7 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "look" | "feeling" | "plan" | "question" | "answer" | "suggestion" | "option"
             | "point" | "not" | "no" | "to" | "a" | "an" | "the" | "and" | "or" | "of" | "in"
             | "on" | "at" | "for" | "being" | "having" | "doing" | "getting" | "other"
-            | "another" | "such" | "some" | "all" | "both"
+            | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot"
     )
 }
 
@@ -178,6 +179,9 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         return;
     }
     split_items(doc, i, e, out);
+    if matches!(w(doc, e, end), "is" | "are" | "was" | "were") {
+        out.pop();
+    }
     out.retain_mut(|r| {
         // Drop leading articles and determiners that carry no meaning here.
         while r.a < r.b && matches!(doc.n(r.a), "a" | "an" | "the" | "both" | "some" | "all") {
@@ -194,8 +198,29 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         }
         let first = doc.n(r.a);
         if first == "to" {
-            // "I love to swim": the gerund is turned into an object by the caller.
-            return r.b - r.a >= 2 && !item_reject_first(doc.n(r.a + 1));
+            // "I love to swim": the gerund is turned into an object by the caller; "to stay"
+            // alone says nothing.
+            let bare = r.b - r.a == 2
+                && matches!(
+                    doc.n(r.a + 1),
+                    "stay"
+                        | "go"
+                        | "be"
+                        | "do"
+                        | "get"
+                        | "have"
+                        | "see"
+                        | "say"
+                        | "know"
+                        | "think"
+                        | "make"
+                        | "take"
+                        | "come"
+                        | "try"
+                        | "use"
+                        | "keep"
+                );
+            return r.b - r.a >= 2 && !bare && !item_reject_first(doc.n(r.a + 1));
         }
         if item_reject_first(first) {
             return false;
@@ -221,6 +246,13 @@ pub(crate) fn item_text(doc: &Doc<'_>, r: R) -> String {
 /// A list item whose first word is a bare verb ("hike", "spend time"), as an activity:
 /// "hiking", "spending time".
 pub(crate) fn gerund_phrase(doc: &Doc<'_>, r: R) -> String {
+    // "thrift shop": a noun and the verb, "thrift shopping".
+    if r.b - r.a == 2 && !lx::is_activity_verb(doc.n(r.a)) {
+        let mut s = join(doc, R { a: r.a, b: r.a + 1 });
+        s.push(' ');
+        s.push_str(&gerund(doc.s(r.a + 1)));
+        return s;
+    }
     let mut s = gerund(doc.s(r.a));
     if r.b - r.a > 1 {
         s.push(' ');

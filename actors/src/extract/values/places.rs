@@ -256,10 +256,8 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
             return Some(r);
         }
         // A writer who does not capitalise names still names known places ("from texas").
-        if doc.lower_values {
-            if let Some(r) = known_place(doc, the, i, end) {
-                return Some(r);
-            }
+        if let Some(r) = known_place(doc, the, i, end) {
+            return Some(r);
         }
         // "a small village in Portugal": a generic noun phrase, then the real place.
         let mut k = i;
@@ -267,8 +265,10 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
             if doc.n(k) == "in" && proper(doc, k + 1, end) {
                 return proper_run(doc, k + 1, end, true).filter(|r| !bad_place_head(doc.n(r.a)));
             }
-            if doc.n(k) == "in" && doc.lower_values {
-                return known_place(doc, k + 1, k + 1, end);
+            if doc.n(k) == "in" {
+                if let Some(r) = known_place(doc, k + 1, k + 1, end) {
+                    return Some(r);
+                }
             }
             k += 1;
         }
@@ -355,7 +355,23 @@ pub(crate) fn org(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
         return proper_run(doc, i, end, false);
     }
     if had_the {
-        return None;
+        // "the media center", "the BYU library": a lowercase name needs a workplace head.
+        let r = flat_run(doc, i, end, 4)?;
+        // "the bank" alone is any bank: a name has a word before the head.
+        return (r.b - r.a >= 2 && is_workplace(doc.n(r.b - 1))).then_some(R { a: i - 1, b: r.b });
     }
     flat_run(doc, i, end, 4)
+}
+
+/// Head nouns of places people work at ("the media CENTER", "the campus LIBRARY").
+#[rustfmt::skip]
+fn is_workplace(w: &str) -> bool {
+    matches!(
+        w,
+        "center" | "centre" | "library" | "store" | "shop" | "hospital" | "museum" | "office"
+            | "restaurant" | "bank" | "factory" | "warehouse" | "clinic" | "bakery" | "cafe"
+            | "gym" | "mall" | "hotel" | "lab" | "laboratory" | "studio" | "agency" | "firm"
+            | "company" | "plant" | "mill" | "farm" | "ranch" | "pharmacy" | "salon" | "theater"
+            | "theatre" | "zoo" | "airport" | "station" | "department" | "bookstore" | "diner"
+    )
 }
