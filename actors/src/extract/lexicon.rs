@@ -57,7 +57,6 @@ const CLASSES: &[(&str, u8)] = &[
     ("dreamt", HYPO),
     ("even", FILLER),
     ("extremely", FILLER),
-    ("fantasy", HYPO),
     ("fictional", HYPO),
     ("finally", FILLER),
     ("full-time", FILLER),
@@ -633,5 +632,16 @@ pub(crate) fn is_and_compound(a: &str, b: &str) -> bool {
             | ("chicken", "waffles")
             | ("butter", "jelly")
             | ("pb", "j")
+            | ("trial", "error")
+            | ("r", "b")
+            | ("lilo", "stitch")
+            | ("beauty", "the")
+            | ("bill", "melinda")
+            | ("romeo", "juliet")
+            | ("ben", "jerry")
+            | ("barnes", "noble")
+            | ("salt", "vinegar")
+            | ("hide", "go")
+            | ("cops", "robbers")
     )
 }

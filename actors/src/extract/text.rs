@@ -454,7 +454,8 @@ impl<'a> Doc<'a> {
             );
             // "the town where I grew up ...": a relative clause about the user.
             let is_conj = t.kind == Kind::Word
-                && (is_conj_word(self.n(i)) || (self.n(i) == "where" && self.n(i + 1) == "i"));
+                && (is_conj_word(self.n(i))
+                    || (matches!(self.n(i), "where" | "why") && self.n(i + 1) == "i"));
             // "Me and my partner ...": one subject, not two clauses.
             let lone_me = i == start + 1 && self.n(start) == "me";
             // "My sister and I are twins": "I" shares a plural verb with what came before.

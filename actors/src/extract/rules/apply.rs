@@ -198,6 +198,10 @@ pub(super) fn apply(
                     w(doc, k, end),
                     "fan" | "fanatic" | "lover" | "geek" | "nerd" | "junkie" | "addict" | "buff"
                 ) || (keen && matches!(w(doc, k, end), "guy" | "girl" | "person"))
+                    || (pred == Predicate::Likes
+                        && w(doc, k, end) == "person"
+                        && k > i
+                        && is_person_noun(doc.n(k - 1)))
             })?;
             let mut a = i;
             if w(doc, a, end) == "the" {
@@ -209,7 +213,16 @@ pub(super) fn apply(
             if w(doc, fan + 1, end) == "of" {
                 return None;
             }
-            sink.push(pred, v::join(doc, R { a, b: fan }), id, conf, Vec::new());
+            // "a huge Marvel and Iron Man fan": two things liked.
+            let mut s = a;
+            for k in a..=fan {
+                if k == fan || w(doc, k, end) == "and" {
+                    if k > s {
+                        sink.push(pred, v::join(doc, R { a: s, b: k }), id, conf, Vec::new());
+                    }
+                    s = k + 1;
+                }
+            }
             Some(fan + 1)
         }
         Val::Favorite => {
@@ -288,6 +301,16 @@ pub(super) fn apply(
             let (age, e) = v::age(doc, i, end)?;
             sink.push(pred, age.to_string(), id, conf, Vec::new());
             Some(e)
+        }
+        Val::WorkFor => {
+            let at = (i..end.min(i + 6))
+                .take_while(|&k| doc.toks[k].is_word())
+                .find(|&k| {
+                    w(doc, k, end) == "work" && matches!(w(doc, k + 1, end), "for" | "at")
+                })?;
+            let r = v::org(doc, at + 2, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
         }
         Val::Decade => {
             let mut a = i;
@@ -407,6 +430,18 @@ pub(super) fn age_phrase(doc: &Doc<'_>, i: usize, end: usize) -> Option<(u32, us
         _ => return None,
     };
     Some((v, after))
+}
+
+/// Nouns of "a morning person", "a cat person": what the person likes.
+#[rustfmt::skip]
+fn is_person_noun(n: &str) -> bool {
+    matches!(
+        n,
+        "morning" | "night" | "cat" | "dog" | "people" | "coffee" | "tea" | "beach" | "mountain"
+            | "outdoors" | "outdoor" | "summer" | "winter" | "book" | "movie" | "music" | "sports"
+            | "math" | "numbers" | "city" | "country" | "water" | "animal" | "party" | "gym"
+            | "computer" | "tech" | "car" | "food" | "dessert" | "chocolate" | "pizza" | "sweets"
+    )
 }
 
 #[rustfmt::skip]

@@ -30,6 +30,7 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
         let n2 = w(doc, k + 2, b);
         let step = match (n, n1, n2) {
             ("by", "the", "way") | ("for", "the", "record") | ("to", "be", "honest") => 3,
+            ("for", "the", "most") if w(doc, k + 3, b) == "part" => 4,
             ("just", "so", "you") if w(doc, k + 3, b) == "know" => 4,
             ("i", "agree", _) if !n2.is_empty() && n2 != "with" => 2,
             ("that", "'s" | "is", "why") => 3,
@@ -100,7 +101,8 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
                 | "just" | "ugh" | "argh" | "meh" | "welp" | "oof" | "aww" | "omg" | "wow"
                 | "lmao" | "lmfao" | "rofl" | "hah" | "heh" | "ahh" | "ha" | "nah" | "ya"
                 | "yah" | "while" | "since" | "because" | "cause" | "cuz" | "although"
-                | "though" => 1,
+                | "though" | "sometimes" | "usually" | "generally" | "mostly" | "ooh" | "oooh"
+                | "ohh" | "ohhh" | "aw" | "hm" | "dang" | "yay" | "aha" | "personally" => 1,
                 "actually" | "sorry" | "oops" | "whoops" | "correction" | "wait" | "no"
                 | "nope" | "rather" | "erm" | "err" => {
                     correction = true;

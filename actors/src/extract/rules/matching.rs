@@ -304,6 +304,10 @@ pub(super) fn match_clause(
         if at < cl.end && subject_is_mine(doc, &shifted, &mut sink, scratch) {
             return;
         }
+    } else if let Some(at) = later_subject(doc, cl) {
+        // "I love Sanderson, but Tamora Pierce is my favorite author".
+        let shifted = Clause { c: at, ..*cl };
+        subject_is_mine(doc, &shifted, &mut sink, scratch);
     }
     // The words that a rule's second pattern word could meet: the fillers after the first
     // token and the first non-filler. Their masks let most rules be skipped with one AND.
@@ -400,6 +404,27 @@ fn back_then(doc: &Doc<'_>, from: usize, end: usize) -> bool {
         ),
         _ => false,
     })
+}
+
+/// Where a second subject starts inside a clause that opened with "I": after the last
+/// comma or "but" before an "is ... my favorite".
+fn later_subject(doc: &Doc<'_>, cl: &Clause) -> Option<usize> {
+    let end = cl.end;
+    let fav = (cl.c + 2..end).find(|&k| {
+        w(doc, k, end) == "my"
+            && matches!(
+                w(doc, k + 1, end),
+                "favorite" | "favourite" | "fave" | "least" | "favorites" | "favourites"
+            )
+    })?;
+    let sep = (cl.c + 1..fav)
+        .rev()
+        .find(|&k| doc.toks[k].is_punct(',') || matches!(w(doc, k, end), "but" | "and"))?;
+    let mut at = sep + 1;
+    if matches!(w(doc, at, end), "but" | "and") {
+        at += 1;
+    }
+    (at < fav).then_some(at)
 }
 
 /// Words that may sit between "is" and "my" without changing what is said.

@@ -30,6 +30,8 @@ pub(super) enum Val {
     Allergens,
     AllergyNoun,
     Age,
+    /// "I do design work for BYU": the organisation after "work for|at".
+    WorkFor,
     /// "in my 30s", "in my early twenties".
     Decade,
     /// "I teach 3rd grade": the job is "teacher", an "at <place>" is the employer.
@@ -221,6 +223,8 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.no_longer_fan", ["i", "am", "no", "longer", "a", "?big|huge|great", "fan", "of"], Likes, Retraction, Phrases, 0.85),
     rule!("likes.no_longer_into", ["i", "am", "no", "longer", "into"], Likes, Retraction, Phrases, 0.8),
     rule!("dislikes.not_into", ["i", "am", "not", "?big|really|too|that|very|super|huge", "into"], Dislikes, Assert, Phrases, 0.75),
+    rule!("dislikes.not_fan_noun", ["i", "am", "not", "a|an", "?big|huge|massive|great|total"], Dislikes, Assert, FanNoun, 0.75),
+    rule!("employer.do_work_for", ["i", "do"], Employer, Assert, WorkFor, 0.75),
     rule!("dislikes.do_not_like", ["i", "do", "not", "like|enjoy"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.not_fan_of", ["i", "am", "not", "a", "?big|huge|great", "fan", "of"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.hate", ["i", "hate|dislike|detest|loathe|despise|abhor"], Dislikes, Assert, Phrases, 0.85),
@@ -245,7 +249,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("family.married_to", ["i", "am", "married|engaged", "to"], Family, Assert, Spouse, 0.85),
     // ---- language
     rule!("language.speak", ["i", "?can", "speak"], Language, Assert, Langs, 0.9),
-    rule!("language.fluent_in", ["i", "am", "fluent|bilingual|trilingual|conversational", "in"], Language, Assert, Langs, 0.9),
+    rule!("language.fluent_in", ["i", "am", "fluent|semi-fluent|bilingual|trilingual|conversational|proficient", "in"], Language, Assert, Langs, 0.9),
     rule!("language.native_speaker", ["i", "am", "a", "native"], Language, Assert, NativeSpeaker, 0.9),
     rule!("language.native_language", ["my", "native|first|mother|home|primary", "language|tongue", "is|are"], Language, Assert, Langs, 0.95),
     rule!("language.grew_up_speaking", ["i", "grew", "up", "speaking"], Language, Assert, Langs, 0.85),

@@ -14,6 +14,7 @@ pub(crate) fn diet_follow_ok(doc: &Doc<'_>, k: usize, end: usize) -> bool {
     matches!(
         doc.n(k),
         "now"
+            | "sorry"
             | "and"
             | "but"
             | "so"

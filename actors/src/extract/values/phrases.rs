@@ -97,7 +97,8 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "there" | "way" | "idea" | "thing" | "things" | "stuff" | "fact" | "sound"
             | "look" | "feeling" | "plan" | "question" | "answer" | "suggestion" | "option"
             | "point" | "not" | "no" | "to" | "a" | "an" | "the" | "and" | "or" | "of" | "in"
-            | "on" | "at" | "for" | "being" | "having" | "doing" | "getting" | "other"
+            | "on" | "at" | "for" | "by" | "from" | "with" | "about" | "other" | "be" | "he"
+            | "she" | "they" | "we" | "i" | "who"
             | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot"
     )
 }
@@ -223,6 +224,10 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
             return r.b - r.a >= 2 && !bare && !item_reject_first(doc.n(r.a + 1));
         }
         if item_reject_first(first) {
+            return false;
+        }
+        // "being" alone, "doing" alone: no activity named.
+        if r.b - r.a == 1 && matches!(first, "being" | "having" | "doing" | "getting") {
             return false;
         }
         !(r.a..r.b).any(|k| item_reject_any(doc.n(k)))
