@@ -439,7 +439,8 @@ pub(crate) fn is_language(w: &str) -> bool {
             | "latvian" | "estonian" | "armenian" | "georgian" | "kazakh" | "uzbek"
             | "mongolian" | "nepali" | "sinhala" | "burmese" | "khmer" | "lao" | "pashto"
             | "kurdish" | "somali" | "maltese" | "luxembourgish" | "asl" | "bsl" | "creole"
-            | "quechua" | "guarani" | "hawaiian" | "maori" | "sanskrit"
+            | "quechua" | "guarani" | "hawaiian" | "maori" | "sanskrit" | "cambodian" | "tongan"
+            | "samoan" | "hmong" | "cebuano" | "ilocano" | "haitian" | "taiwanese" | "hokkien"
     )
 }
 

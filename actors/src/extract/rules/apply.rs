@@ -5,7 +5,7 @@
 use super::super::lexicon as lx;
 use super::super::text::Doc;
 use super::super::values::{self as v, w, R};
-use super::super::Predicate;
+use super::super::{FactKind, Predicate};
 use super::kin::have_np;
 use super::matching::{Clause, Sink};
 use super::table::*;
@@ -66,7 +66,24 @@ pub(super) fn apply(
             Some(r.b)
         }
         Val::Org | Val::OrgNotPlace => {
-            let r = v::org(doc, i, end)?;
+            let Some(r) = v::org(doc, i, end) else {
+                // "I work for a dealership as a receptionist": no name, but a job.
+                if rule.kind != FactKind::Assert || rule.val != Val::Org {
+                    return None;
+                }
+                let as_at = (i..end.min(i + 5))
+                    .take_while(|&k| doc.toks[k].is_word())
+                    .find(|&k| w(doc, k, end) == "as")?;
+                let j = v::job_lex(doc, as_at + 1, end)?;
+                sink.push(
+                    Predicate::JobTitle,
+                    v::join(doc, j),
+                    "job_title.work_at_as",
+                    conf,
+                    Vec::new(),
+                );
+                return Some(j.b);
+            };
             if rule.val == Val::OrgNotPlace && lx::is_well_known_place(doc.n(r.a)) {
                 return None;
             }

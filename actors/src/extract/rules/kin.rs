@@ -82,6 +82,7 @@ pub(super) fn np_follow_ok(n: &str) -> bool {
             | "at" | "in" | "too" | "also" | "now" | "as" | "so" | "because" | "since" | "lol"
             | "haha" | "plus" | "i" | "both" | "back" | "here" | "there" | "from" | "for"
             | "whom" | "already" | "btw" | "though" | "is" | "are" | "was" | "were" | "when"
+            | "they" | "he" | "she" | "it" | "we" | "they're"
     )
 }
 
@@ -348,7 +349,7 @@ pub(super) fn my_np(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
             }
             (base_id, 0.8)
         };
-        let unnamed = names.is_empty() && !matches!(n0, "'s" | "is" | "are" | "named" | "called");
+        let unnamed = names.is_empty() && !matches!(n0, "named" | "called");
         let np_ends = !v::is_word(doc, hb, end) || np_follow_ok(n0) || is_pet_verb(n0);
         if unnamed && np_ends && (pet || kin_of_user(doc, cl, k, hb)) {
             // "I love my cat", "I live with my parents": the animal or relation itself.

@@ -2,7 +2,8 @@
 //! fillers, flags), resolves the kind of the facts a rule produced, and removes duplicates.
 //! It must never accept a rule whose value parser failed, nor look past the clause.
 
-use super::super::lexicon::class;
+use super::super::gazetteer;
+use super::super::lexicon::{self as lx, class};
 use super::super::text::{self, CaseMode, Doc};
 use super::super::values::{self as v, w, R};
 use super::super::{Cardinality, ExtractedFact, FactKind, Predicate};
@@ -391,6 +392,53 @@ pub(super) fn match_clause(
         break;
     }
     my_np(doc, cl, &mut sink);
+    my_language(doc, cl, &mut sink);
+}
+
+/// "I practice my Spanish", "my English is rusty": the user speaks it, however well.
+fn my_language(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
+    let end = cl.end;
+    for k in cl.c..end {
+        if w(doc, k, end) != "my" {
+            continue;
+        }
+        let n = w(doc, k + 1, end);
+        if n.is_empty() || !(lx::is_language(n) || gazetteer::is_language(n)) {
+            continue;
+        }
+        // "my Spanish class", "my English teacher": something else.
+        let next = w(doc, k + 2, end);
+        let ends = next.is_empty()
+            || matches!(
+                next,
+                "is" | "'s"
+                    | "was"
+                    | "but"
+                    | "and"
+                    | "so"
+                    | "too"
+                    | "skills"
+                    | "though"
+                    | "up"
+                    | "isn't"
+                    | "lol"
+                    | "haha"
+                    | "a"
+                    | "because"
+                    | "since"
+                    | "more"
+                    | "again"
+            );
+        if ends {
+            sink.push(
+                Predicate::Language,
+                v::join(doc, R { a: k + 1, b: k + 2 }),
+                "language.my_language",
+                0.7,
+                Vec::new(),
+            );
+        }
+    }
 }
 
 /// A time in the past after the value: "ago", "in high school", "as a kid", "when I was".

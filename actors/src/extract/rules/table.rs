@@ -252,6 +252,8 @@ pub(super) static RULES: &[Rule] = &[
     rule!("language.fluent_in", ["i", "am", "fluent|semi-fluent|bilingual|trilingual|conversational|proficient", "in"], Language, Assert, Langs, 0.9),
     rule!("language.native_speaker", ["i", "am", "a", "native"], Language, Assert, NativeSpeaker, 0.9),
     rule!("language.native_language", ["my", "native|first|mother|home|primary", "language|tongue", "is|are"], Language, Assert, Langs, 0.95),
+    rule!("language.know", ["i", "?also", "know"], Language, Assert, Langs, 0.75),
+    rule!("language.learned", ["i", "?have", "learned|learnt"], Language, Assert, Langs, 0.7),
     rule!("language.grew_up_speaking", ["i", "grew", "up", "speaking"], Language, Assert, Langs, 0.85),
     // ---- email
     rule!("email.my_email_is", ["my", "?work|personal|private|main|primary", "email|e-mail|mail|gmail", "?address", "is"], Email, Assert, Email, 0.95),

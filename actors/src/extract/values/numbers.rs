@@ -149,6 +149,10 @@ pub(crate) fn date(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
     }
     if lx::month(first).is_some() {
         k += 1;
+        // "Sept. 8": the abbreviation's dot.
+        if k < end && doc.toks[k].is_punct('.') && doc.toks[k].start == doc.toks[k - 1].end {
+            k += 1;
+        }
         if w(doc, k, end) == "the" {
             k += 1;
         }

@@ -64,6 +64,7 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "were"
             | "better"
             | "that"
+            | "like"
     )
 }
 
@@ -339,6 +340,36 @@ pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "lol"
                     | "haha"
             ) {
+                break;
+            }
+            // Only languages, their qualifiers and varieties, and list words belong to the list.
+            let n = doc.n(e);
+            let part = lx::is_language(n)
+                || gazetteer::is_language(n)
+                || lx::is_language_qualifier(n)
+                || lx::is_demonym_or_creed(n)
+                || matches!(
+                    n,
+                    "and"
+                        | "or"
+                        | "sign"
+                        | "language"
+                        | "languages"
+                        | "standard"
+                        | "modern"
+                        | "classical"
+                        | "ancient"
+                        | "simplified"
+                        | "traditional"
+                        | "castilian"
+                        | "levantine"
+                        | "egyptian"
+                        | "swiss"
+                        | "old"
+                        | "british"
+                        | "american"
+                );
+            if !part {
                 break;
             }
         } else if !t.is_punct(',') && !t.is_punct('&') && !t.is_punct('/') {
