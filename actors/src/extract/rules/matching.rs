@@ -462,7 +462,7 @@ fn later_subject(doc: &Doc<'_>, cl: &Clause) -> Option<usize> {
         w(doc, k, end) == "my"
             && matches!(
                 w(doc, k + 1, end),
-                "favorite" | "favourite" | "fave" | "least" | "favorites" | "favourites"
+                "favorite" | "favourite" | "fave" | "fav" | "least" | "favorites" | "favourites"
             )
     })?;
     let sep = (cl.c + 1..fav)
@@ -557,7 +557,7 @@ pub(super) fn subject_is_mine(
     }
     if !matches!(
         w(doc, k, end),
-        "favorite" | "favourite" | "fave" | "favorites" | "favourites" | "faves"
+        "favorite" | "favourite" | "fave" | "fav" | "favorites" | "favourites" | "faves" | "favs"
     ) {
         return false;
     }
