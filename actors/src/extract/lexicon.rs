@@ -95,6 +95,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("only", FILLER),
     ("originally", FILLER),
     ("part-time", FILLER),
+    ("particularly", FILLER),
     ("perhaps", HYPO),
     ("personally", FILLER),
     ("pretend", HYPO),
@@ -382,7 +383,7 @@ pub(crate) fn is_activity_verb(w: &str) -> bool {
             | "drive" | "walk" | "jog" | "lift" | "help" | "teach" | "visit" | "collect"
             | "design" | "skate" | "golf" | "bowl" | "kayak" | "sail" | "boulder" | "craft"
             | "journal" | "blog" | "film" | "edit" | "tinker" | "relax" | "shoot" | "sketch"
-            | "compose" | "practice" | "volunteer" | "serve" | "stay" | "work"
+            | "compose" | "practice" | "volunteer" | "serve" | "stay" | "work" | "try" | "see"
     )
 }
 

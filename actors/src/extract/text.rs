@@ -464,6 +464,13 @@ impl<'a> Doc<'a> {
                 && matches!(self.n(i + 1), "i" | "me")
                 && matches!(self.n(i + 2), "are" | "were" | "both" | "'re");
             let lone_me = lone_me || joint;
+            // A run-on without punctuation: "that's too bad i really like nuts".
+            if self.run_on_i(start, i, s.end) {
+                out.push((start, i));
+                start = i;
+                i += 1;
+                continue;
+            }
             if (is_sep || is_conj) && i > start && !lone_me {
                 let mut j = i + 1;
                 // ", and I ..." / ", but my ...": the conjunction belongs to neither clause.
@@ -485,6 +492,39 @@ impl<'a> Doc<'a> {
         if start < s.end {
             out.push((start, s.end));
         }
+    }
+
+    /// Whether a new clause starts at `i` with "I" and a verb, though nothing marks it: the word
+    /// before must be one that ends a clause ("cool", "lol"), not "think", "if" or a noun.
+    fn run_on_i(&self, start: usize, i: usize, end: usize) -> bool {
+        if i <= start + 1 || self.toks[i].kind != Kind::Word || self.n(i) != "i" {
+            return false;
+        }
+        let prev = &self.toks[i - 1];
+        if prev.kind != Kind::Word || prev.start == self.toks[i].start {
+            return false;
+        }
+        let verb = self.n(i + 1);
+        let verb = if verb == "really" || verb == "also" || verb == "just" {
+            self.n(i + 2)
+        } else {
+            verb
+        };
+        let opens = i + 1 < end
+            && matches!(
+                verb,
+                "am" | "like"
+                    | "love"
+                    | "enjoy"
+                    | "hate"
+                    | "have"
+                    | "live"
+                    | "work"
+                    | "grew"
+                    | "speak"
+                    | "adore"
+            );
+        opens && ends_clause(self.n(i - 1))
     }
 
     /// Whether token `j` can start a new clause.
@@ -516,6 +556,23 @@ impl<'a> Doc<'a> {
             _ => false,
         }
     }
+}
+
+/// Words that can end a chat clause with nothing to mark it, so that an "I" right after
+/// starts a new one ("that's too bad i like nuts", "cool i live there too"). A closed list:
+/// after a noun, "I" usually opens a relative clause ("the company I work for").
+#[rustfmt::skip]
+fn ends_clause(w: &str) -> bool {
+    matches!(
+        w,
+        "bad" | "good" | "cool" | "nice" | "awesome" | "lol" | "haha" | "hahaha" | "yeah"
+            | "yes" | "no" | "ok" | "okay" | "true" | "funny" | "great" | "fun" | "crazy" | "sad"
+            | "weird" | "interesting" | "amazing" | "hi" | "hello" | "hey" | "too" | "though"
+            | "right" | "agreed" | "same" | "exactly" | "totally" | "wow" | "omg" | "lmao" | "xd"
+            | "nope" | "yep" | "yup" | "sweet" | "neat" | "dope" | "sick" | "well" | "anyways"
+            | "anyway" | "btw" | "tho" | "either" | "haha." | "hehe" | "jk" | "idk" | "thanks"
+            | "honestly" | "seriously" | "really" | "definitely" | "absolutely" | "sorry"
+    )
 }
 
 /// Verbs that start a coordinated clause whose subject "I" is left out
@@ -611,7 +668,27 @@ fn normalise<'b>(surface: &str, buf: &'b mut [u8; 48]) -> Option<&'b str> {
             }
         }
     }
-    std::str::from_utf8(&buf[..len]).ok()
+    // Chat elongation: "loooove", "sooo" → "love", "so" (three or more of a letter → one).
+    let mut out = 0;
+    let mut k = 0;
+    while k < len {
+        let c = buf[k];
+        let mut run = 1;
+        while k + run < len && buf[k + run] == c {
+            run += 1;
+        }
+        let keep = if run >= 3 && c.is_ascii_lowercase() {
+            1
+        } else {
+            run
+        };
+        for _ in 0..keep {
+            buf[out] = c;
+            out += 1;
+        }
+        k += run;
+    }
+    std::str::from_utf8(&buf[..out]).ok()
 }
 
 /// Given a normalised suffix length (in bytes, with `'` as one byte), returns where that

@@ -196,7 +196,7 @@ pub(super) fn apply(
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
             Some(sp + 1)
         }
-        Val::FanNoun => {
+        Val::FanNoun | Val::NotFanNoun => {
             // "a huge music guy" says as much as "a music fan"; "a nice guy" says nothing.
             let keen = matches!(
                 doc.n(i.saturating_sub(1)),
@@ -210,11 +210,15 @@ pub(super) fn apply(
                     | "die-hard"
                     | "diehard"
             );
+            let strict = rule.val == Val::NotFanNoun;
             let fan = (i..end.min(i + 5)).find(|&k| {
-                matches!(
-                    w(doc, k, end),
-                    "fan" | "fanatic" | "lover" | "geek" | "nerd" | "junkie" | "addict" | "buff"
-                ) || (keen && matches!(w(doc, k, end), "guy" | "girl" | "person"))
+                matches!(w(doc, k, end), "fan" | "fanatic" | "lover")
+                    || (!strict
+                        && matches!(
+                            w(doc, k, end),
+                            "geek" | "nerd" | "junkie" | "addict" | "buff"
+                        ))
+                    || (!strict && keen && matches!(w(doc, k, end), "guy" | "girl" | "person"))
                     || (pred == Predicate::Likes
                         && w(doc, k, end) == "person"
                         && k > i

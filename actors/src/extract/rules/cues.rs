@@ -34,7 +34,7 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
             ("just", "so", "you") if w(doc, k + 3, b) == "know" => 4,
             ("i", "agree", _) if !n2.is_empty() && n2 != "with" => 2,
             ("that", "'s" | "is", "why") => 3,
-            ("thats", "why", _) | ("for", "work", _) => 2,
+            ("thats", "why", _) | ("for", "work", _) | ("of", "course", _) => 2,
             ("where", "i", _) => 1,
             ("fun", "fact", _)
             | ("thank", "you", _)

@@ -71,7 +71,7 @@ fn kin_of_user(doc: &Doc<'_>, cl: &Clause, k: usize, hb: usize) -> bool {
         );
     let and_i = w(doc, hb, end) == "and" && matches!(w(doc, hb + 1, end), "i" | "me");
     let me_and = before(1) == "and" && matches!(before(2), "me" | "i") && k == cl.a + 2;
-    lives_with || (k == cl.a && and_i) || me_and
+    lives_with || ((k == cl.a || k == cl.c) && and_i) || me_and
 }
 
 #[rustfmt::skip]

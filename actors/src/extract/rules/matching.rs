@@ -29,6 +29,7 @@ pub(super) fn filler(doc: &Doc<'_>, i: usize, end: usize) -> usize {
     }
     match (doc.n(i), w(doc, i + 1, end)) {
         ("a", "bit" | "little") | ("kind" | "sort", "of") | ("pretty", "much") => 2,
+        ("pretty", "into") => 1,
         _ => 0,
     }
 }

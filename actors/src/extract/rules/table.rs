@@ -30,6 +30,8 @@ pub(super) enum Val {
     Allergens,
     AllergyNoun,
     Age,
+    /// "not a big coffee fan": a fan, fanatic or lover only ("not a language nerd" is modesty).
+    NotFanNoun,
     /// "I do design work for BYU": the organisation after "work for|at".
     WorkFor,
     /// "in my 30s", "in my early twenties".
@@ -223,7 +225,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.no_longer_fan", ["i", "am", "no", "longer", "a", "?big|huge|great", "fan", "of"], Likes, Retraction, Phrases, 0.85),
     rule!("likes.no_longer_into", ["i", "am", "no", "longer", "into"], Likes, Retraction, Phrases, 0.8),
     rule!("dislikes.not_into", ["i", "am", "not", "?big|really|too|that|very|super|huge", "into"], Dislikes, Assert, Phrases, 0.75),
-    rule!("dislikes.not_fan_noun", ["i", "am", "not", "a|an", "?big|huge|massive|great|total"], Dislikes, Assert, FanNoun, 0.75),
+    rule!("dislikes.not_fan_noun", ["i", "am", "not", "a|an", "?big|huge|massive|great|total"], Dislikes, Assert, NotFanNoun, 0.75),
     rule!("employer.do_work_for", ["i", "do"], Employer, Assert, WorkFor, 0.75),
     rule!("dislikes.do_not_like", ["i", "do", "not", "like|enjoy"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.not_fan_of", ["i", "am", "not", "a", "?big|huge|great", "fan", "of"], Dislikes, Assert, Phrases, 0.75),

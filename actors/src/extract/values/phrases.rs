@@ -2,7 +2,7 @@
 //! with the gerund of a verb. It must never keep a pronoun or a vague word as an item.
 
 use super::super::gazetteer;
-use super::super::lexicon as lx;
+use super::super::lexicon::{self as lx, class::FILLER};
 use super::super::text::{Doc, Kind};
 use super::*;
 
@@ -71,7 +71,8 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
 pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
     matches!(
         (a, b),
-        ("a", "lot")
+        ("to", "go" | "be" | "see" | "get" | "make" | "do" | "have")
+            | ("a", "lot")
             | ("very", "much")
             | ("so", "much")
             | ("as", "well")
@@ -107,7 +108,17 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
 pub(crate) fn item_reject_any(w: &str) -> bool {
     matches!(
         w,
-        "it" | "this" | "that" | "you" | "u" | "them" | "him" | "her" | "me" | "us"
+        "it" | "this"
+            | "that"
+            | "you"
+            | "u"
+            | "them"
+            | "him"
+            | "her"
+            | "me"
+            | "us"
+            | "range"
+            | "variety"
     )
 }
 
@@ -184,6 +195,28 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     if matches!(w(doc, e, end), "is" | "are" | "was" | "were") {
         out.pop();
     }
+    // "how they build on and tie into ...": a clause, not a list of things.
+    if matches!(
+        w(doc, i, end),
+        "how"
+            | "what"
+            | "why"
+            | "when"
+            | "where"
+            | "who"
+            | "it"
+            | "that"
+            | "this"
+            | "they"
+            | "he"
+            | "she"
+            | "you"
+            | "u"
+            | "we"
+    ) {
+        out.clear();
+        return;
+    }
     out.retain_mut(|r| {
         // Drop leading articles and determiners that carry no meaning here.
         while r.a < r.b && matches!(doc.n(r.a), "a" | "an" | "the" | "both" | "some" | "all") {
@@ -193,6 +226,15 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
             r.a += 1;
         }
         while r.b > r.a && !doc.toks[r.b - 1].is_word() {
+            r.b -= 1;
+        }
+        // "camping in": a dangling preposition.
+        while r.b > r.a + 1
+            && matches!(
+                doc.n(r.b - 1),
+                "in" | "on" | "at" | "with" | "for" | "of" | "to"
+            )
+        {
             r.b -= 1;
         }
         if r.a >= r.b || r.b - r.a > 6 {
@@ -222,13 +264,28 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                         | "use"
                         | "keep"
                 );
-            return r.b - r.a >= 2 && !bare && !item_reject_first(doc.n(r.a + 1));
+            return r.b - r.a >= 2
+                && !bare
+                && !item_reject_first(doc.n(r.a + 1))
+                && !(r.a..r.b).any(|k| item_reject_any(doc.n(k)));
         }
         if item_reject_first(first) {
             return false;
         }
         // "being" alone, "doing" alone: no activity named.
-        if r.b - r.a == 1 && matches!(first, "being" | "having" | "doing" | "getting") {
+        if r.b - r.a == 1
+            && matches!(
+                first,
+                "being"
+                    | "having"
+                    | "doing"
+                    | "getting"
+                    | "playing"
+                    | "going"
+                    | "making"
+                    | "trying"
+            )
+        {
             return false;
         }
         !(r.a..r.b).any(|k| item_reject_any(doc.n(k)))
@@ -238,6 +295,17 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
 /// Object text of a list item, turning "to swim" into "swimming".
 pub(crate) fn item_text(doc: &Doc<'_>, r: R) -> String {
     if doc.n(r.a) == "to" && r.b - r.a >= 2 {
+        // "to just spend time": the adverb is no part of the activity.
+        let a = if r.b - r.a > 2 && doc.toks[r.a + 1].class & FILLER != 0 {
+            r.a + 2
+        } else {
+            r.a + 1
+        };
+        // "to Latin dance": a word before the verb, "Latin dancing".
+        if r.b - a == 2 && !lx::is_activity_verb(doc.n(a)) && lx::is_activity_verb(doc.n(a + 1)) {
+            return gerund_phrase(doc, R { a, b: r.b });
+        }
+        let r = R { a: a - 1, b: r.b };
         let verb = doc.s(r.a + 1);
         let mut s = gerund(verb);
         if r.b - r.a > 2 {

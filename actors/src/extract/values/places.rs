@@ -235,6 +235,19 @@ pub(crate) fn bad_place_head(n: &str) -> bool {
                 | "pain"
                 | "touch"
                 | "charge"
+                | "church"
+                | "faith"
+                | "gospel"
+                | "military"
+                | "army"
+                | "navy"
+                | "foster"
+                | "system"
+                | "byu"
+                | "uvu"
+                | "usu"
+                | "college"
+                | "university"
         )
 }
 
