@@ -477,11 +477,13 @@ pub fn run(opts: &Options) -> u8 {
         }
     };
     let runs = evaluate(&cases, llm.as_ref());
-    if opts.json {
-        println!("{}", report_json(&path, &cases, &runs, opts.summary));
+    let report = if opts.json {
+        format!("{}\n", report_json(&path, &cases, &runs, opts.summary))
     } else {
-        print!("{}", report_text(&path, &cases, &runs, opts.summary));
-    }
+        report_text(&path, &cases, &runs, opts.summary)
+    };
+    // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes());
     crate::exit::OK
 }
 
