@@ -1,11 +1,13 @@
 //! Gazetteers: first names, places, occupations, pet animals and languages, taken from public
 //! data that package registries ship (see `actors/data/SOURCES.md`) and embedded at build time.
 //!
-//! Each list is one lowercase ASCII entry a line, sorted by byte, so a look-up is a binary
-//! search over the embedded text: no start-up cost, no allocation, no global state. This
+//! Each list is one lowercase ASCII entry a line, sorted by byte, so a look-up is a Bloom
+//! filter test (built at compile time) and then a binary search over the embedded text: no
+//! start-up cost, no allocation, no mutable state. This
 //! module must never read a file or the network at run time, and never answer from anything
 //! but the embedded lists.
 
+use super::lexicon as lx;
 use super::text::Doc;
 
 const FIRST_NAMES: &str = include_str!("../../data/first_names.txt");
@@ -16,6 +18,48 @@ const LANGUAGES: &str = include_str!("../../data/languages.txt");
 
 /// The longest place phrase looked up, in words ("salt lake city", "papua new guinea").
 const MAX_PLACE_WORDS: usize = 4;
+
+/// Bits of the Bloom filters below (a power of two).
+const BLOOM_BITS: usize = 1 << 16;
+
+/// A Bloom filter over the lines of `list`, built at compile time: two bits per entry from
+/// one FNV-1a hash. Most words looked up are in no list, and the filter turns them away with
+/// two bit tests instead of a binary search.
+const fn bloom(list: &str) -> [u64; BLOOM_BITS / 64] {
+    let b = list.as_bytes();
+    let mut bits = [0u64; BLOOM_BITS / 64];
+    let mut i = 0;
+    while i < b.len() {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        while i < b.len() && b[i] != b'\n' {
+            h ^= b[i] as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        let (x, y) = (h as usize % BLOOM_BITS, (h >> 32) as usize % BLOOM_BITS);
+        bits[x / 64] |= 1 << (x % 64);
+        bits[y / 64] |= 1 << (y % 64);
+        i += 1;
+    }
+    bits
+}
+
+fn maybe(filter: &[u64; BLOOM_BITS / 64], key: &str) -> bool {
+    let h = lx::fnv1a(key.as_bytes());
+    let (x, y) = (h as usize % BLOOM_BITS, (h >> 32) as usize % BLOOM_BITS);
+    filter[x / 64] & (1 << (x % 64)) != 0 && filter[y / 64] & (1 << (y % 64)) != 0
+}
+
+static FIRST_NAMES_BLOOM: [u64; BLOOM_BITS / 64] = bloom(FIRST_NAMES);
+static PLACES_BLOOM: [u64; BLOOM_BITS / 64] = bloom(PLACES);
+static OCCUPATIONS_BLOOM: [u64; BLOOM_BITS / 64] = bloom(OCCUPATIONS);
+static ANIMALS_BLOOM: [u64; BLOOM_BITS / 64] = bloom(ANIMALS);
+static LANGUAGES_BLOOM: [u64; BLOOM_BITS / 64] = bloom(LANGUAGES);
+
+/// Whether `key` is in `list` (with its Bloom filter `filter`).
+fn lookup(list: &str, filter: &[u64; BLOOM_BITS / 64], key: &str) -> bool {
+    maybe(filter, key) && contains(list, key)
+}
 
 /// Whether `key` is a line of the sorted list `list`.
 fn contains(list: &str, key: &str) -> bool {
@@ -44,19 +88,19 @@ fn contains(list: &str, key: &str) -> bool {
 }
 
 pub(crate) fn is_first_name(w: &str) -> bool {
-    contains(FIRST_NAMES, w)
+    lookup(FIRST_NAMES, &FIRST_NAMES_BLOOM, w)
 }
 
 pub(crate) fn is_occupation(w: &str) -> bool {
-    contains(OCCUPATIONS, w)
+    lookup(OCCUPATIONS, &OCCUPATIONS_BLOOM, w)
 }
 
 pub(crate) fn is_animal(w: &str) -> bool {
-    contains(ANIMALS, w)
+    lookup(ANIMALS, &ANIMALS_BLOOM, w)
 }
 
 pub(crate) fn is_language(w: &str) -> bool {
-    contains(LANGUAGES, w)
+    lookup(LANGUAGES, &LANGUAGES_BLOOM, w)
 }
 
 /// The longest known place starting at word token `i` (before `end`): the token after it.
@@ -94,7 +138,9 @@ pub(crate) fn place_at(doc: &Doc<'_>, i: usize, end: usize) -> Option<usize> {
             buf[n] = c.to_ascii_lowercase();
             n += 1;
         }
-        if t.is_word() && std::str::from_utf8(&buf[..n]).is_ok_and(|k| contains(PLACES, k)) {
+        if t.is_word()
+            && std::str::from_utf8(&buf[..n]).is_ok_and(|k| lookup(PLACES, &PLACES_BLOOM, k))
+        {
             best = Some(j + 1);
         }
         j += 1;
@@ -122,6 +168,8 @@ mod tests {
             assert!(lines.len() > 100);
             // Every entry is found, the first and the last included.
             assert!(lines.iter().all(|l| contains(list, l)));
+            let filter = bloom(list);
+            assert!(lines.iter().all(|l| maybe(&filter, l)));
             assert!(!contains(list, "zzzzzz-not-there"));
             assert!(!contains(list, ""));
         }
