@@ -429,6 +429,15 @@ fn my_language(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
                     | "since"
                     | "more"
                     | "again"
+                    | "at"
+                    | "in"
+                    | "with"
+                    | "on"
+                    | "by"
+                    | "every"
+                    | "when"
+                    | "now"
+                    | "while"
             );
         if ends {
             sink.push(
