@@ -417,7 +417,8 @@ pub(crate) fn is_kin_modifier(w: &str) -> bool {
             | "pet" | "small" | "tiny" | "huge" | "first" | "second" | "only" | "german"
             | "border" | "jack" | "russell" | "french" | "english" | "yorkshire" | "cocker"
             | "bearded" | "leopard" | "corn" | "ball" | "bengal" | "sphynx" | "pig" | "dwarf"
-            | "lop" | "labrador" | "great" | "dane" | "siberian" | "australian"
+            | "lop" | "labrador" | "great" | "dane" | "siberian" | "australian" | "one" | "half"
+            | "step" | "full" | "blood" | "real" | "new-born" | "newborn"
     )
 }
 

@@ -572,6 +572,7 @@ fn ends_clause(w: &str) -> bool {
             | "nope" | "yep" | "yup" | "sweet" | "neat" | "dope" | "sick" | "well" | "anyways"
             | "anyway" | "btw" | "tho" | "either" | "haha." | "hehe" | "jk" | "idk" | "thanks"
             | "honestly" | "seriously" | "really" | "definitely" | "absolutely" | "sorry"
+            | "stinks" | "sucks" | "rough" | "cute" | "lucky" | "jealous" | "fair" | "hilarious"
     )
 }
 

@@ -102,7 +102,8 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
                 | "lmao" | "lmfao" | "rofl" | "hah" | "heh" | "ahh" | "ha" | "nah" | "ya"
                 | "yah" | "while" | "since" | "because" | "cause" | "cuz" | "although"
                 | "though" | "sometimes" | "usually" | "generally" | "mostly" | "ooh" | "oooh"
-                | "ohh" | "ohhh" | "aw" | "hm" | "dang" | "yay" | "aha" | "personally" => 1,
+                | "ohh" | "ohhh" | "aw" | "hm" | "dang" | "yay" | "aha" | "personally" | "dude"
+                | "man" | "bro" | "mmm" | "mm" | "hey," => 1,
                 "actually" | "sorry" | "oops" | "whoops" | "correction" | "wait" | "no"
                 | "nope" | "rather" | "erm" | "err" => {
                     correction = true;

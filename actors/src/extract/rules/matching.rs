@@ -373,10 +373,10 @@ pub(super) fn match_clause(
         let vend = vend.unwrap_or(cl.end);
         // "I moved to Arkansas in high school": where the user lived or worked back then.
         if rule.kind != FactKind::Retraction
-            && matches!(
+            && (matches!(
                 rule.pred,
                 Predicate::Location | Predicate::Employer | Predicate::JobTitle
-            )
+            ) || rule.id == "language.learned")
             && back_then(doc, vend, cl.end)
         {
             sink.out.truncate(before);
@@ -456,6 +456,10 @@ fn back_then(doc: &Doc<'_>, from: usize, end: usize) -> bool {
     (from..end).any(|k| match (w(doc, k, end), w(doc, k + 1, end)) {
         ("ago", _) | ("back", "then") | ("when", "i") => true,
         ("in", "high" | "middle" | "elementary" | "junior" | "grade") => true,
+        ("my" | "that" | "our", "senior" | "junior" | "freshman" | "sophomore" | "first") => {
+            w(doc, k + 2, end) == "year"
+        }
+        ("senior" | "junior" | "freshman" | "sophomore", "year") => true,
         ("as", "a" | "kids") => matches!(
             w(doc, k + 2, end),
             "kid" | "child" | "teen" | "teenager" | "boy" | "girl" | "baby" | ""
@@ -543,6 +547,12 @@ pub(super) fn subject_is_mine(
         return false;
     }
     k += 1;
+    // "my all time favorite", "my absolute favorite".
+    if w(doc, k, end) == "all" && w(doc, k + 1, end) == "time" {
+        k += 2;
+    } else if matches!(w(doc, k, end), "all-time" | "absolute" | "very") {
+        k += 1;
+    }
     let tail = w(doc, k, end);
     if tail == "name" && !one_of {
         let Some(r) = v::name(doc, cl.c, verb, false) else {

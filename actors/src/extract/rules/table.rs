@@ -180,6 +180,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("hometown.born_and_raised_fragment", ["born", "and", "raised", "in"], Hometown, Assert, Place, 0.8),
     rule!("hometown.raised_in", ["i", "was", "raised", "in"], Hometown, Assert, Place, 0.85),
     rule!("hometown.born_in", ["i", "was", "born", "in"], Hometown, Assert, Place, 0.9),
+    rule!("hometown.born_in_fragment", ["born", "in"], Hometown, Assert, Place, 0.75),
     rule!("hometown.my_hometown_is", ["my", "hometown", "is"], Hometown, Assert, Place, 0.95),
     // ---- employer
     rule!("employer.no_longer_work", ["i", "no", "longer", "work", "at|for"], Employer, Retraction, Org, 0.9),

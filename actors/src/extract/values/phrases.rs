@@ -449,6 +449,21 @@ pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         return;
     }
     split_items(doc, i, e, out);
+    // "korean english cambodian": languages one after another, without commas.
+    let mut k = 0;
+    while k < out.len() {
+        let r = out[k];
+        let lang = |j: usize| {
+            let n = doc.n(j);
+            (lx::is_language(n) || gazetteer::is_language(n)) && !lx::is_demonym_or_creed(n)
+        };
+        if r.b - r.a >= 2 && (r.a..r.b).all(lang) {
+            out.splice(k..=k, (r.a..r.b).map(|j| R { a: j, b: j + 1 }));
+            k += r.b - r.a;
+        } else {
+            k += 1;
+        }
+    }
     out.retain_mut(|r| {
         while r.a < r.b && (!doc.toks[r.a].is_word() || lx::is_language_qualifier(doc.n(r.a))) {
             r.a += 1;
