@@ -510,20 +510,22 @@ impl<'a> Doc<'a> {
         } else {
             verb
         };
+        let negated = matches!(verb, "do" | "can") && self.n(i + 2) == "not";
         let opens = i + 1 < end
-            && matches!(
-                verb,
-                "am" | "like"
-                    | "love"
-                    | "enjoy"
-                    | "hate"
-                    | "have"
-                    | "live"
-                    | "work"
-                    | "grew"
-                    | "speak"
-                    | "adore"
-            );
+            && (negated
+                || matches!(
+                    verb,
+                    "am" | "like"
+                        | "love"
+                        | "enjoy"
+                        | "hate"
+                        | "have"
+                        | "live"
+                        | "work"
+                        | "grew"
+                        | "speak"
+                        | "adore"
+                ));
         opens && ends_clause(self.n(i - 1))
     }
 
@@ -539,6 +541,7 @@ impl<'a> Doc<'a> {
         };
         match w {
             "i" | "my" | "we" | "our" | "call" | "please" | "im" | "name" => true,
+            "born" => matches!(next, "in" | "on"),
             "this" => next == "is",
             "everyone" | "everybody" | "people" | "friends" | "most" => {
                 matches!(next, "calls" | "call" | "people")

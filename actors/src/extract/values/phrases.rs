@@ -455,7 +455,7 @@ pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         let r = out[k];
         let lang = |j: usize| {
             let n = doc.n(j);
-            (lx::is_language(n) || gazetteer::is_language(n)) && !lx::is_demonym_or_creed(n)
+            lx::is_language(n) || (gazetteer::is_language(n) && !lx::is_demonym_or_creed(n))
         };
         if r.b - r.a >= 2 && (r.a..r.b).all(lang) {
             out.splice(k..=k, (r.a..r.b).map(|j| R { a: j, b: j + 1 }));
