@@ -228,6 +228,13 @@ pub(super) fn apply(
             if w(doc, a, end) == "the" {
                 a += 1;
             }
+            // "a bit of a computer nerd": the hedge is no part of what is liked.
+            if w(doc, a, end) == "bit" && w(doc, a + 1, end) == "of" {
+                a += 2;
+                if matches!(w(doc, a, end), "a" | "an") {
+                    a += 1;
+                }
+            }
             if fan <= a || !(a..fan).all(|k| doc.toks[k].is_word()) {
                 return None;
             }

@@ -72,6 +72,9 @@ pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
     matches!(
         (a, b),
         ("to", "go" | "be" | "see" | "get" | "make" | "do" | "have")
+            | ("even", "though" | "if" | "when" | "after" | "before" | "so")
+            | ("of", "all")
+            | ("all", "kinds" | "sorts" | "types")
             | ("a", "lot")
             | ("very", "much")
             | ("so", "much")
@@ -101,7 +104,7 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "point" | "not" | "no" | "to" | "a" | "an" | "the" | "and" | "or" | "of" | "in"
             | "on" | "at" | "for" | "by" | "from" | "with" | "about" | "other" | "be" | "he"
             | "she" | "they" | "we" | "i" | "who"
-            | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot"
+            | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot" | "as"
     )
 }
 
@@ -264,6 +267,28 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                         | "use"
                         | "keep"
                 );
+            // "I hate to end suddenly", "I hate to say it": manners, not a dislike.
+            let manners = matches!(
+                doc.n(r.a + 1),
+                "end"
+                    | "leave"
+                    | "say"
+                    | "interrupt"
+                    | "bother"
+                    | "break"
+                    | "admit"
+                    | "ask"
+                    | "cut"
+                    | "run"
+                    | "tell"
+                    | "disappoint"
+                    | "go"
+                    | "bring"
+                    | "hear"
+                    | "see"
+                    | "be"
+            );
+            let bare = bare || manners;
             return r.b - r.a >= 2
                 && !bare
                 && !item_reject_first(doc.n(r.a + 1))

@@ -110,6 +110,21 @@ pub(crate) fn flat_stop(w: &str) -> bool {
                 | "before"
                 | "during"
                 | "if"
+                | "its"
+                | "does"
+                | "do"
+                | "not"
+                | "did"
+                | "get"
+                | "gets"
+                | "has"
+                | "have"
+                | "had"
+                | "be"
+                | "so"
+                | "really"
+                | "like"
+                | "just"
         )
 }
 
