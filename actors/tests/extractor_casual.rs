@@ -1,7 +1,7 @@
-//! Casual-chat evaluation of the rule-based extractor on the two splits of
-//! `tests/golden/casual_{dev,test}.jsonl` (utterances from the BYU chit-chat corpus, labelled
+//! Casual-chat evaluation of the rule-based extractor on the three splits of
+//! `tests/golden/casual_{dev,test,test2}.jsonl` (utterances from the BYU chit-chat corpus, labelled
 //! by hand; see docs/benchmarks.md). The development split is what rules were written
-//! against; the test split was labelled first and only ever scored. Prints micro precision
+//! against; the test splits were labelled before the rules they measure and only scored. Prints micro precision
 //! and recall, strict and lenient, per split, and fails below the floors recorded when the
 //! rules were frozen, so a change that loses casual-chat recall is caught. It must never
 //! rewrite a split to fit.
@@ -58,14 +58,18 @@ fn tally(cases: &[(String, Vec<Labelled>)], mode: Mode) -> Tally {
 }
 
 /// (split, lenient precision floor, lenient recall floor)
-const FLOORS: [(&str, f64, f64); 2] = [("dev", 0.95, 0.80), ("test", 0.80, 0.64)];
+const FLOORS: [(&str, f64, f64); 3] = [
+    ("dev", 0.95, 0.80),
+    ("test", 0.88, 0.64),
+    ("test2", 0.88, 0.68),
+];
 
 #[test]
 fn casual_chat_splits_hold_their_scores() {
     let mut report = String::new();
     for (name, min_p, min_r) in FLOORS {
         let cases = split(name);
-        assert!(cases.len() >= 600, "{name}: {} utterances", cases.len());
+        assert!(cases.len() >= 450, "{name}: {} utterances", cases.len());
         let strict = tally(&cases, Mode::Strict).micro;
         let lenient = tally(&cases, Mode::Lenient).micro;
         report.push_str(&format!(
