@@ -379,7 +379,8 @@ pub(crate) fn org(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
     {
         return None;
     }
-    if doc.case == CaseMode::Mixed && !(doc.lower_values && !doc.toks[i].has_upper) {
+    // A writer who capitalises nothing leaves a lowercase name to the flat-case reading.
+    if doc.case == CaseMode::Mixed && (!doc.lower_values || doc.toks[i].has_upper) {
         return proper_run(doc, i, end, false);
     }
     if had_the {
