@@ -7,7 +7,7 @@ use super::super::text::Doc;
 use super::super::values::{self as v, w, R};
 use super::super::{FactKind, Predicate};
 use super::kin::have_np;
-use super::matching::{Clause, Sink};
+use super::sink::{Clause, Sink};
 use super::table::*;
 
 /// Runs a rule's value parser; pushes facts and returns the token after the value.

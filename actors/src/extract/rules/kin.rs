@@ -7,7 +7,7 @@ use super::super::lexicon as lx;
 use super::super::text::Doc;
 use super::super::values::{self as v, w, R};
 use super::super::{FactKind, Predicate};
-use super::matching::{Clause, Sink};
+use super::sink::{Clause, Sink};
 
 // ---------------------------------------------------------------- pets and family
 

@@ -10,6 +10,7 @@ use super::super::{Cardinality, ExtractedFact, FactKind, Predicate};
 use super::apply::apply;
 use super::cues::*;
 use super::kin::my_np;
+use super::sink::{Clause, Sink};
 use super::table::*;
 
 // ---------------------------------------------------------------- matching
@@ -88,50 +89,6 @@ pub(super) fn seq(doc: &Doc<'_>, mut i: usize, end: usize, pat: &[&str]) -> Opti
         i += f;
     }
     Some(i)
-}
-
-#[derive(Clone, Copy)]
-pub(super) struct Clause {
-    /// First token, cues included (for the span).
-    pub(super) a: usize,
-    /// First content token.
-    pub(super) c: usize,
-    pub(super) end: usize,
-    pub(super) correction: bool,
-    pub(super) change: bool,
-    pub(super) msg_start: bool,
-    /// "... and live in Porto": the subject "I" of the previous clause is understood.
-    pub(super) implicit_i: bool,
-}
-
-pub(super) struct Sink<'o> {
-    pub(super) out: &'o mut Vec<ExtractedFact>,
-    pub(super) span: (usize, usize),
-    pub(super) conf_scale: f32,
-}
-
-impl Sink<'_> {
-    pub(super) fn push(
-        &mut self,
-        pred: Predicate,
-        object: String,
-        rule_id: &'static str,
-        conf: f32,
-        attributes: Vec<(&'static str, String)>,
-    ) {
-        if object.is_empty() {
-            return;
-        }
-        self.out.push(ExtractedFact {
-            predicate: pred,
-            object,
-            kind: FactKind::Assert,
-            span: self.span,
-            rule_id,
-            confidence: (conf * self.conf_scale).clamp(0.0, 1.0),
-            attributes,
-        });
-    }
 }
 
 pub(super) fn changeable(p: Predicate) -> bool {

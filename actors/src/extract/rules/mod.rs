@@ -14,11 +14,13 @@
 //! - [`matching`]: the clause loop and the pattern matcher.
 //! - [`apply`]: the value slots of the patterns.
 //! - [`kin`]: pets and family.
+//! - [`sink`]: the clause and the sink its facts go to.
 
 mod apply;
 mod cues;
 mod kin;
 mod matching;
+mod sink;
 mod table;
 
 pub(crate) use matching::run;
