@@ -1,5 +1,5 @@
 //! The command line: `memlink run`, `memlink migrate`, `memlink dlq ...`,
-//! `memlink reextract`. Parsing only; no behaviour.
+//! `memlink reextract`, `memlink eval-extractor`. Parsing only; no behaviour.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +77,20 @@ pub enum Command {
         /// Print the report as JSON, with the list of changed statements.
         #[arg(long)]
         json: bool,
+    },
+    /// Score the fact extractor on labelled messages, offline (no database, no daemon): each
+    /// line of FILE is {"text": ..., "expected": [{"predicate": ..., "object": ...}]}. Prints
+    /// per-predicate and micro precision, recall and F1, strict and lenient, and lists misses
+    /// and false positives. With MEMLINK_EXTRACTOR=llm|both the configured LLM is scored too.
+    EvalExtractor {
+        /// The labelled messages, one JSON object per line.
+        file: std::path::PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only the scores: do not list misses and false positives.
+        #[arg(long)]
+        summary: bool,
     },
     /// Inspect, replay (optionally patched) and discard dead letters. Needs only DATABASE_URL:
     /// works with the daemon stopped. See docs/dead-letters.md.

@@ -261,7 +261,7 @@ impl Config {
 }
 
 /// `MEMLINK_EXTRACTOR` and, unless it is `rules`, the endpoint it needs.
-fn llm_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<LlmConfig>, ConfigError> {
+pub fn llm_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<LlmConfig>, ConfigError> {
     let mode = parse_or(env, vars::EXTRACTOR, "rules", |s| {
         match s.to_ascii_lowercase().as_str() {
             "rules" => Ok(None),

@@ -11,6 +11,7 @@
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
+//! - [`eval_extractor`]: `memlink eval-extractor`, scoring the extractor on labelled messages.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
 //! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dlq_cmd;
+pub mod eval_extractor;
 pub mod http;
 pub mod llm;
 pub mod postgres;
@@ -46,5 +48,7 @@ pub mod exit {
     pub const SOFTWARE: u8 = 70;
     pub const CONFIG: u8 = 64;
     pub const UNAVAILABLE: u8 = 69;
+    pub const DATA: u8 = 65;
+    pub const NO_INPUT: u8 = 66;
     pub const FAILURE: u8 = 1;
 }

@@ -58,6 +58,15 @@ fn main() -> ExitCode {
             Err(e) => config_error(e),
         },
         Command::Dlq { command } => memlink::dlq_cmd::run(command),
+        Command::EvalExtractor {
+            file,
+            json,
+            summary,
+        } => memlink::eval_extractor::run(&memlink::eval_extractor::Options {
+            file,
+            json,
+            summary,
+        }),
         Command::Reextract {
             since,
             dry_run,

@@ -1,7 +1,8 @@
 //! Single-threaded throughput benchmark for the rule-based extractor.
 //!
-//! Builds a deterministic mix of ~100k chat messages (self-introductions, facts, small
-//! talk, questions, hypotheticals, long pastes, emoji) from templates driven by a fixed
+//! Builds a deterministic mix of ~100k chat messages (self-introductions, facts, casual
+//! lowercase chat that goes through the gazetteers, small talk, questions, hypotheticals,
+//! long pastes, emoji) from templates driven by a fixed
 //! linear congruential generator, then runs `extract` over the whole set several times and
 //! prints `messages_per_sec=<n> facts=<n>` plus the mean time per message. On Linux it also
 //! prints the rate per second of this thread's on-CPU time, which stays meaningful when
@@ -98,7 +99,16 @@ const FACT_TEMPLATES: &[&str] = &[
     "My birthday is March {small}.",
     "I'm {name}, {age}, from {city}.",
     "I left {org}.",
+    // Casual chat: lowercase names and places go through the gazetteers.
+    "hi, i am {lname} and i live in {lcity}",
+    "im from {lcity} originally lol",
+    "my names {lname} whats yours",
+    "i have 2 dogs and a cat",
+    "I'm from {lcity} and I love hiking and camping",
+    "nice i like to read and hike",
 ];
+const LOWER_NAMES: &[&str] = &["tom", "todd", "sarah", "mireya", "casey"];
+const LOWER_CITIES: &[&str] = &["texas", "ohio", "salt lake city", "provo", "st. george"];
 const NOISE_TEMPLATES: &[&str] = &[
     "Thanks, that was really helpful!",
     "Can you summarise the article I sent yesterday?",
@@ -127,6 +137,8 @@ fn render(template: &str, rng: &mut Lcg) -> String {
         let slot = &rest[open + 1..open + close];
         match slot {
             "name" => out.push_str(rng.pick(NAMES)),
+            "lname" => out.push_str(rng.pick(LOWER_NAMES)),
+            "lcity" => out.push_str(rng.pick(LOWER_CITIES)),
             "city" => out.push_str(rng.pick(CITIES)),
             "org" => out.push_str(rng.pick(ORGS)),
             "job" => out.push_str(rng.pick(JOBS)),

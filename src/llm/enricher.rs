@@ -48,7 +48,7 @@ pub struct EnricherDeps {
 }
 
 /// Retries of one LLM request.
-fn request_backoff() -> ExponentialBackoff {
+pub(crate) fn request_backoff() -> ExponentialBackoff {
     ExponentialBackoff::try_new(Duration::from_millis(500), Duration::from_secs(10), 0.3)
         .unwrap_or_else(|_| fixed_backoff())
 }

@@ -284,6 +284,24 @@ pub fn merge(rules: &[StoredFact], llm: Vec<LlmFact>) -> Vec<LlmFact> {
     out
 }
 
+/// The LLM facts [`merge`] drops because the rules already hold a different value for the same
+/// single-valued predicate: the rules win, and this says where they overruled the model (so
+/// that a disagreement is reported, not lost).
+pub fn overruled(rules: &[StoredFact], llm: &[LlmFact]) -> Vec<LlmFact> {
+    llm.iter()
+        .filter(|f| {
+            f.predicate.cardinality() == Cardinality::One
+                && rules.iter().any(|r| {
+                    r.predicate == f.predicate && r.object.to_lowercase() != f.object.to_lowercase()
+                })
+                && !rules.iter().any(|r| {
+                    r.predicate == f.predicate && r.object.to_lowercase() == f.object.to_lowercase()
+                })
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,7 +464,12 @@ mod tests {
             ]
         );
         // Replacing the rules: only the LLM's own duplicates go.
-        assert_eq!(merge(&[], llm).len(), 6);
+        assert_eq!(merge(&[], llm.clone()).len(), 6);
+        // The rules' "Ana" overrules the model's "Anna"; "ana" agrees with it.
+        assert_eq!(
+            overruled(&rules, &llm),
+            vec![fact(Predicate::Name, "Anna", FactKind::Assert)]
+        );
     }
 
     #[test]

@@ -57,7 +57,6 @@ const CLASSES: &[(&str, u8)] = &[
     ("dreamt", HYPO),
     ("even", FILLER),
     ("extremely", FILLER),
-    ("fantasy", HYPO),
     ("fictional", HYPO),
     ("finally", FILLER),
     ("full-time", FILLER),
@@ -78,6 +77,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("just", FILLER),
     ("kind", FILLER2),
     ("kinda", FILLER),
+    ("legit", FILLER),
     ("let", HYPO_LET),
     ("literally", FILLER),
     ("low-key", FILLER),
@@ -95,6 +95,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("only", FILLER),
     ("originally", FILLER),
     ("part-time", FILLER),
+    ("particularly", FILLER),
     ("perhaps", HYPO),
     ("personally", FILLER),
     ("pretend", HYPO),
@@ -271,7 +272,8 @@ pub(crate) fn is_demonym_or_creed(w: &str) -> bool {
             | "pagan" | "agnostic" | "atheist" | "democrat" | "republican" | "liberal"
             | "conservative" | "libertarian" | "socialist" | "aries" | "taurus" | "gemini"
             | "cancer" | "virgo" | "libra" | "scorpio" | "sagittarius" | "capricorn"
-            | "aquarius" | "pisces"
+            | "aquarius" | "pisces" | "samoan" | "tongan" | "fijian" | "hawaiian" | "maori"
+            | "polynesian" | "navajo" | "cherokee" | "irish-american" | "mexican-american"
     )
 }
 
@@ -367,6 +369,24 @@ pub(crate) fn is_species(w: &str) -> bool {
     )
 }
 
+/// Verbs that name a pastime, so that in "I like to read and hike" the second item reads
+/// as "hiking" too.
+#[rustfmt::skip]
+pub(crate) fn is_activity_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "read" | "write" | "hike" | "swim" | "cook" | "bake" | "draw" | "paint" | "sing"
+            | "dance" | "run" | "play" | "watch" | "travel" | "shop" | "spend" | "go"
+            | "hang" | "eat" | "sleep" | "fish" | "hunt" | "camp" | "ski" | "snowboard" | "surf"
+            | "climb" | "bike" | "ride" | "knit" | "sew" | "garden" | "build" | "make" | "learn"
+            | "study" | "listen" | "talk" | "meet" | "explore" | "chat" | "code" | "program"
+            | "drive" | "walk" | "jog" | "lift" | "help" | "teach" | "visit" | "collect"
+            | "design" | "skate" | "golf" | "bowl" | "kayak" | "sail" | "boulder" | "craft"
+            | "journal" | "blog" | "film" | "edit" | "tinker" | "relax" | "shoot" | "sketch"
+            | "compose" | "practice" | "volunteer" | "serve" | "stay" | "work" | "try" | "see"
+    )
+}
+
 /// Family relations ("my WIFE is Marie").
 #[rustfmt::skip]
 pub(crate) fn is_relation(w: &str) -> bool {
@@ -380,7 +400,8 @@ pub(crate) fn is_relation(w: &str) -> bool {
             | "stepson" | "stepdaughter" | "stepmother" | "stepfather" | "stepmom" | "stepdad"
             | "stepsister" | "stepbrother" | "half-brother" | "half-sister" | "twin" | "kid"
             | "child" | "baby" | "kids" | "children" | "sons" | "daughters" | "sisters"
-            | "brothers" | "parents" | "grandchildren" | "grandkids"
+            | "brothers" | "parents" | "grandchildren" | "grandkids" | "bro" | "sis" | "hubby"
+            | "sibling" | "siblings" | "grandparents" | "stepkids" | "twins" | "fiancé(e)"
     )
 }
 
@@ -396,7 +417,8 @@ pub(crate) fn is_kin_modifier(w: &str) -> bool {
             | "pet" | "small" | "tiny" | "huge" | "first" | "second" | "only" | "german"
             | "border" | "jack" | "russell" | "french" | "english" | "yorkshire" | "cocker"
             | "bearded" | "leopard" | "corn" | "ball" | "bengal" | "sphynx" | "pig" | "dwarf"
-            | "lop" | "labrador" | "great" | "dane" | "siberian" | "australian"
+            | "lop" | "labrador" | "great" | "dane" | "siberian" | "australian" | "one" | "half"
+            | "step" | "full" | "blood" | "real" | "new-born" | "newborn"
     )
 }
 
@@ -419,7 +441,8 @@ pub(crate) fn is_language(w: &str) -> bool {
             | "latvian" | "estonian" | "armenian" | "georgian" | "kazakh" | "uzbek"
             | "mongolian" | "nepali" | "sinhala" | "burmese" | "khmer" | "lao" | "pashto"
             | "kurdish" | "somali" | "maltese" | "luxembourgish" | "asl" | "bsl" | "creole"
-            | "quechua" | "guarani" | "hawaiian" | "maori" | "sanskrit"
+            | "quechua" | "guarani" | "hawaiian" | "maori" | "sanskrit" | "cambodian" | "tongan"
+            | "samoan" | "hmong" | "cebuano" | "ilocano" | "haitian" | "taiwanese" | "hokkien"
     )
 }
 
@@ -607,5 +630,21 @@ pub(crate) fn is_and_compound(a: &str, b: &str) -> bool {
             | ("surf", "turf")
             | ("bubble", "squeak")
             | ("harry", "meghan")
+            | ("shrimp", "grits")
+            | ("biscuits", "gravy")
+            | ("chicken", "waffles")
+            | ("butter", "jelly")
+            | ("pb", "j")
+            | ("trial", "error")
+            | ("r", "b")
+            | ("lilo", "stitch")
+            | ("beauty", "the")
+            | ("bill", "melinda")
+            | ("romeo", "juliet")
+            | ("ben", "jerry")
+            | ("barnes", "noble")
+            | ("salt", "vinegar")
+            | ("hide", "go")
+            | ("cops", "robbers")
     )
 }

@@ -18,8 +18,10 @@
 //! Precision is preferred over recall: a pattern whose value cannot be validated yields
 //! nothing rather than a guess. The word lists are small and English-only by design.
 
+mod gazetteer;
 mod lexicon;
 mod rules;
+pub mod score;
 mod text;
 mod values;
 
@@ -161,6 +163,18 @@ impl FactKind {
             FactKind::Change => "change",
             FactKind::Retraction => "retraction",
         }
+    }
+
+    /// Inverse of [`FactKind::as_str`]; exact match only.
+    pub fn parse(s: &str) -> Option<FactKind> {
+        [
+            FactKind::Assert,
+            FactKind::Correction,
+            FactKind::Change,
+            FactKind::Retraction,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

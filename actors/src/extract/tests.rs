@@ -123,7 +123,10 @@ fn i_am_only_takes_name_like_words() {
         "I'm French.",
         "I'm Sorry about that.",
         "I'm OK",
-        "i'm ana",
+        "i'm sure",
+        "im bored lol",
+        "i am will be there",
+        "i am happy",
         "I'm Ana's mother.",
     ] {
         assert!(
@@ -962,6 +965,131 @@ proptest! {
             prop_assert!(text.is_char_boundary(f.span.0) && text.is_char_boundary(f.span.1));
             prop_assert!(f.span.0 <= f.span.1 && f.span.1 <= text.len());
             prop_assert!(!f.object.is_empty());
+        }
+    }
+}
+
+// ---------------------------------------------------------------- casual chat (issue 12)
+
+#[test]
+fn casual_chat_the_issue_names() {
+    assert_fact("hi , i am tom", Name, "tom", Assert);
+    assert_fact("my names todd whats yours", Name, "todd", Assert);
+    assert_fact("im a nurse", JobTitle, "nurse", Assert);
+    assert_fact("i have 2 dogs and a cat", Pet, "dogs", Assert);
+    assert_fact("i have 2 dogs and a cat", Pet, "cat", Assert);
+    assert_fact("i've three kids", Family, "kids", Assert);
+    assert_fact("my sister and i are twins", Family, "sister", Assert);
+    assert_fact("i'm from texas originally", Hometown, "texas", Assert);
+    assert_fact("i grew up on a farm in ohio", Hometown, "ohio", Assert);
+    assert_fact("i work at walmart", Employer, "walmart", Assert);
+    assert_fact("i am a vegan", Diet, "vegan", Assert);
+    assert_fact(
+        "i really like to cook italian food",
+        Likes,
+        "cooking italian food",
+        Assert,
+    );
+    assert_fact("i hate mornings", Dislikes, "mornings", Assert);
+    assert_fact("i dont like spiders", Dislikes, "spiders", Assert);
+    assert_fact("favorite band is queen", Likes, "queen", Assert);
+    assert_fact("i am in my 30s", Age, "30s", Assert);
+    assert_fact("i teach 3rd grade", JobTitle, "teacher", Assert);
+    assert_fact("i'm 25 and live with my parents", Age, "25", Assert);
+    assert_fact("i'm 25 and live with my parents", Family, "parents", Assert);
+}
+
+#[test]
+fn casual_chat_capitals_are_no_signal() {
+    // A capital "I" and sentence starts, nothing else: lowercase places and employers count.
+    assert_fact("I'm from california", Hometown, "california", Assert);
+    assert_fact("I work at walmart", Employer, "walmart", Assert);
+    assert_fact(
+        "Yeah i live in salt lake city now",
+        Location,
+        "salt lake city",
+        Change,
+    );
+    assert_fact("I grew up just north of Denver", Hometown, "Denver", Assert);
+    assert_fact("nah, lillie's just my name", Name, "lillie", Assert);
+    assert_fact("Ha yeah but Adam is my name", Name, "Adam", Assert);
+    assert_fact("I loooove the beach", Likes, "beach", Assert);
+    assert_fact("that's too bad i really like nuts", Likes, "nuts", Assert);
+    assert_fact("I like to read and hike", Likes, "hiking", Assert);
+    assert_fact(
+        "Tamora Pierce is my favorite author",
+        Likes,
+        "Tamora Pierce",
+        Assert,
+    );
+    assert_fact(
+        "My least favorite taste is probably cilantro",
+        Dislikes,
+        "cilantro",
+        Assert,
+    );
+    assert_fact("I'm a huge music guy", Likes, "music", Assert);
+    assert_fact("I love my cat :)", Pet, "cat", Assert);
+    assert_fact(
+        "I can speak korean and cambodian",
+        Language,
+        "cambodian",
+        Assert,
+    );
+    assert_fact(
+        "I practice my Spanish at the MTC",
+        Language,
+        "Spanish",
+        Assert,
+    );
+}
+
+#[test]
+fn casual_chat_stays_negative() {
+    for text in [
+        "my dad works for ups",
+        "my brother lives in texas",
+        "do you work at walmart?",
+        "are you from ohio",
+        "if i lived in ohio i would be sad",
+        "he said he is a nurse",
+        "my mom says im a great cook",
+        "i am sure",
+        "im bored lol",
+        "i think i am tired",
+        "I'm not a morning person.",
+        "i work at night",
+        "I work at a bank downtown.",
+        "my dream dog would be a husky",
+        "I wish I had a dog",
+        "I moved to Arkansas in high school",
+        "I enjoyed chatting with you!",
+    ] {
+        assert_none(text);
+    }
+}
+
+#[test]
+fn casual_spans_point_at_the_original_text() {
+    // Normalised forms ("im" → "i am", "loooove" → "love") never move the spans.
+    for text in [
+        "im from texas originally",
+        "I loooove hiking and I'm from St. George",
+        "hi , i am tom and i live in ohio",
+        "that's too bad i really like nuts",
+        "My sister and I are twins",
+    ] {
+        let facts = extract(text);
+        assert!(!facts.is_empty(), "{text:?}");
+        for f in facts {
+            let clause = text
+                .get(f.span.0..f.span.1)
+                .unwrap_or_else(|| panic!("{text:?}: bad span {:?}", f.span));
+            assert!(
+                clause.to_lowercase().contains(&f.object.to_lowercase()),
+                "{text:?}: {clause:?} does not contain {:?}",
+                f.object
+            );
         }
     }
 }

@@ -88,6 +88,9 @@ pub(crate) struct Doc<'a> {
     arena: String,
     pub toks: Vec<Tok>,
     pub case: CaseMode,
+    /// No capital letter mid-sentence besides "I": the writer does not capitalise proper
+    /// nouns ("I'm from texas"), so a lowercase value may still be a name or a place.
+    pub lower_values: bool,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -125,9 +128,11 @@ impl<'a> Doc<'a> {
             arena: String::with_capacity(text.len() + 16),
             toks: Vec::with_capacity(text.len() / 4 + 4),
             case: CaseMode::Mixed,
+            lower_values: true,
         };
         doc.tokenize();
         doc.case = doc.case_mode();
+        doc.lower_values = doc.case == CaseMode::Flat || !doc.capital_mid_sentence();
         doc
     }
 
@@ -345,6 +350,30 @@ impl<'a> Doc<'a> {
         CaseMode::Mixed
     }
 
+    /// Whether some word other than "I" is capitalised away from a sentence's start.
+    fn capital_mid_sentence(&self) -> bool {
+        let mut start = true;
+        for (i, t) in self.toks.iter().enumerate() {
+            match t.kind {
+                Kind::Word => {
+                    if t.has_upper
+                        && !start
+                        && self.n(i) != "i"
+                        && t.start != self.toks[i - 1].start
+                    {
+                        return true;
+                    }
+                    start = false;
+                }
+                Kind::Newline | Kind::Punct('.' | '!' | '?' | '…' | '"' | '“' | '(' | ':') => {
+                    start = true
+                }
+                Kind::Punct(_) => {}
+            }
+        }
+        false
+    }
+
     /// Sentence ranges over the token list.
     pub fn sentences(&self) -> Vec<Sentence> {
         let mut out = Vec::new();
@@ -423,9 +452,25 @@ impl<'a> Doc<'a> {
                 t.kind,
                 Kind::Punct(',' | ':' | '-' | '—' | '–' | '(' | ')' | '，')
             );
-            let is_conj = t.kind == Kind::Word && is_conj_word(self.n(i));
+            // "the town where I grew up ...": a relative clause about the user.
+            let is_conj = t.kind == Kind::Word
+                && (is_conj_word(self.n(i))
+                    || (matches!(self.n(i), "where" | "why") && self.n(i + 1) == "i"));
             // "Me and my partner ...": one subject, not two clauses.
             let lone_me = i == start + 1 && self.n(start) == "me";
+            // "My sister and I are twins": "I" shares a plural verb with what came before.
+            let joint = is_conj
+                && self.n(i) == "and"
+                && matches!(self.n(i + 1), "i" | "me")
+                && matches!(self.n(i + 2), "are" | "were" | "both" | "'re");
+            let lone_me = lone_me || joint;
+            // A run-on without punctuation: "that's too bad i really like nuts".
+            if self.run_on_i(start, i, s.end) {
+                out.push((start, i));
+                start = i;
+                i += 1;
+                continue;
+            }
             if (is_sep || is_conj) && i > start && !lone_me {
                 let mut j = i + 1;
                 // ", and I ..." / ", but my ...": the conjunction belongs to neither clause.
@@ -449,6 +494,41 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// Whether a new clause starts at `i` with "I" and a verb, though nothing marks it: the word
+    /// before must be one that ends a clause ("cool", "lol"), not "think", "if" or a noun.
+    fn run_on_i(&self, start: usize, i: usize, end: usize) -> bool {
+        if i <= start + 1 || self.toks[i].kind != Kind::Word || self.n(i) != "i" {
+            return false;
+        }
+        let prev = &self.toks[i - 1];
+        if prev.kind != Kind::Word || prev.start == self.toks[i].start {
+            return false;
+        }
+        let verb = self.n(i + 1);
+        let verb = if verb == "really" || verb == "also" || verb == "just" {
+            self.n(i + 2)
+        } else {
+            verb
+        };
+        let negated = matches!(verb, "do" | "can") && self.n(i + 2) == "not";
+        let opens = i + 1 < end
+            && (negated
+                || matches!(
+                    verb,
+                    "am" | "like"
+                        | "love"
+                        | "enjoy"
+                        | "hate"
+                        | "have"
+                        | "live"
+                        | "work"
+                        | "grew"
+                        | "speak"
+                        | "adore"
+                ));
+        opens && ends_clause(self.n(i - 1))
+    }
+
     /// Whether token `j` can start a new clause.
     fn opens_clause(&self, j: usize, end: usize) -> bool {
         let w = self.n(j);
@@ -461,6 +541,7 @@ impl<'a> Doc<'a> {
         };
         match w {
             "i" | "my" | "we" | "our" | "call" | "please" | "im" | "name" => true,
+            "born" => matches!(next, "in" | "on"),
             "this" => next == "is",
             "everyone" | "everybody" | "people" | "friends" | "most" => {
                 matches!(next, "calls" | "call" | "people")
@@ -478,6 +559,24 @@ impl<'a> Doc<'a> {
             _ => false,
         }
     }
+}
+
+/// Words that can end a chat clause with nothing to mark it, so that an "I" right after
+/// starts a new one ("that's too bad i like nuts", "cool i live there too"). A closed list:
+/// after a noun, "I" usually opens a relative clause ("the company I work for").
+#[rustfmt::skip]
+fn ends_clause(w: &str) -> bool {
+    matches!(
+        w,
+        "bad" | "good" | "cool" | "nice" | "awesome" | "lol" | "haha" | "hahaha" | "yeah"
+            | "yes" | "no" | "ok" | "okay" | "true" | "funny" | "great" | "fun" | "crazy" | "sad"
+            | "weird" | "interesting" | "amazing" | "hi" | "hello" | "hey" | "too" | "though"
+            | "right" | "agreed" | "same" | "exactly" | "totally" | "wow" | "omg" | "lmao" | "xd"
+            | "nope" | "yep" | "yup" | "sweet" | "neat" | "dope" | "sick" | "well" | "anyways"
+            | "anyway" | "btw" | "tho" | "either" | "haha." | "hehe" | "jk" | "idk" | "thanks"
+            | "honestly" | "seriously" | "really" | "definitely" | "absolutely" | "sorry"
+            | "stinks" | "sucks" | "rough" | "cute" | "lucky" | "jealous" | "fair" | "hilarious"
+    )
 }
 
 /// Verbs that start a coordinated clause whose subject "I" is left out
@@ -506,6 +605,7 @@ fn is_conj_word(w: &str) -> bool {
     matches!(
         w,
         "and"
+            | "since"
             | "but"
             | "so"
             | "because"
@@ -572,7 +672,27 @@ fn normalise<'b>(surface: &str, buf: &'b mut [u8; 48]) -> Option<&'b str> {
             }
         }
     }
-    std::str::from_utf8(&buf[..len]).ok()
+    // Chat elongation: "loooove", "sooo" → "love", "so" (three or more of a letter → one).
+    let mut out = 0;
+    let mut k = 0;
+    while k < len {
+        let c = buf[k];
+        let mut run = 1;
+        while k + run < len && buf[k + run] == c {
+            run += 1;
+        }
+        let keep = if run >= 3 && c.is_ascii_lowercase() {
+            1
+        } else {
+            run
+        };
+        for _ in 0..keep {
+            buf[out] = c;
+            out += 1;
+        }
+        k += run;
+    }
+    std::str::from_utf8(&buf[..out]).ok()
 }
 
 /// Given a normalised suffix length (in bytes, with `'` as one byte), returns where that

@@ -1,0 +1,547 @@
+//! Value slots: turns the value a rule expects into facts (a name with its introduction tail,
+//! a place, an employer with "as <job>", a job with "at <employer>", lists of likes or
+//! languages, ...). It must never push a fact whose value failed validation.
+
+use super::super::lexicon as lx;
+use super::super::text::Doc;
+use super::super::values::{self as v, w, R};
+use super::super::{FactKind, Predicate};
+use super::kin::have_np;
+use super::sink::{Clause, Sink};
+use super::table::*;
+
+/// Runs a rule's value parser; pushes facts and returns the token after the value.
+pub(super) fn apply(
+    doc: &Doc<'_>,
+    cl: &Clause,
+    rule: &Rule,
+    i: usize,
+    sink: &mut Sink<'_>,
+    scratch: &mut Vec<R>,
+) -> Option<usize> {
+    let end = cl.end;
+    let pred = rule.pred;
+    let id = rule.id;
+    let conf = rule.conf;
+    match rule.val {
+        Val::NameLoose | Val::NameStrict | Val::GoBy => {
+            let r = v::name(doc, i, end, rule.val == Val::NameStrict)?;
+            if rule.val == Val::GoBy && (is_go_by_non_name(doc.n(r.a)) || doc.s(r.a).contains('/'))
+            {
+                return None;
+            }
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            if rule.flags & INTRO != 0 {
+                return Some(intro_tail(doc, r.b, end, sink));
+            }
+            Some(r.b)
+        }
+        Val::Place => {
+            let r = v::place(doc, i, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::PlaceAfterTo => {
+            let to = (i..end.min(i + 8)).find(|&k| w(doc, k, end) == "to")?;
+            let r = v::place(doc, to + 1, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::PlaceAfterIn => {
+            // "I grew up just north of Denver": the place after a direction.
+            if matches!(
+                w(doc, i, end),
+                "north" | "south" | "east" | "west" | "outside" | "near" | "around"
+            ) {
+                let r = v::place(doc, i, end)?;
+                sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+                return Some(r.b);
+            }
+            // "I live with my girlfriend in Brooklyn": a short companion phrase, then "in".
+            let at = (i..end.min(i + 6))
+                .take_while(|&k| doc.toks[k].is_word())
+                .find(|&k| w(doc, k, end) == "in")?;
+            let r = v::place(doc, at + 1, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::Org | Val::OrgNotPlace => {
+            let Some(r) = v::org(doc, i, end) else {
+                // "I work for a dealership as a receptionist": no name, but a job.
+                if rule.kind != FactKind::Assert || rule.val != Val::Org {
+                    return None;
+                }
+                let as_at = (i..end.min(i + 5))
+                    .take_while(|&k| doc.toks[k].is_word())
+                    .find(|&k| w(doc, k, end) == "as")?;
+                let j = v::job_lex(doc, as_at + 1, end)?;
+                sink.push(
+                    Predicate::JobTitle,
+                    v::join(doc, j),
+                    "job_title.work_at_as",
+                    conf,
+                    Vec::new(),
+                );
+                return Some(j.b);
+            };
+            if rule.val == Val::OrgNotPlace && lx::is_well_known_place(doc.n(r.a)) {
+                return None;
+            }
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            let mut e = r.b;
+            // "I work at Acme as a designer"
+            if w(doc, e, end) == "as" {
+                if let Some(j) = v::job_free(doc, e + 1, end) {
+                    sink.push(
+                        Predicate::JobTitle,
+                        v::join(doc, j),
+                        "job_title.work_at_as",
+                        conf,
+                        Vec::new(),
+                    );
+                    e = j.b;
+                }
+            }
+            Some(e)
+        }
+        Val::JobLex | Val::JobFree => {
+            // "I'm a 35 year old teacher": the age is a fact of its own, not part of the job.
+            let mut i = i;
+            if let Some((age, after)) = age_phrase(doc, i, end) {
+                sink.push(
+                    Predicate::Age,
+                    age.to_string(),
+                    "age.job_phrase",
+                    0.8,
+                    Vec::new(),
+                );
+                i = after;
+            }
+            let r = if rule.val == Val::JobLex {
+                v::job_lex(doc, i, end)?
+            } else {
+                v::job_free(doc, i, end)?
+            };
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            let mut e = r.b;
+            // "a photographer and web developer": a second known occupation.
+            if w(doc, e, end) == "and" {
+                if let Some(r2) = v::job_lex(doc, e + 1, end) {
+                    sink.push(pred, v::join(doc, r2), id, conf, Vec::new());
+                    e = r2.b;
+                }
+            }
+            let student = doc.n(r.b - 1) == "student";
+            let of_ok =
+                doc.n(i.saturating_sub(1)) == "the" || doc.n(r.a.saturating_sub(1)) == "the";
+            let prep = w(doc, e, end);
+            if !student && (matches!(prep, "at" | "for") || (of_ok && prep == "of")) {
+                if let Some(o) = v::org(doc, e + 1, end) {
+                    sink.push(
+                        Predicate::Employer,
+                        v::join(doc, o),
+                        "employer.job_at",
+                        conf,
+                        Vec::new(),
+                    );
+                    e = o.b;
+                }
+            }
+            // "a teacher from Ohio"
+            if w(doc, e, end) == "from" && !matches!(w(doc, e + 1, end), "the" | "a" | "an") {
+                if let Some(p) = v::place(doc, e + 1, end) {
+                    sink.push(
+                        Predicate::Hometown,
+                        v::join(doc, p),
+                        "hometown.job_from",
+                        0.8,
+                        Vec::new(),
+                    );
+                    e = p.b;
+                }
+            }
+            Some(e)
+        }
+        Val::Phrases | Val::Allergens => {
+            v::phrases(doc, i, end, scratch);
+            let mut e = i;
+            // "I like to read and hike": every verb of the list is an activity.
+            let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to");
+            for &r in scratch.iter() {
+                let verb_last =
+                    r.b - r.a == 2 && doc.n(r.a) != "to" && lx::is_activity_verb(doc.n(r.a + 1));
+                let text = if infinitive && (lx::is_activity_verb(doc.n(r.a)) || verb_last) {
+                    v::gerund_phrase(doc, r)
+                } else {
+                    v::item_text(doc, r)
+                };
+                sink.push(pred, text, id, conf, Vec::new());
+                e = e.max(r.b);
+            }
+            Some(e)
+        }
+        Val::Langs => {
+            v::languages(doc, i, end, scratch);
+            let mut e = i;
+            for &r in scratch.iter() {
+                sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+                e = e.max(r.b);
+            }
+            Some(e)
+        }
+        Val::NativeSpeaker => {
+            let sp = (i..end.min(i + 4)).find(|&k| w(doc, k, end) == "speaker")?;
+            v::languages(doc, i, sp, scratch);
+            let r = *scratch.first()?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(sp + 1)
+        }
+        Val::FanNoun | Val::NotFanNoun => {
+            // "a huge music guy" says as much as "a music fan"; "a nice guy" says nothing.
+            let keen = matches!(
+                doc.n(i.saturating_sub(1)),
+                "big"
+                    | "huge"
+                    | "massive"
+                    | "great"
+                    | "giant"
+                    | "total"
+                    | "true"
+                    | "die-hard"
+                    | "diehard"
+            );
+            let strict = rule.val == Val::NotFanNoun;
+            let fan = (i..end.min(i + 5)).find(|&k| {
+                matches!(w(doc, k, end), "fan" | "fanatic" | "lover")
+                    || (!strict
+                        && matches!(
+                            w(doc, k, end),
+                            "geek" | "nerd" | "junkie" | "addict" | "buff"
+                        ))
+                    || (!strict && keen && matches!(w(doc, k, end), "guy" | "girl" | "person"))
+                    || (pred == Predicate::Likes
+                        && w(doc, k, end) == "person"
+                        && k > i
+                        && is_person_noun(doc.n(k - 1)))
+            })?;
+            let mut a = i;
+            if w(doc, a, end) == "the" {
+                a += 1;
+            }
+            // "a bit of a computer nerd": the hedge is no part of what is liked.
+            if w(doc, a, end) == "bit" && w(doc, a + 1, end) == "of" {
+                a += 2;
+                if matches!(w(doc, a, end), "a" | "an") {
+                    a += 1;
+                }
+            }
+            if fan <= a || !(a..fan).all(|k| doc.toks[k].is_word()) {
+                return None;
+            }
+            if w(doc, fan + 1, end) == "of" {
+                return None;
+            }
+            // "a huge Marvel and Iron Man fan": two things liked.
+            let mut s = a;
+            for k in a..=fan {
+                if k == fan || w(doc, k, end) == "and" {
+                    if k > s {
+                        sink.push(pred, v::join(doc, R { a: s, b: k }), id, conf, Vec::new());
+                    }
+                    s = k + 1;
+                }
+            }
+            Some(fan + 1)
+        }
+        Val::Favorite => {
+            let is =
+                (i..end.min(i + 6)).find(|&k| matches!(w(doc, k, end), "is" | "'s" | "are"))?;
+            let mut start = is + 1;
+            while matches!(
+                w(doc, start, end),
+                "definitely"
+                    | "probably"
+                    | "honestly"
+                    | "easily"
+                    | "totally"
+                    | "still"
+                    | "just"
+                    | "actually"
+                    | "currently"
+                    | "now"
+                    | "always"
+            ) {
+                start += 1;
+            }
+            v::phrases(doc, start, end, scratch);
+            let mut e = is + 1;
+            for &r in scratch.iter() {
+                sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
+                e = e.max(r.b);
+            }
+            Some(e)
+        }
+        Val::Email => {
+            let r = v::email(doc, i, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::Tz | Val::TzLoose => {
+            let r = v::timezone(doc, i, end, rule.val == Val::TzLoose)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::Diet => {
+            let r = v::diet(doc, i, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::DietNoun => {
+            let r = v::diet(doc, i, end)?;
+            if w(doc, r.b, end) != "diet" {
+                return None;
+            }
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b + 1)
+        }
+        Val::AllergyNoun => {
+            let mut a = i;
+            if matches!(w(doc, a, end), "a" | "an") {
+                a += 1;
+            }
+            let k =
+                (a..end.min(a + 4)).find(|&k| matches!(w(doc, k, end), "allergy" | "allergies"))?;
+            if k == a
+                || !(a..k).all(|j| {
+                    doc.toks[j].is_word()
+                        && !matches!(
+                            doc.n(j),
+                            "severe" | "bad" | "mild" | "serious" | "slight" | "no"
+                        )
+                })
+            {
+                return None;
+            }
+            sink.push(pred, v::join(doc, R { a, b: k }), id, conf, Vec::new());
+            Some(k + 1)
+        }
+        Val::Age => {
+            let (age, e) = v::age(doc, i, end)?;
+            sink.push(pred, age.to_string(), id, conf, Vec::new());
+            Some(e)
+        }
+        Val::WorkFor => {
+            let at = (i..end.min(i + 6))
+                .take_while(|&k| doc.toks[k].is_word())
+                .find(|&k| {
+                    w(doc, k, end) == "work" && matches!(w(doc, k + 1, end), "for" | "at")
+                })?;
+            let r = v::org(doc, at + 2, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::Decade => {
+            let mut a = i;
+            if matches!(w(doc, a, end), "early" | "mid" | "late") {
+                a += 1;
+            }
+            let n = w(doc, a, end);
+            let decade = n.strip_suffix('s').is_some_and(|d| {
+                d.len() == 2 && d.ends_with('0') && matches!(d.as_bytes()[0], b'1'..=b'9')
+            }) || matches!(
+                n,
+                "teens"
+                    | "twenties"
+                    | "thirties"
+                    | "forties"
+                    | "fifties"
+                    | "sixties"
+                    | "seventies"
+                    | "eighties"
+                    | "nineties"
+            );
+            if !decade {
+                return None;
+            }
+            sink.push(
+                pred,
+                v::join(doc, R { a: i, b: a + 1 }),
+                id,
+                conf,
+                Vec::new(),
+            );
+            Some(a + 1)
+        }
+        Val::Teach => {
+            // "I teach myself guitar", "I teach my kids": no job.
+            let first = w(doc, i, end);
+            if first.is_empty()
+                || matches!(
+                    first,
+                    "myself"
+                        | "me"
+                        | "my"
+                        | "him"
+                        | "her"
+                        | "them"
+                        | "you"
+                        | "u"
+                        | "people"
+                        | "it"
+                        | "that"
+                        | "this"
+                        | "how"
+                        | "what"
+                )
+            {
+                return None;
+            }
+            sink.push(pred, "teacher".to_owned(), id, conf, Vec::new());
+            let at = (i..end.min(i + 6))
+                .take_while(|&k| doc.toks[k].is_word())
+                .find(|&k| w(doc, k, end) == "at");
+            let mut e = i + 1;
+            if let Some(o) = at.and_then(|k| v::org(doc, k + 1, end)) {
+                sink.push(
+                    Predicate::Employer,
+                    v::join(doc, o),
+                    "employer.teach_at",
+                    conf,
+                    Vec::new(),
+                );
+                e = o.b;
+            }
+            Some(e)
+        }
+        Val::Date => {
+            let r = v::date(doc, i, end)?;
+            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::HaveNp => have_np(doc, i, end, id, conf, sink),
+        Val::Spouse => {
+            let r = v::name(doc, i, end, false)?;
+            let engaged = (cl.c..i).any(|k| doc.n(k) == "engaged");
+            let relation = if engaged { "fiancé" } else { "spouse" };
+            sink.push(
+                pred,
+                v::join(doc, r),
+                id,
+                conf,
+                vec![("relation", relation.to_string())],
+            );
+            Some(r.b)
+        }
+    }
+}
+
+/// "35 year old", "35-year-old", "a 35 yo" inside a noun phrase (article optional).
+pub(super) fn age_phrase(doc: &Doc<'_>, i: usize, end: usize) -> Option<(u32, usize)> {
+    let k = if matches!(w(doc, i, end), "a" | "an") {
+        i + 1
+    } else {
+        i
+    };
+    let n = w(doc, k, end);
+    // "35-year-old" is one token.
+    if let Some(num) = n.strip_suffix("-year-old") {
+        let v: u32 = num.parse().ok()?;
+        return (1..=120).contains(&v).then_some((v, k + 1));
+    }
+    let v: u32 = n.parse().ok().or_else(|| lx::number_word(n))?;
+    if !(1..=120).contains(&v) {
+        return None;
+    }
+    let after = match (w(doc, k + 1, end), w(doc, k + 2, end)) {
+        ("year" | "yr", "old") => k + 3,
+        ("yo" | "y/o" | "year-old", _) => k + 2,
+        _ => return None,
+    };
+    Some((v, after))
+}
+
+/// Nouns of "a morning person", "a cat person": what the person likes.
+#[rustfmt::skip]
+fn is_person_noun(n: &str) -> bool {
+    matches!(
+        n,
+        "morning" | "night" | "cat" | "dog" | "people" | "coffee" | "tea" | "beach" | "mountain"
+            | "outdoors" | "outdoor" | "summer" | "winter" | "book" | "movie" | "music" | "sports"
+            | "math" | "numbers" | "city" | "country" | "water" | "animal" | "party" | "gym"
+            | "computer" | "tech" | "car" | "food" | "dessert" | "chocolate" | "pizza" | "sweets"
+    )
+}
+
+#[rustfmt::skip]
+pub(super) fn is_go_by_non_name(n: &str) -> bool {
+    matches!(
+        n,
+        "bus" | "car" | "train" | "bike" | "foot" | "plane" | "taxi" | "subway" | "metro"
+            | "boat" | "tram" | "ferry" | "uber" | "bicycle" | "instinct" | "feel" | "ear"
+            | "rules" | "gut" | "day" | "night" | "email" | "phone" | "mail" | "he" | "she"
+            | "they" | "them" | "him" | "her" | "xe" | "ze" | "any" | "pronouns"
+    )
+}
+
+/// After "I'm Ana" / "My name is Ana": ", 34", ", from Lisbon", ", based in Porto",
+/// ", a nurse". Returns the token after the last part it understood.
+pub(super) fn intro_tail(doc: &Doc<'_>, mut k: usize, end: usize, sink: &mut Sink<'_>) -> usize {
+    loop {
+        let mut j = k;
+        let comma = j < end && doc.toks[j].is_punct(',');
+        if comma {
+            j += 1;
+        }
+        let n = w(doc, j, end);
+        if comma {
+            if let Some((age, e)) = v::age(doc, j, end) {
+                sink.push(
+                    Predicate::Age,
+                    age.to_string(),
+                    "age.intro_tail",
+                    0.8,
+                    Vec::new(),
+                );
+                k = e;
+                continue;
+            }
+        }
+        let (from, loc) = match (n, w(doc, j + 1, end)) {
+            ("from", _) => (Some(j + 1), false),
+            ("originally", "from") => (Some(j + 2), false),
+            ("based" | "living", "in") => (Some(j + 2), true),
+            _ => (None, false),
+        };
+        if let Some(p) = from {
+            if matches!(w(doc, p, end), "the" | "a" | "an") {
+                break;
+            }
+            let Some(r) = v::place(doc, p, end) else {
+                break;
+            };
+            let (pred, id) = if loc {
+                (Predicate::Location, "location.intro_tail")
+            } else {
+                (Predicate::Hometown, "hometown.intro_tail")
+            };
+            sink.push(pred, v::join(doc, r), id, 0.8, Vec::new());
+            k = r.b;
+            continue;
+        }
+        if comma && matches!(n, "a" | "an") {
+            if let Some(r) = v::job_lex(doc, j, end) {
+                sink.push(
+                    Predicate::JobTitle,
+                    v::join(doc, r),
+                    "job_title.intro_tail",
+                    0.75,
+                    Vec::new(),
+                );
+                k = r.b;
+                continue;
+            }
+        }
+        break;
+    }
+    k
+}

@@ -1,0 +1,582 @@
+//! Matching: runs each clause of each sentence against the pattern table (pattern words,
+//! fillers, flags), resolves the kind of the facts a rule produced, and removes duplicates.
+//! It must never accept a rule whose value parser failed, nor look past the clause.
+
+use super::super::gazetteer;
+use super::super::lexicon::{self as lx, class};
+use super::super::text::{self, CaseMode, Doc};
+use super::super::values::{self as v, w, R};
+use super::super::{Cardinality, ExtractedFact, FactKind, Predicate};
+use super::apply::apply;
+use super::cues::*;
+use super::kin::my_np;
+use super::sink::{Clause, Sink};
+use super::table::*;
+
+// ---------------------------------------------------------------- matching
+
+/// Adverbs that may sit inside a pattern without changing its meaning: the number of
+/// tokens to skip at `i` (0 if none).
+pub(super) fn filler(doc: &Doc<'_>, i: usize, end: usize) -> usize {
+    if i >= end {
+        return 0;
+    }
+    let t = &doc.toks[i];
+    if t.class & class::FILLER != 0 {
+        return 1;
+    }
+    if t.class & class::FILLER2 == 0 {
+        return 0;
+    }
+    match (doc.n(i), w(doc, i + 1, end)) {
+        ("a", "bit" | "little") | ("kind" | "sort", "of") | ("pretty", "much") => 2,
+        ("pretty", "into") => 1,
+        _ => 0,
+    }
+}
+
+/// Whether `tok` equals one of the `|`-separated alternatives (`is` also takes `'s`).
+pub(super) fn alt_match(tok: &str, alts: &str) -> bool {
+    let t = tok.as_bytes();
+    let mut rest = alts.as_bytes();
+    loop {
+        let cut = rest.iter().position(|&b| b == b'|').unwrap_or(rest.len());
+        let alt = &rest[..cut];
+        if alt == t || (alt == b"is" && t == b"'s") {
+            return true;
+        }
+        if cut == rest.len() {
+            return false;
+        }
+        rest = &rest[cut + 1..];
+    }
+}
+
+/// Matches the pattern words from token `i`, skipping fillers; returns the token after.
+pub(super) fn seq(doc: &Doc<'_>, mut i: usize, end: usize, pat: &[&str]) -> Option<usize> {
+    for word in pat {
+        let (optional, alts) = match word.strip_prefix('?') {
+            Some(rest) => (true, rest),
+            None => (false, *word),
+        };
+        loop {
+            if i < end && doc.toks[i].is_word() && alt_match(doc.n(i), alts) {
+                i += 1;
+                break;
+            }
+            // Form style: "my email: bob@example.com".
+            if alts == "is" && i < end && doc.toks[i].is_punct(':') {
+                i += 1;
+                break;
+            }
+            let f = filler(doc, i, end);
+            if f > 0 {
+                i += f;
+                continue;
+            }
+            if optional {
+                break;
+            }
+            return None;
+        }
+    }
+    // "my email is ACTUALLY ana@..." : an adverb may also sit right before the value.
+    loop {
+        let f = filler(doc, i, end);
+        if f != 1 || doc.n(i) == "do" {
+            break;
+        }
+        i += f;
+    }
+    Some(i)
+}
+
+pub(super) fn changeable(p: Predicate) -> bool {
+    p.cardinality() == Cardinality::One || p == Predicate::Diet
+}
+
+pub(super) fn resolve(base: FactKind, pred: Predicate, correction: bool, change: bool) -> FactKind {
+    match base {
+        FactKind::Assert if correction => FactKind::Correction,
+        FactKind::Assert if change && changeable(pred) => FactKind::Change,
+        k => k,
+    }
+}
+
+pub(super) fn has_anymore(doc: &Doc<'_>, from: usize, end: usize) -> bool {
+    (from..end).any(|k| {
+        let n = w(doc, k, end);
+        n == "anymore" || (n == "any" && matches!(w(doc, k + 1, end), "more" | "longer"))
+    })
+}
+
+pub(super) fn trailing_now(doc: &Doc<'_>, from: usize, end: usize) -> bool {
+    (from..end).any(|k| {
+        w(doc, k, end) == "now"
+            && !matches!(
+                w(doc, k.wrapping_sub(1), end),
+                "right" | "for" | "until" | "till" | "by"
+            )
+            && w(doc, k + 1, end) != "that"
+    })
+}
+
+pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
+    let mut out = Vec::new();
+    let mut clauses = Vec::new();
+    let mut scratch = Vec::new();
+    let mut pending_correction = false;
+    let mut pending_change = false;
+    let mut seen_content = false;
+    for s in doc.sentences() {
+        doc.clauses(s, &mut clauses);
+        if reported(doc, s) {
+            seen_content = true;
+            pending_correction = false;
+            pending_change = false;
+            continue;
+        }
+        let hypo = hypothetical_at(doc, s);
+        let mut prev_first_person = false;
+        let mut quote_pos = s.start;
+        let mut quote_open = false;
+        let keep = if s.question {
+            question_keep(doc, &clauses)
+        } else {
+            clauses.len()
+        };
+        for (ci, &(a, b)) in clauses.iter().enumerate() {
+            let lead = strip_lead(doc, a, b);
+            if lead.c >= b {
+                // A cue on its own ("Sorry!", "Actually,") colours the next clause.
+                pending_correction |= lead.correction;
+                pending_change |= lead.change;
+                continue;
+            }
+            if ci >= keep || hypo <= lead.c {
+                seen_content = true;
+                pending_correction = false;
+                pending_change = false;
+                continue;
+            }
+            let end = b.min(hypo);
+            // Quote state is carried along the sentence so long sentences stay linear.
+            quote_open = quote_state(doc, quote_pos, lead.c, quote_open);
+            quote_pos = lead.c;
+            let quoted = quote_open;
+            let mut c = lead.c;
+            let first = doc.n(c);
+            let mut implicit_i = ci > 0 && prev_first_person && text::is_elided_subject_verb(first);
+            // "Me and my partner live in Oslo", "My partner and me live in Oslo".
+            if let Some(verb) = colloquial_we(doc, c, end) {
+                c = verb;
+                implicit_i = true;
+            }
+            prev_first_person = implicit_i || matches!(first, "i" | "we");
+            let cl = Clause {
+                a,
+                c,
+                end,
+                correction: lead.correction || pending_correction,
+                change: lead.change || pending_change,
+                msg_start: !seen_content,
+                implicit_i,
+            };
+            pending_correction = false;
+            pending_change = false;
+            seen_content = true;
+            if !quoted {
+                match_clause(doc, &cl, &mut out, &mut scratch);
+            }
+        }
+    }
+    postprocess(&mut out);
+    out
+}
+
+pub(super) fn postprocess(out: &mut Vec<ExtractedFact>) {
+    let conditional = |f: &ExtractedFact| {
+        RULES
+            .iter()
+            .any(|r| r.flags & IF_NAMED != 0 && r.id == f.rule_id)
+    };
+    let named = out.iter().any(|f| {
+        (f.predicate == Predicate::Name || f.predicate == Predicate::PreferredName)
+            && !conditional(f)
+    });
+    if !named {
+        out.retain(|f| !conditional(f));
+    }
+    // The same fact stated twice in one message is one fact; keep the first.
+    if out.len() <= 32 {
+        let mut i = 0;
+        while i < out.len() {
+            let dup = out[..i].iter().any(|g| same_fact(g, &out[i]));
+            if dup {
+                out.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        // Long pastes can hold thousands of facts: stay linear.
+        let mut seen = std::collections::HashSet::with_capacity(out.len());
+        out.retain(|f| seen.insert((f.predicate, f.kind.as_str(), f.object.clone())));
+    }
+}
+
+pub(super) fn same_fact(a: &ExtractedFact, b: &ExtractedFact) -> bool {
+    a.predicate == b.predicate && a.kind == b.kind && a.object == b.object
+}
+
+pub(super) fn match_clause(
+    doc: &Doc<'_>,
+    cl: &Clause,
+    out: &mut Vec<ExtractedFact>,
+    scratch: &mut Vec<R>,
+) {
+    let span = (
+        doc.toks[cl.a].start,
+        doc.toks[cl.end.saturating_sub(1).max(cl.a)].end,
+    );
+    let conf_scale = if doc.case == CaseMode::Flat { 0.9 } else { 1.0 };
+    let first = doc.n(cl.c);
+    let first_is_filler = filler(doc, cl.c, cl.end) > 0;
+    let mut sink = Sink {
+        out,
+        span,
+        conf_scale,
+    };
+    if cl.msg_start && name_here(doc, cl, &mut sink) {
+        return;
+    }
+    // "I think Indian or Thai is my favorite": a hedge before a subject that is not "I".
+    let hedged = first == "i"
+        && matches!(
+            w(doc, cl.c + 1, cl.end),
+            "think" | "guess" | "believe" | "mean" | "know"
+        )
+        && !matches!(w(doc, cl.c + 2, cl.end), "i" | "my" | "that" | "it" | "you");
+    if !cl.implicit_i && (hedged || !matches!(first, "i" | "my" | "we" | "our")) {
+        let at = if hedged { cl.c + 2 } else { cl.c };
+        let shifted = Clause { c: at, ..*cl };
+        if at < cl.end && subject_is_mine(doc, &shifted, &mut sink, scratch) {
+            return;
+        }
+    } else if let Some(at) = later_subject(doc, cl) {
+        // "I love Sanderson, but Tamora Pierce is my favorite author".
+        let shifted = Clause { c: at, ..*cl };
+        subject_is_mine(doc, &shifted, &mut sink, scratch);
+    }
+    // The words that a rule's second pattern word could meet: the fillers after the first
+    // token and the first non-filler. Their masks let most rules be skipped with one AND.
+    // With an understood "I", the clause's own first word plays the second pattern word.
+    let mut m1 = 0u64;
+    let mut k = if cl.implicit_i { cl.c } else { cl.c + 1 };
+    for _ in 0..4 {
+        if k >= cl.end {
+            break;
+        }
+        m1 |= tok_mask(doc.n(k));
+        let f = filler(doc, k, cl.end);
+        if f == 0 {
+            break;
+        }
+        k += f;
+    }
+    if k >= cl.end {
+        // Nothing after the first word: only single-word patterns can still match.
+        m1 = u64::MAX;
+    }
+    let m0 = if cl.implicit_i {
+        tok_mask("i")
+    } else if first_is_filler {
+        u64::MAX
+    } else {
+        tok_mask(first)
+    };
+    for rule in RULES {
+        // The second-word test only lines up when both first words are literal.
+        if rule.m0 & m0 == 0 || (m0 != u64::MAX && rule.m0 != u64::MAX && rule.m1 & m1 == 0) {
+            continue;
+        }
+        if rule.flags & MSG_START != 0 && !cl.msg_start {
+            continue;
+        }
+        let matched = if cl.implicit_i {
+            if rule.m0 == u64::MAX || !alt_match("i", rule.pat[0]) {
+                continue;
+            }
+            seq(doc, cl.c, cl.end, &rule.pat[1..])
+        } else {
+            seq(doc, cl.c, cl.end, rule.pat)
+        };
+        let Some(after) = matched else {
+            continue;
+        };
+        let before = sink.out.len();
+        let vend = apply(doc, cl, rule, after, &mut sink, scratch);
+        let ok = match vend {
+            Some(e) => {
+                sink.out.len() > before
+                    && (rule.flags & NEED_ANYMORE == 0 || has_anymore(doc, e, cl.end))
+            }
+            None => false,
+        };
+        if !ok {
+            sink.out.truncate(before);
+            continue;
+        }
+        let vend = vend.unwrap_or(cl.end);
+        // "I moved to Arkansas in high school": where the user lived or worked back then.
+        if rule.kind != FactKind::Retraction
+            && (matches!(
+                rule.pred,
+                Predicate::Location | Predicate::Employer | Predicate::JobTitle
+            ) || rule.id == "language.learned")
+            && back_then(doc, vend, cl.end)
+        {
+            sink.out.truncate(before);
+            break;
+        }
+        let prefix = cl.c..after;
+        let correction = cl.correction || prefix.clone().any(|k| doc.n(k) == "actually");
+        let change = cl.change
+            || prefix.clone().any(|k| doc.n(k) == "now")
+            || trailing_now(doc, vend, cl.end);
+        for f in &mut sink.out[before..] {
+            f.kind = resolve(rule.kind, f.predicate, correction, change);
+        }
+        break;
+    }
+    my_np(doc, cl, &mut sink);
+    my_language(doc, cl, &mut sink);
+}
+
+/// "I practice my Spanish", "my English is rusty": the user speaks it, however well.
+fn my_language(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) {
+    let end = cl.end;
+    for k in cl.c..end {
+        if w(doc, k, end) != "my" {
+            continue;
+        }
+        let n = w(doc, k + 1, end);
+        if n.is_empty() || !(lx::is_language(n) || gazetteer::is_language(n)) {
+            continue;
+        }
+        // "my Spanish class", "my English teacher": something else.
+        let next = w(doc, k + 2, end);
+        let ends = next.is_empty()
+            || matches!(
+                next,
+                "is" | "'s"
+                    | "was"
+                    | "but"
+                    | "and"
+                    | "so"
+                    | "too"
+                    | "skills"
+                    | "though"
+                    | "up"
+                    | "isn't"
+                    | "lol"
+                    | "haha"
+                    | "a"
+                    | "because"
+                    | "since"
+                    | "more"
+                    | "again"
+                    | "at"
+                    | "in"
+                    | "with"
+                    | "on"
+                    | "by"
+                    | "every"
+                    | "when"
+                    | "now"
+                    | "while"
+            );
+        if ends {
+            sink.push(
+                Predicate::Language,
+                v::join(doc, R { a: k + 1, b: k + 2 }),
+                "language.my_language",
+                0.7,
+                Vec::new(),
+            );
+        }
+    }
+}
+
+/// A time in the past after the value: "ago", "in high school", "as a kid", "when I was".
+fn back_then(doc: &Doc<'_>, from: usize, end: usize) -> bool {
+    (from..end).any(|k| match (w(doc, k, end), w(doc, k + 1, end)) {
+        ("ago", _) | ("back", "then") | ("when", "i") => true,
+        ("in", "high" | "middle" | "elementary" | "junior" | "grade") => true,
+        ("my" | "that" | "our", "senior" | "junior" | "freshman" | "sophomore" | "first") => {
+            w(doc, k + 2, end) == "year"
+        }
+        ("senior" | "junior" | "freshman" | "sophomore", "year") => true,
+        ("as", "a" | "kids") => matches!(
+            w(doc, k + 2, end),
+            "kid" | "child" | "teen" | "teenager" | "boy" | "girl" | "baby" | ""
+        ),
+        _ => false,
+    })
+}
+
+/// Where a second subject starts inside a clause that opened with "I": after the last
+/// comma or "but" before an "is ... my favorite".
+fn later_subject(doc: &Doc<'_>, cl: &Clause) -> Option<usize> {
+    let end = cl.end;
+    let fav = (cl.c + 2..end).find(|&k| {
+        w(doc, k, end) == "my"
+            && matches!(
+                w(doc, k + 1, end),
+                "favorite" | "favourite" | "fave" | "fav" | "least" | "favorites" | "favourites"
+            )
+    })?;
+    let sep = (cl.c + 1..fav)
+        .rev()
+        .find(|&k| doc.toks[k].is_punct(',') || matches!(w(doc, k, end), "but" | "and"))?;
+    let mut at = sep + 1;
+    if matches!(w(doc, at, end), "but" | "and") {
+        at += 1;
+    }
+    (at < fav).then_some(at)
+}
+
+/// Words that may sit between "is" and "my" without changing what is said.
+fn is_hedge(n: &str) -> bool {
+    matches!(
+        n,
+        "probably"
+            | "definitely"
+            | "honestly"
+            | "easily"
+            | "totally"
+            | "still"
+            | "really"
+            | "just"
+            | "actually"
+            | "always"
+            | "currently"
+            | "now"
+            | "also"
+            | "officially"
+    )
+}
+
+/// "Adam is my name", "Six of Crows is my favorite", "pizza has to be one of my favorites",
+/// "cilantro is my least favorite": the subject is the value, the tail says what it is.
+pub(super) fn subject_is_mine(
+    doc: &Doc<'_>,
+    cl: &Clause,
+    sink: &mut Sink<'_>,
+    scratch: &mut Vec<R>,
+) -> bool {
+    let end = cl.end;
+    // The verb: is / 's / are / was, or "has to be", "might be", "would be".
+    let Some(verb) = (cl.c + 1..end.min(cl.c + 8)).find(|&k| {
+        matches!(w(doc, k, end), "is" | "'s" | "are" | "was" | "were")
+            || (matches!(w(doc, k, end), "has" | "have") && w(doc, k + 1, end) == "to")
+            || matches!(w(doc, k, end), "might" | "would" | "could" | "must")
+    }) else {
+        return false;
+    };
+    let mut k = verb + 1;
+    if matches!(w(doc, verb, end), "has" | "have") {
+        k += 1;
+    }
+    if w(doc, k, end) == "be" {
+        k += 1;
+    } else if !matches!(w(doc, verb, end), "is" | "'s" | "are" | "was" | "were") {
+        return false;
+    }
+    while is_hedge(w(doc, k, end)) {
+        k += 1;
+    }
+    let one_of = w(doc, k, end) == "one" && w(doc, k + 1, end) == "of";
+    if one_of {
+        k += 2;
+    }
+    if w(doc, k, end) != "my" {
+        return false;
+    }
+    k += 1;
+    // "my all time favorite", "my absolute favorite".
+    if w(doc, k, end) == "all" && w(doc, k + 1, end) == "time" {
+        k += 2;
+    } else if matches!(w(doc, k, end), "all-time" | "absolute" | "very") {
+        k += 1;
+    }
+    let tail = w(doc, k, end);
+    if tail == "name" && !one_of {
+        let Some(r) = v::name(doc, cl.c, verb, false) else {
+            return false;
+        };
+        let closes = !v::is_word(doc, k + 1, end) || matches!(w(doc, k + 1, end), "and" | "but");
+        if r.b != verb || !closes {
+            return false;
+        }
+        sink.push(
+            Predicate::Name,
+            v::join(doc, r),
+            "name.x_is_my_name",
+            0.8,
+            Vec::new(),
+        );
+        return true;
+    }
+    let least = tail == "least";
+    if least {
+        k += 1;
+    }
+    if !matches!(
+        w(doc, k, end),
+        "favorite" | "favourite" | "fave" | "fav" | "favorites" | "favourites" | "faves" | "favs"
+    ) {
+        return false;
+    }
+    v::phrases(doc, cl.c, verb, scratch);
+    let (pred, id) = if least {
+        (Predicate::Dislikes, "dislikes.x_is_my_least_favorite")
+    } else {
+        (Predicate::Likes, "likes.x_is_my_favorite")
+    };
+    let before = sink.out.len();
+    for &r in scratch.iter() {
+        sink.push(pred, v::item_text(doc, r), id, 0.75, Vec::new());
+    }
+    sink.out.len() > before
+}
+
+/// "Priya here." as the opening of a message.
+pub(super) fn name_here(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>) -> bool {
+    let Some(r) = v::name(doc, cl.c, cl.end, true) else {
+        return false;
+    };
+    if w(doc, r.b, cl.end) != "here" {
+        return false;
+    }
+    let rest_is_punct = (r.b + 1..cl.end).all(|k| !doc.toks[k].is_word());
+    if !rest_is_punct {
+        return false;
+    }
+    sink.push(
+        Predicate::Name,
+        v::join(doc, r),
+        "name.x_here",
+        0.75,
+        Vec::new(),
+    );
+    let kind = if cl.correction {
+        FactKind::Correction
+    } else {
+        FactKind::Assert
+    };
+    if let Some(f) = sink.out.last_mut() {
+        f.kind = kind;
+    }
+    true
+}

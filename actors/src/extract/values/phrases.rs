@@ -1,0 +1,530 @@
+//! Free phrases and lists for likes, dislikes and allergens ("jazz and blues", "to swim"),
+//! with the gerund of a verb. It must never keep a pronoun or a vague word as an item.
+
+use super::super::gazetteer;
+use super::super::lexicon::{self as lx, class::FILLER};
+use super::super::text::{Doc, Kind};
+use super::*;
+
+// ---------------------------------------------------------------- free phrases and lists
+
+pub(crate) fn phrase_stop(w: &str) -> bool {
+    matches!(
+        w,
+        "because"
+            | "since"
+            | "but"
+            | "though"
+            | "although"
+            | "when"
+            | "whenever"
+            | "while"
+            | "especially"
+            | "except"
+            | "unless"
+            | "if"
+            | "so"
+            | "which"
+            | "who"
+            | "whom"
+            | "whose"
+            | "where"
+            | "lol"
+            | "haha"
+            | "tbh"
+            | "honestly"
+            | "btw"
+            | "anymore"
+            | "now"
+            | "too"
+            | "nowadays"
+            | "lately"
+            | "sometimes"
+            | "always"
+            | "often"
+            | "usually"
+            | "than"
+            | "every"
+            | "during"
+            | "with"
+            | "i"
+            | "more"
+            | "most"
+            | "anyway"
+            | "actually"
+            | "really"
+            | "instead"
+            | "myself"
+            | "again"
+            | "either"
+            | "much"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "better"
+            | "that"
+            | "like"
+    )
+}
+
+pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
+    matches!(
+        (a, b),
+        ("to", "go" | "be" | "see" | "get" | "make" | "do" | "have")
+            | ("even", "though" | "if" | "when" | "after" | "before" | "so")
+            | ("of", "all")
+            | ("all", "kinds" | "sorts" | "types")
+            | ("a", "lot")
+            | ("very", "much")
+            | ("so", "much")
+            | ("as", "well")
+            | ("these", "days")
+            | ("any", "more")
+            | ("any", "longer")
+            | ("at", "all")
+            | ("right", "now")
+            | ("at", "the")
+            | ("in", "general")
+            | ("for", "years")
+            | ("a", "bit")
+    )
+}
+
+#[rustfmt::skip]
+pub(crate) fn item_reject_first(w: &str) -> bool {
+    matches!(
+        w,
+        "it" | "this" | "that" | "these" | "those" | "them" | "him" | "her" | "you" | "u" | "me"
+            | "us" | "everything" | "anything" | "nothing" | "something" | "everyone" | "anyone"
+            | "someone" | "everybody" | "anybody" | "somebody" | "one" | "ones" | "how" | "what"
+            | "why" | "whatever" | "my" | "your" | "his" | "our" | "their" | "its" | "here"
+            | "there" | "way" | "idea" | "thing" | "things" | "stuff" | "fact" | "sound"
+            | "look" | "feeling" | "plan" | "question" | "answer" | "suggestion" | "option"
+            | "point" | "not" | "no" | "to" | "a" | "an" | "the" | "and" | "or" | "of" | "in"
+            | "on" | "at" | "for" | "by" | "from" | "with" | "about" | "other" | "be" | "he"
+            | "she" | "they" | "we" | "i" | "who"
+            | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot" | "as"
+    )
+}
+
+pub(crate) fn item_reject_any(w: &str) -> bool {
+    matches!(
+        w,
+        "it" | "this"
+            | "that"
+            | "you"
+            | "u"
+            | "them"
+            | "him"
+            | "her"
+            | "me"
+            | "us"
+            | "range"
+            | "variety"
+    )
+}
+
+/// Splits `[a, b)` into list items at commas, "and", "or", "&", "plus" — but not inside
+/// fixed pairs like "mac and cheese".
+pub(crate) fn split_items(doc: &Doc<'_>, a: usize, b: usize, out: &mut Vec<R>) {
+    let mut s = a;
+    let mut k = a;
+    while k < b {
+        let t = &doc.toks[k];
+        let n = doc.n(k);
+        let sep = t.is_punct(',')
+            || t.is_punct('&')
+            || t.is_punct('/')
+            || (t.is_word() && matches!(n, "and" | "or" | "plus" | "nor"))
+            || (t.is_word() && n == "as" && w(doc, k + 1, b) == "well" && w(doc, k + 2, b) == "as");
+        if sep {
+            let pair_ok = k > a && k + 1 < b && lx::is_and_compound(doc.n(k - 1), doc.n(k + 1));
+            if !(t.is_word() && n == "and" && pair_ok) {
+                if k > s {
+                    out.push(R { a: s, b: k });
+                }
+                k += if n == "as" { 3 } else { 1 };
+                s = k;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    if b > s {
+        out.push(R { a: s, b });
+    }
+}
+
+/// Where a free phrase ends: at a stop word or punctuation other than list separators.
+pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
+    let mut k = i;
+    while k < end {
+        let t = &doc.toks[k];
+        match t.kind {
+            Kind::Word => {
+                let n = doc.n(k);
+                if phrase_stop(n) || (k + 1 < end && phrase_stop_pair(n, doc.n(k + 1))) {
+                    break;
+                }
+            }
+            Kind::Punct(',' | '&' | '/' | '-' | '\'' | '’') => {}
+            _ => break,
+        }
+        k += 1;
+    }
+    // No dangling separators or conjunctions at the end.
+    while k > i {
+        let t = &doc.toks[k - 1];
+        let n = doc.n(k - 1);
+        if t.is_word() && !matches!(n, "and" | "or" | "plus" | "as") {
+            break;
+        }
+        k -= 1;
+    }
+    k
+}
+
+/// A list of short noun phrases ("jazz and blues", "cats, dogs and horses"). Items that are
+/// pronouns or vague ("that idea") are dropped.
+pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
+    out.clear();
+    let i = skip_open(doc, i, end);
+    let e = phrase_end(doc, i, end);
+    if e <= i || e - i > 14 {
+        return;
+    }
+    split_items(doc, i, e, out);
+    if matches!(w(doc, e, end), "is" | "are" | "was" | "were") {
+        out.pop();
+    }
+    // "how they build on and tie into ...": a clause, not a list of things.
+    if matches!(
+        w(doc, i, end),
+        "how"
+            | "what"
+            | "why"
+            | "when"
+            | "where"
+            | "who"
+            | "it"
+            | "that"
+            | "this"
+            | "they"
+            | "he"
+            | "she"
+            | "you"
+            | "u"
+            | "we"
+    ) {
+        out.clear();
+        return;
+    }
+    out.retain_mut(|r| {
+        // Drop leading articles and determiners that carry no meaning here.
+        while r.a < r.b && matches!(doc.n(r.a), "a" | "an" | "the" | "both" | "some" | "all") {
+            if doc.n(r.a) == "all" && r.b - r.a == 1 {
+                break;
+            }
+            r.a += 1;
+        }
+        while r.b > r.a && !doc.toks[r.b - 1].is_word() {
+            r.b -= 1;
+        }
+        // "camping in": a dangling preposition.
+        while r.b > r.a + 1
+            && matches!(
+                doc.n(r.b - 1),
+                "in" | "on" | "at" | "with" | "for" | "of" | "to"
+            )
+        {
+            r.b -= 1;
+        }
+        if r.a >= r.b || r.b - r.a > 6 {
+            return false;
+        }
+        let first = doc.n(r.a);
+        if first == "to" {
+            // "I love to swim": the gerund is turned into an object by the caller; "to stay"
+            // alone says nothing.
+            let bare = r.b - r.a == 2
+                && matches!(
+                    doc.n(r.a + 1),
+                    "stay"
+                        | "go"
+                        | "be"
+                        | "do"
+                        | "get"
+                        | "have"
+                        | "see"
+                        | "say"
+                        | "know"
+                        | "think"
+                        | "make"
+                        | "take"
+                        | "come"
+                        | "try"
+                        | "use"
+                        | "keep"
+                );
+            // "I hate to end suddenly", "I hate to say it": manners, not a dislike.
+            let manners = matches!(
+                doc.n(r.a + 1),
+                "end"
+                    | "leave"
+                    | "say"
+                    | "interrupt"
+                    | "bother"
+                    | "break"
+                    | "admit"
+                    | "ask"
+                    | "cut"
+                    | "run"
+                    | "tell"
+                    | "disappoint"
+                    | "go"
+                    | "bring"
+                    | "hear"
+                    | "see"
+                    | "be"
+            );
+            let bare = bare || manners;
+            return r.b - r.a >= 2
+                && !bare
+                && !item_reject_first(doc.n(r.a + 1))
+                && !(r.a..r.b).any(|k| item_reject_any(doc.n(k)));
+        }
+        if item_reject_first(first) {
+            return false;
+        }
+        // "being" alone, "doing" alone: no activity named.
+        if r.b - r.a == 1
+            && matches!(
+                first,
+                "being"
+                    | "having"
+                    | "doing"
+                    | "getting"
+                    | "playing"
+                    | "going"
+                    | "making"
+                    | "trying"
+            )
+        {
+            return false;
+        }
+        !(r.a..r.b).any(|k| item_reject_any(doc.n(k)))
+    });
+}
+
+/// Object text of a list item, turning "to swim" into "swimming".
+pub(crate) fn item_text(doc: &Doc<'_>, r: R) -> String {
+    if doc.n(r.a) == "to" && r.b - r.a >= 2 {
+        // "to just spend time": the adverb is no part of the activity.
+        let a = if r.b - r.a > 2 && doc.toks[r.a + 1].class & FILLER != 0 {
+            r.a + 2
+        } else {
+            r.a + 1
+        };
+        // "to Latin dance": a word before the verb, "Latin dancing".
+        if r.b - a == 2 && !lx::is_activity_verb(doc.n(a)) && lx::is_activity_verb(doc.n(a + 1)) {
+            return gerund_phrase(doc, R { a, b: r.b });
+        }
+        let r = R { a: a - 1, b: r.b };
+        let verb = doc.s(r.a + 1);
+        let mut s = gerund(verb);
+        if r.b - r.a > 2 {
+            s.push(' ');
+            s.push_str(&join(doc, R { a: r.a + 2, b: r.b }));
+        }
+        return s;
+    }
+    join(doc, r)
+}
+
+/// A list item whose first word is a bare verb ("hike", "spend time"), as an activity:
+/// "hiking", "spending time".
+pub(crate) fn gerund_phrase(doc: &Doc<'_>, r: R) -> String {
+    // "thrift shop": a noun and the verb, "thrift shopping".
+    if r.b - r.a == 2 && !lx::is_activity_verb(doc.n(r.a)) {
+        let mut s = join(doc, R { a: r.a, b: r.a + 1 });
+        s.push(' ');
+        s.push_str(&gerund(doc.s(r.a + 1)));
+        return s;
+    }
+    let mut s = gerund(doc.s(r.a));
+    if r.b - r.a > 1 {
+        s.push(' ');
+        s.push_str(&join(doc, R { a: r.a + 1, b: r.b }));
+    }
+    s
+}
+
+pub(crate) fn is_vowel(c: u8) -> bool {
+    matches!(c, b'a' | b'e' | b'i' | b'o' | b'u')
+}
+
+/// English -ing form of a base verb, good enough for hobbies ("swim" → "swimming").
+pub(crate) fn gerund(verb: &str) -> String {
+    let lower = verb.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    let n = b.len();
+    let mut s = String::with_capacity(verb.len() + 4);
+    if !verb.is_ascii() || n < 2 {
+        s.push_str(verb);
+        s.push_str("ing");
+        return s;
+    }
+    if lower == "be" || lower == "see" || lower.ends_with("ee") || lower.ends_with("ye") {
+        s.push_str(verb);
+    } else if lower.ends_with("ie") {
+        s.push_str(&verb[..n - 2]);
+        s.push('y');
+    } else if lower.ends_with('e') && !lower.ends_with("oe") {
+        s.push_str(&verb[..n - 1]);
+    } else {
+        s.push_str(verb);
+        let vowels = b.iter().filter(|&&c| is_vowel(c)).count();
+        let last = b[n - 1];
+        if n <= 4
+            && vowels == 1
+            && n >= 3
+            && !is_vowel(last)
+            && is_vowel(b[n - 2])
+            && !is_vowel(b[n - 3])
+            && !matches!(last, b'w' | b'x' | b'y')
+        {
+            s.push(last as char);
+        }
+    }
+    s.push_str("ing");
+    s
+}
+
+// ---------------------------------------------------------------- languages
+
+/// Languages in a list ("English, French and a little German"), qualifiers stripped.
+pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
+    out.clear();
+    let i = skip_open(doc, i, end);
+    let mut e = i;
+    while e < end {
+        let t = &doc.toks[e];
+        if t.is_word() {
+            if matches!(
+                doc.n(e),
+                "fluently"
+                    | "natively"
+                    | "well"
+                    | "fine"
+                    | "at"
+                    | "with"
+                    | "since"
+                    | "but"
+                    | "because"
+                    | "as"
+                    | "now"
+                    | "too"
+                    | "pretty"
+                    | "very"
+                    | "when"
+                    | "i"
+                    | "though"
+                    | "lol"
+                    | "haha"
+            ) {
+                break;
+            }
+            // Only languages, their qualifiers and varieties, and list words belong to the list.
+            let n = doc.n(e);
+            let part = lx::is_language(n)
+                || gazetteer::is_language(n)
+                || lx::is_language_qualifier(n)
+                || lx::is_demonym_or_creed(n)
+                || matches!(
+                    n,
+                    "and"
+                        | "or"
+                        | "sign"
+                        | "language"
+                        | "languages"
+                        | "standard"
+                        | "modern"
+                        | "classical"
+                        | "ancient"
+                        | "simplified"
+                        | "traditional"
+                        | "castilian"
+                        | "levantine"
+                        | "egyptian"
+                        | "swiss"
+                        | "old"
+                        | "british"
+                        | "american"
+                );
+            if !part {
+                break;
+            }
+        } else if !t.is_punct(',') && !t.is_punct('&') && !t.is_punct('/') {
+            break;
+        }
+        e += 1;
+    }
+    if e <= i || e - i > 16 {
+        return;
+    }
+    split_items(doc, i, e, out);
+    // "korean english cambodian": languages one after another, without commas.
+    let mut k = 0;
+    while k < out.len() {
+        let r = out[k];
+        let lang = |j: usize| {
+            let n = doc.n(j);
+            lx::is_language(n) || (gazetteer::is_language(n) && !lx::is_demonym_or_creed(n))
+        };
+        if r.b - r.a >= 2 && (r.a..r.b).all(lang) {
+            out.splice(k..=k, (r.a..r.b).map(|j| R { a: j, b: j + 1 }));
+            k += r.b - r.a;
+        } else {
+            k += 1;
+        }
+    }
+    out.retain_mut(|r| {
+        while r.a < r.b && (!doc.toks[r.a].is_word() || lx::is_language_qualifier(doc.n(r.a))) {
+            r.a += 1;
+        }
+        while r.b > r.a && !doc.toks[r.b - 1].is_word() {
+            r.b -= 1;
+        }
+        if r.a >= r.b || r.b - r.a > 3 {
+            return false;
+        }
+        let head = doc.n(r.b - 1);
+        let sign = head == "language" && r.b - r.a >= 2 && doc.n(r.b - 2) == "sign";
+        if !lx::is_language(head) && !gazetteer::is_language(head) && !sign {
+            return false;
+        }
+        // Words before the head must read as varieties ("Brazilian Portuguese").
+        let last_mod = if sign { r.b - 2 } else { r.b - 1 };
+        (r.a..last_mod).all(|k| {
+            let n = doc.n(k);
+            lx::is_demonym_or_creed(n)
+                || matches!(
+                    n,
+                    "american"
+                        | "standard"
+                        | "modern"
+                        | "classical"
+                        | "ancient"
+                        | "simplified"
+                        | "traditional"
+                        | "castilian"
+                        | "levantine"
+                        | "egyptian"
+                        | "swiss"
+                        | "old"
+                        | "british"
+                )
+        })
+    });
+}
