@@ -4,6 +4,8 @@
 
 mod common;
 
+use memlink_actors::extract::EXTRACTOR_VERSION;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -192,7 +194,7 @@ fn supersession_keeps_history_and_answers_at() {
     assert_eq!(source["span"]["text"], "my name is Anna");
     assert_eq!(source["rule_id"], "name.my_name_is");
     assert_eq!(source["extractor"]["name"], "rules");
-    assert_eq!(source["extractor"]["version"], 1);
+    assert_eq!(source["extractor"]["version"], EXTRACTOR_VERSION);
     assert!(source["confidence"].as_f64().unwrap() > 0.5);
     assert_eq!(detail["supersedes"].as_array().unwrap().len(), 1);
     assert_eq!(detail["supersedes"][0]["id"], ana_fact["id"]);
@@ -945,18 +947,22 @@ fn reextract_replaces_old_versions_and_is_idempotent() {
     assert_eq!(removed["object"], "coffee");
     let restamped = changes.iter().find(|c| c["change"] == "restamped").unwrap();
     assert_eq!(restamped["previous_version"], 0);
-    assert_eq!(restamped["extractor_version"], 1);
+    assert_eq!(restamped["extractor_version"], EXTRACTOR_VERSION);
 
     assert_eq!(
         values(&facts(&daemon, "rex", "")),
         pairs(&[("likes", "tea"), ("name", "Rex")])
     );
     assert_eq!(
-        env.count("SELECT count(*) FROM fact_sources WHERE extractor_version <> 1"),
+        env.count(&format!(
+            "SELECT count(*) FROM fact_sources WHERE extractor_version <> {EXTRACTOR_VERSION}"
+        )),
         0
     );
     assert_eq!(
-        env.count("SELECT count(*) FROM facts WHERE extractor_version <> 1"),
+        env.count(&format!(
+            "SELECT count(*) FROM facts WHERE extractor_version <> {EXTRACTOR_VERSION}"
+        )),
         0
     );
     assert_eq!(
