@@ -32,3 +32,20 @@ CREATE TABLE reconcile_cursors (
     PRIMARY KEY (stream, grp)
 );
 CREATE INDEX IF NOT EXISTS dead_letters_event_idx ON dead_letters (event_id);
+
+-- Crash-loop immunity without a write per entry: a fresh batch is marked in flight by one row,
+-- removed in the batch's effects transaction. Entries taken over from a consumer whose process
+-- died are found here and get a marker each (inflight_entries), as before.
+CREATE TABLE inflight_batches (
+    id        uuid PRIMARY KEY,
+    stream    text NOT NULL,
+    grp       text NOT NULL,
+    owner     uuid NOT NULL,
+    entry_ids text[] NOT NULL,
+    marked_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The event that stored a message (for naming both sides of a reused message id), written in
+-- the same row write that marks it processed. Messages are folded into their chat's watermark
+-- in that same transaction, so folded_at is set with processed_at.
+ALTER TABLE messages ADD COLUMN processed_event_id uuid;

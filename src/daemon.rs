@@ -124,19 +124,23 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let escalate = Arc::new(move |reason: String| {
         let _ = escalate_tx.send(reason);
     });
-    let specs: Vec<ChildSpec> = child_specs(&config, &pg, &bus, &status, &ambient)
-        .into_iter()
-        .filter(|spec| {
-            // The reconciler re-publishes outbox rows: relay work.
-            if spec.name == memlink_actors::relay::NAME
-                || spec.name == memlink_actors::reconciler::NAME
-            {
-                opts.role.runs_relay()
-            } else {
-                opts.role.runs_worker()
-            }
-        })
-        .collect();
+    // Who this process is: its heartbeat row, and the owner of its in-flight markers (so a
+    // marker's owner can be told alive or dead from the heartbeats).
+    let identity = Arc::new(identity(&config, opts.role));
+    let specs: Vec<ChildSpec> =
+        child_specs(&config, &pg, &bus, &status, &ambient, identity.instance_id)
+            .into_iter()
+            .filter(|spec| {
+                // The reconciler re-publishes outbox rows: relay work.
+                if spec.name == memlink_actors::relay::NAME
+                    || spec.name == memlink_actors::reconciler::NAME
+                {
+                    opts.role.runs_relay()
+                } else {
+                    opts.role.runs_worker()
+                }
+            })
+            .collect();
     let supervision = SupervisorConfig {
         intensity: config.restart_intensity,
         period: config.restart_period,
@@ -159,7 +163,6 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     }
 
     // The first heartbeat before "ready", so a peer never sees this process ready and absent.
-    let identity = Arc::new(identity(&config, opts.role));
     let mut restart_window = RestartWindow::new(heartbeat::RESTART_WINDOW);
     let board = status.snapshot();
     let recent = restart_window.record(std::time::Instant::now(), &board);
@@ -320,6 +323,7 @@ fn child_specs(
     bus: &RedisBus,
     status: &StatusBoard,
     ambient: &Ambient,
+    instance: uuid::Uuid,
 ) -> Vec<ChildSpec> {
     let store = Arc::new(PgStore::new(pg.clone()));
     let bus: Arc<dyn StreamBus> = Arc::new(bus.clone());
@@ -355,8 +359,9 @@ fn child_specs(
             config.stream.clone(),
             config.group.clone(),
         )),
-        // One identity per process: a marker left under another identity means that process died.
-        owner: ambient.ids.new_id(),
+        // One identity per process, its heartbeat's: a marker left under another identity
+        // whose heartbeat has stopped means that process died.
+        owner: instance,
         ambient: ambient.clone(),
         status: status.clone(),
         config: WorkerConfig {

@@ -3,6 +3,8 @@
 
 mod common;
 
+use memlink_actors::extract::EXTRACTOR_VERSION;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -312,7 +314,7 @@ fn valid_llm_facts_are_added_with_provenance_and_a_title_replaces_the_fallback()
                 "hiking".into(),
                 "likes.like".into(),
                 "rules".into(),
-                1
+                EXTRACTOR_VERSION
             ),
             (
                 "likes".into(),
@@ -333,7 +335,7 @@ fn valid_llm_facts_are_added_with_provenance_and_a_title_replaces_the_fallback()
                 "Ana".into(),
                 "name.my_name_is".into(),
                 "rules".into(),
-                1
+                EXTRACTOR_VERSION
             ),
         ]
     );
@@ -462,14 +464,14 @@ fn invalid_answers_leave_the_rules_result_and_log_why() {
                 "Lisbon".into(),
                 "location.live_in".into(),
                 "rules".into(),
-                1
+                EXTRACTOR_VERSION
             ),
             (
                 "name".into(),
                 "Bea".into(),
                 "name.my_name_is".into(),
                 "rules".into(),
-                1
+                EXTRACTOR_VERSION
             ),
         ]
     );
@@ -556,7 +558,7 @@ fn timeouts_are_retried_then_marked_failed_and_the_fallbacks_stay() {
             "Cy".into(),
             "name.my_name_is".into(),
             "rules".into(),
-            1
+            EXTRACTOR_VERSION
         )]
     );
     assert_eq!(
@@ -825,7 +827,7 @@ fn a_draining_daemon_hands_its_claims_back_for_the_next_one() {
                 "dog".into(),
                 "pet.have".into(),
                 "rules".into(),
-                1
+                EXTRACTOR_VERSION
             ),
         ]
     );

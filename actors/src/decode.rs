@@ -50,6 +50,7 @@ pub enum Reason {
     InvalidRole,
     AggregateMismatch,
     DuplicateEventId,
+    MessageIdConflict,
     StoreRejected,
     Panic,
     MaxDeliveries,
@@ -57,7 +58,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::InvalidUuid,
         Reason::InvalidTimestamp,
         Reason::InvalidJson,
@@ -73,6 +74,7 @@ impl Reason {
         Reason::InvalidRole,
         Reason::AggregateMismatch,
         Reason::DuplicateEventId,
+        Reason::MessageIdConflict,
         Reason::StoreRejected,
         Reason::Panic,
         Reason::MaxDeliveries,
@@ -96,6 +98,7 @@ impl Reason {
             Reason::InvalidRole => "invalid_role",
             Reason::AggregateMismatch => "aggregate_mismatch",
             Reason::DuplicateEventId => "duplicate_event_id",
+            Reason::MessageIdConflict => "message_id_conflict",
             Reason::StoreRejected => "store_rejected",
             Reason::Panic => "panic",
             Reason::MaxDeliveries => "max_deliveries",

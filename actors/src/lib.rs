@@ -38,6 +38,7 @@ pub mod plan;
 pub mod ports;
 pub mod reconciler;
 pub mod relay;
+pub mod settle;
 pub mod status;
 pub mod supervisor;
 pub mod testkit;

@@ -98,6 +98,8 @@ pub struct PlannedMessage {
 pub struct EffectBatch {
     pub messages: Vec<PlannedMessage>,
     pub dead_letters: Vec<DeadLetter>,
+    /// The in-flight marker of the entries being applied, removed in the same transaction.
+    pub inflight: Option<Uuid>,
 }
 
 impl EffectBatch {

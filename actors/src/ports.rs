@@ -152,10 +152,19 @@ pub trait StreamBus: Send + Sync {
 /// Which stream entries are being handled right now, by which process. An entry found in
 /// flight under another process was being handled when that process died: after enough such
 /// deaths it is quarantined instead of handled again (crash-loop immunity).
+///
+/// A fresh batch costs one marker for the whole batch ([`InflightLedger::mark_batch`]),
+/// removed in the batch's own effects transaction; only entries taken over from another
+/// consumer get a marker each.
 #[async_trait]
 pub trait InflightLedger: Send + Sync {
-    /// Marks `ids` as handled by `owner` (this process) and returns, per id in order, how many
-    /// processes have died while handling it (a marker left by another owner counts one more).
+    /// Marks a batch of fresh entries as handled by `owner` (this process), under `marker`,
+    /// before they are handled. The batch's effects transaction removes it
+    /// ([`crate::plan::EffectBatch::inflight`]).
+    async fn mark_batch(&self, owner: Uuid, marker: Uuid, ids: &[String]) -> Result<(), PortError>;
+    /// Marks `ids` (taken over from another consumer) as handled by `owner` and returns, per
+    /// id in order, how many processes have died while handling it (a marker, or a batch
+    /// marker, left by another owner counts one more).
     async fn mark_in_flight(&self, owner: Uuid, ids: &[String]) -> Result<Vec<u32>, PortError>;
     /// Removes the markers of entries that are done (committed and acked).
     async fn clear_in_flight(&self, ids: &[String]) -> Result<(), PortError>;

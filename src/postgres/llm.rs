@@ -297,6 +297,7 @@ pub async fn store_facts(
     model: &str,
 ) -> Result<Option<usize>, PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
+    let st = conn.statements();
     let tx = conn.transaction().await.map_err(classify)?;
     let status: Option<String> = tx
         .query_opt(LOCK_ENRICHMENT, &[&job.message_id])
@@ -368,6 +369,7 @@ pub async fn store_facts(
     if !added.is_empty() || !removed.is_empty() {
         memory::rebuild(
             &tx,
+            &st,
             Changes {
                 added,
                 removed,

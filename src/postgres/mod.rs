@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod dlq;
+pub mod effects;
 pub mod listen;
 pub mod llm;
 pub mod memory;

@@ -12,6 +12,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 
 use bb8_postgres::PostgresConnectionManager;
+use memlink_actors::ports::PortError;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Error, GenericClient, Socket, Statement};
 
@@ -33,6 +34,43 @@ impl StatementCache {
         let s = client.prepare(sql).await?;
         self.lock().insert(sql, s.clone());
         Ok(s)
+    }
+
+    /// Prepares, side by side, whichever of `sqls` this connection has not prepared yet, so
+    /// that [`StatementCache::cached`] then has them all. Statements taken from the cache and
+    /// issued side by side are sent in the order they were issued; a statement still to be
+    /// prepared would be sent only after its preparation, out of that order.
+    pub async fn ensure<C: GenericClient + Sync>(
+        &self,
+        client: &C,
+        sqls: &[&'static str],
+    ) -> Result<(), Error> {
+        let missing: Vec<&'static str> = {
+            let map = self.lock();
+            sqls.iter()
+                .copied()
+                .filter(|s| !map.contains_key(s))
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let prepared =
+            futures_util::future::try_join_all(missing.iter().map(|sql| client.prepare(sql)))
+                .await?;
+        let mut map = self.lock();
+        for (sql, s) in missing.into_iter().zip(prepared) {
+            map.insert(sql, s);
+        }
+        Ok(())
+    }
+
+    /// A statement [`StatementCache::ensure`] prepared. One it did not is a bug in the
+    /// caller's list, refused as permanent (any test that runs the path finds it).
+    pub fn cached(&self, sql: &'static str) -> Result<Statement, PortError> {
+        self.lock().get(sql).cloned().ok_or_else(|| {
+            PortError::permanent("postgres", "a statement was used before it was prepared")
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Statement>> {

@@ -32,15 +32,42 @@ impl PgInflight {
     }
 }
 
-/// A marker left by another owner means that process died handling the entry: count it and
-/// take the marker over. Our own markers, and parked ones (nil owner), count nothing.
+/// A marker left by another owner that is gone (`$6`) means that process died handling the
+/// entry: count it and take the marker over. An owner still alive was only slow, and lost
+/// the entry to the reclaim: no death. Our own markers, and parked ones (nil owner), count
+/// nothing.
 const MARK_IN_FLIGHT: &str = "
     INSERT INTO inflight_entries AS i (stream, grp, entry_id, owner)
     SELECT $1, $2, e, $3 FROM unnest($4::text[]) AS e
     ON CONFLICT (stream, grp, entry_id) DO UPDATE
-       SET crashes = i.crashes + CASE WHEN i.owner <> EXCLUDED.owner AND i.owner <> $5 THEN 1 ELSE 0 END,
+       SET crashes = i.crashes + CASE
+               WHEN i.owner <> EXCLUDED.owner AND i.owner <> $5 AND i.owner = ANY($6::uuid[])
+               THEN 1 ELSE 0 END,
            owner = EXCLUDED.owner, marked_at = now()
  RETURNING entry_id, crashes";
+
+/// The owners of these entries' markers, with what their heartbeats say.
+const MARKER_OWNERS: &str = "
+    SELECT DISTINCT i.owner, h.host, h.pid,
+           coalesce(h.stopped_at IS NULL AND h.last_seen > now() - make_interval(secs => h.interval_secs * 3), false)
+      FROM inflight_entries i LEFT JOIN heartbeats h ON h.instance_id = i.owner
+     WHERE i.stream = $1 AND i.grp = $2 AND i.entry_id = ANY($3)";
+
+const MARK_BATCH: &str = "
+    INSERT INTO inflight_batches (id, stream, grp, owner, entry_ids) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (id) DO NOTHING";
+
+/// Entries being taken over that a batch marker names: the whole batch gets a marker per
+/// entry under the batch's owner (the rest are counted when they are taken over too), and the
+/// batch marker goes.
+const SPREAD_BATCHES: &str = "
+    WITH found AS (
+        DELETE FROM inflight_batches b
+         WHERE b.stream = $1 AND b.grp = $2 AND b.entry_ids && $3::text[]
+     RETURNING b.owner, b.entry_ids)
+    INSERT INTO inflight_entries (stream, grp, entry_id, owner)
+    SELECT $1, $2, e, f.owner FROM found f, unnest(f.entry_ids) AS e
+    ON CONFLICT (stream, grp, entry_id) DO NOTHING";
 
 const PARK_IN_FLIGHT: &str =
     "UPDATE inflight_entries SET owner = $4 WHERE stream = $1 AND grp = $2 AND entry_id = ANY($3)";
@@ -50,19 +77,57 @@ const CLEAR_IN_FLIGHT: &str =
 
 #[async_trait]
 impl InflightLedger for PgInflight {
+    async fn mark_batch(&self, owner: Uuid, marker: Uuid, ids: &[String]) -> Result<(), PortError> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        let st = conn.statements();
+        st.ensure(&**conn, &[MARK_BATCH]).await.map_err(classify)?;
+        conn.execute(
+            &st.cached(MARK_BATCH)?,
+            &[&marker, &self.stream, &self.group, &owner, &ids],
+        )
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
     async fn mark_in_flight(&self, owner: Uuid, ids: &[String]) -> Result<Vec<u32>, PortError> {
         // One row per id: ON CONFLICT DO UPDATE may touch a row once per statement.
         let mut unique: Vec<String> = ids.to_vec();
         unique.sort();
         unique.dedup();
-        let conn = self.pool.get().await.map_err(pool_error)?;
-        let rows = conn
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let tx = conn.transaction().await.map_err(classify)?;
+        tx.execute(SPREAD_BATCHES, &[&self.stream, &self.group, &unique])
+            .await
+            .map_err(classify)?;
+        let here = crate::config::hostname();
+        let gone: Vec<Uuid> = tx
+            .query(MARKER_OWNERS, &[&self.stream, &self.group, &unique])
+            .await
+            .map_err(classify)?
+            .iter()
+            .filter(|r| {
+                let (host, pid, fresh): (Option<String>, Option<i32>, bool) =
+                    (r.get(1), r.get(2), r.get(3));
+                !owner_alive(host.as_deref(), pid, fresh, &here)
+            })
+            .map(|r| r.get(0))
+            .collect();
+        let rows = tx
             .query(
                 MARK_IN_FLIGHT,
-                &[&self.stream, &self.group, &owner, &unique, &Uuid::nil()],
+                &[
+                    &self.stream,
+                    &self.group,
+                    &owner,
+                    &unique,
+                    &Uuid::nil(),
+                    &gone,
+                ],
             )
             .await
             .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
         let by_id: std::collections::HashMap<String, i32> =
             rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(ids
@@ -91,6 +156,29 @@ impl InflightLedger for PgInflight {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+/// Whether a marker's owner still runs: on this host its process is asked directly (a killed
+/// process is gone at once, long before its heartbeat goes stale); elsewhere its heartbeat
+/// must be fresh. An owner without a heartbeat row is gone.
+fn owner_alive(host: Option<&str>, pid: Option<i32>, heartbeat_fresh: bool, here: &str) -> bool {
+    match (host, pid) {
+        (Some(host), Some(pid)) if host == here => heartbeat_fresh && process_running(pid),
+        (Some(_), Some(_)) => heartbeat_fresh,
+        _ => false,
+    }
+}
+
+/// Whether a process with this pid runs on this host (and is not a zombie).
+fn process_running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
     }
 }
 

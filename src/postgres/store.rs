@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memlink_actors::checksum::Checksum;
-use memlink_actors::decode::{OutboxRow, Reason, Rejection};
+use memlink_actors::decode::OutboxRow;
 use memlink_actors::domain::MessageId;
-use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage};
+use memlink_actors::plan::DeadLetter;
 use memlink_actors::ports::{
-    ApplyOutcome, ClaimWork, ClaimedRow, EffectStore, FoldOutcome, OutboxStore, PortError,
-    Settlement, UnreadableRow, WatermarkStore,
+    ClaimWork, ClaimedRow, FoldOutcome, OutboxStore, PortError, Settlement, UnreadableRow,
+    WatermarkStore,
 };
 use tokio_postgres::Transaction;
 use uuid::Uuid;
@@ -30,6 +30,10 @@ pub struct PgStore {
 impl PgStore {
     pub fn new(pool: PgPool) -> PgStore {
         PgStore { pool }
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 }
 
@@ -91,7 +95,8 @@ impl OutboxStore for PgStore {
                 return Ok(());
             }
             tx.execute(MARK_DEAD, &[&dead]).await.map_err(classify)?;
-            insert_dead_letters(&tx, &letters, &HashMap::new()).await
+            let stmt = tx.prepare(INSERT_DEAD_LETTERS).await.map_err(classify)?;
+            insert_dead_letters(&tx, &stmt, &letters, &HashMap::new()).await
         };
         futures_util::try_join!(relayed, rejected)?;
         tx.commit().await.map_err(classify)?;
@@ -126,7 +131,7 @@ pub(crate) fn read_outbox_row(r: &tokio_postgres::Row) -> ClaimedRow {
     })
 }
 
-const INSERT_DEAD_LETTERS: &str = "
+pub(crate) const INSERT_DEAD_LETTERS: &str = "
     INSERT INTO dead_letters (id, received_at, source, source_ref, event_id, event_type, reason, detail,
                               raw, raw_len, chat_id, delivery_count, first_seen, last_seen, actor, payload)
     SELECT u.id, u.received_at, u.source, u.source_ref, u.event_id, u.event_type, u.reason, u.detail,
@@ -149,10 +154,12 @@ const INSERT_DEAD_LETTERS: &str = "
            payload = CASE WHEN dead_letters.source = 'outbox' AND dead_letters.status = 'replayed'
                           THEN EXCLUDED.payload ELSE dead_letters.payload END";
 
-/// Records dead letters; a letter for a source already recorded only updates `last_seen`.
-/// `chats` maps a letter id to the chat it concerns, when known.
-async fn insert_dead_letters(
+/// Records dead letters with [`INSERT_DEAD_LETTERS`] (prepared on the transaction's
+/// connection); a letter for a source already recorded only updates `last_seen`. `chats` maps
+/// a letter id to the chat it concerns, when known.
+pub(crate) async fn insert_dead_letters(
     tx: &Transaction<'_>,
+    stmt: &tokio_postgres::Statement,
     letters: &[DeadLetter],
     chats: &HashMap<Uuid, Uuid>,
 ) -> Result<(), PortError> {
@@ -189,7 +196,7 @@ async fn insert_dead_letters(
     let actors = col(&|d| Some(d.actor.to_owned()));
     let payloads: Vec<Option<Vec<u8>>> = letters.iter().map(|d| d.payload.clone()).collect();
     tx.execute(
-        INSERT_DEAD_LETTERS,
+        stmt,
         &[
             &ids,
             &received,
@@ -229,215 +236,6 @@ pub(crate) fn no_nul(s: &str) -> String {
     } else {
         s.to_owned()
     }
-}
-
-const RECORD_PROCESSED_EVENTS: &str = "
-    INSERT INTO processed_events (event_id, message_id, chat_id, digest, stream_entry_id)
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bytea[], $5::text[])
-    ON CONFLICT (event_id) DO NOTHING
- RETURNING event_id";
-
-const PROCESSED_DIGESTS: &str =
-    "SELECT event_id, digest FROM processed_events WHERE event_id = ANY($1)";
-
-const ENSURE_CHATS: &str = "
-    INSERT INTO chats (id) SELECT id FROM unnest($1::uuid[]) AS u(id) ORDER BY id
-    ON CONFLICT (id) DO NOTHING";
-
-const MARK_MESSAGES_PROCESSED: &str = "
-    INSERT INTO messages (id, chat_id, user_id, role, content, created_at, processed_at)
-    SELECT u.id, u.chat_id, u.user_id, u.role, u.content, u.created_at, now()
-      FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-           AS u(id, chat_id, user_id, role, content, created_at)
-     ORDER BY u.id
-    ON CONFLICT (id) DO UPDATE SET processed_at = now() WHERE messages.processed_at IS NULL
- RETURNING id";
-
-/// The earliest user message gives the fallback title, whatever order events arrive in.
-const OFFER_FALLBACK_TITLES: &str = "
-    UPDATE chats c
-       SET title = u.title, title_source = 'fallback', title_message_at = u.at, title_message_id = u.message_id
-      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[]) AS u(chat_id, title, at, message_id)
-     WHERE c.id = u.chat_id
-       AND c.title_source IS DISTINCT FROM 'llm'
-       AND (c.title_message_at IS NULL OR (u.at, u.message_id) < (c.title_message_at, c.title_message_id))";
-
-#[async_trait]
-impl EffectStore for PgStore {
-    async fn apply_batch(&self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
-        let mut conn = self.pool.get().await.map_err(pool_error)?;
-        let tx = conn.transaction().await.map_err(classify)?;
-        let mut outcome = ApplyOutcome {
-            dead_lettered: batch.dead_letters.clone(),
-            ..ApplyOutcome::default()
-        };
-        // For the end-to-end latency histogram, observed once the effects are committed.
-        let mut fresh_created = Vec::new();
-        if !batch.messages.is_empty() {
-            let fresh = record_processed(&tx, &batch.messages, &mut outcome).await?;
-            apply_effects(&tx, &fresh).await?;
-            outcome.applied = fresh.len();
-            fresh_created.extend(fresh.iter().map(|m| m.event.created_at));
-        }
-        insert_dead_letters(&tx, &outcome.dead_lettered, &HashMap::new()).await?;
-        tx.commit().await.map_err(classify)?;
-        crate::telemetry::effects_committed(&fresh_created);
-        Ok(outcome)
-    }
-}
-
-/// Records the batch's events; returns the messages whose effects are owed now. Events seen
-/// before are duplicates (or, with another payload, dead letters).
-async fn record_processed<'a>(
-    tx: &Transaction<'_>,
-    messages: &'a [PlannedMessage],
-    outcome: &mut ApplyOutcome,
-) -> Result<Vec<&'a PlannedMessage>, PortError> {
-    let event_ids: Vec<Uuid> = messages.iter().map(|m| m.event.event_id.0).collect();
-    let message_ids: Vec<Uuid> = messages.iter().map(|m| m.event.message_id.0).collect();
-    let chat_ids: Vec<Uuid> = messages.iter().map(|m| m.event.chat_id.0).collect();
-    let digests: Vec<Vec<u8>> = messages.iter().map(|m| m.digest.to_vec()).collect();
-    let entries: Vec<Option<String>> = messages.iter().map(|m| m.stream_entry_id.clone()).collect();
-    let inserted: HashSet<Uuid> = tx
-        .query(
-            RECORD_PROCESSED_EVENTS,
-            &[&event_ids, &message_ids, &chat_ids, &digests, &entries],
-        )
-        .await
-        .map_err(classify)?
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut fresh = Vec::new();
-    let mut taken = HashSet::new();
-    let mut repeated = Vec::new();
-    for m in messages {
-        let id = m.event.event_id.0;
-        if inserted.contains(&id) && taken.insert(id) {
-            fresh.push(m);
-        } else {
-            repeated.push(m);
-        }
-    }
-    if !repeated.is_empty() {
-        let ids: Vec<Uuid> = repeated.iter().map(|m| m.event.event_id.0).collect();
-        let stored: HashMap<Uuid, Vec<u8>> = tx
-            .query(PROCESSED_DIGESTS, &[&ids])
-            .await
-            .map_err(classify)?
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        for m in repeated {
-            let same = stored
-                .get(&m.event.event_id.0)
-                .is_some_and(|d| d.as_slice() == m.digest.as_slice());
-            if same {
-                outcome.duplicates += 1;
-            } else {
-                outcome.dead_lettered.push(conflict_letter(m));
-            }
-        }
-    }
-    Ok(fresh)
-}
-
-fn conflict_letter(m: &PlannedMessage) -> DeadLetter {
-    let detail = format!(
-        "event_id {} was already processed with a different payload",
-        m.event.event_id
-    );
-    memlink_actors::plan::dead_letter_for_message(
-        m,
-        Rejection::new(Reason::DuplicateEventId, detail),
-        // Derived, so a redelivered conflict maps onto the same letter.
-        Uuid::new_v5(&m.event.event_id.0, &m.digest),
-        memlink_actors::worker::NAME,
-        Utc::now(),
-    )
-}
-
-/// Messages, facts and titles for events applied for the first time.
-async fn apply_effects(tx: &Transaction<'_>, fresh: &[&PlannedMessage]) -> Result<(), PortError> {
-    if fresh.is_empty() {
-        return Ok(());
-    }
-    // Forgetting (see `memory`): takes the batch's user locks, then leaves out the events of
-    // forgotten users and messages. Those stay recorded as processed, so they are acked and
-    // never retried, but store nothing.
-    let kept = super::memory::drop_forgotten(tx, fresh).await?;
-    let fresh = kept.as_slice();
-    if fresh.is_empty() {
-        return Ok(());
-    }
-    // One row per message: two events may carry the same message.
-    let mut by_message: BTreeMap<Uuid, &PlannedMessage> = BTreeMap::new();
-    for m in fresh {
-        by_message.entry(m.event.message_id.0).or_insert(m);
-    }
-    let msgs: Vec<&PlannedMessage> = by_message.values().copied().collect();
-    let chat_ids: Vec<Uuid> = msgs
-        .iter()
-        .map(|m| m.event.chat_id.0)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    tx.execute(ENSURE_CHATS, &[&chat_ids])
-        .await
-        .map_err(classify)?;
-
-    let ids: Vec<Uuid> = msgs.iter().map(|m| m.event.message_id.0).collect();
-    let m_chats: Vec<Uuid> = msgs.iter().map(|m| m.event.chat_id.0).collect();
-    let users: Vec<&str> = msgs.iter().map(|m| m.event.user_id.as_str()).collect();
-    let roles: Vec<&str> = msgs.iter().map(|m| m.event.role.as_str()).collect();
-    let contents: Vec<&str> = msgs.iter().map(|m| m.event.content.as_str()).collect();
-    let created: Vec<DateTime<Utc>> = msgs.iter().map(|m| m.event.created_at).collect();
-    let newly_processed: HashSet<Uuid> = tx
-        .query(
-            MARK_MESSAGES_PROCESSED,
-            &[&ids, &m_chats, &users, &roles, &contents, &created],
-        )
-        .await
-        .map_err(classify)?
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect();
-    let owed: Vec<&PlannedMessage> = msgs
-        .into_iter()
-        .filter(|m| newly_processed.contains(&m.event.message_id.0))
-        .collect();
-    // Statements and the facts derived from them: see `memory::rebuild`.
-    super::memory::apply_facts(tx, &owed).await?;
-    offer_titles(tx, &owed).await
-}
-
-async fn offer_titles(tx: &Transaction<'_>, owed: &[&PlannedMessage]) -> Result<(), PortError> {
-    // Per chat, the earliest candidate in this batch; the UPDATE compares with what is stored.
-    let mut best: BTreeMap<Uuid, (&PlannedMessage, &str)> = BTreeMap::new();
-    for m in owed {
-        let Some(title) = m.title_candidate.as_deref() else {
-            continue;
-        };
-        let key = (m.event.created_at, m.event.message_id.0);
-        best.entry(m.event.chat_id.0)
-            .and_modify(|cur| {
-                if key < (cur.0.event.created_at, cur.0.event.message_id.0) {
-                    *cur = (m, title);
-                }
-            })
-            .or_insert((m, title));
-    }
-    if best.is_empty() {
-        return Ok(());
-    }
-    let chats: Vec<Uuid> = best.keys().copied().collect();
-    let titles: Vec<&str> = best.values().map(|(_, t)| *t).collect();
-    let at: Vec<DateTime<Utc>> = best.values().map(|(m, _)| m.event.created_at).collect();
-    let mids: Vec<Uuid> = best.values().map(|(m, _)| m.event.message_id.0).collect();
-    tx.execute(OFFER_FALLBACK_TITLES, &[&chats, &titles, &at, &mids])
-        .await
-        .map_err(classify)?;
-    Ok(())
 }
 
 const CLAIM_UNFOLDED: &str = "

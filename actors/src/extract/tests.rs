@@ -87,7 +87,8 @@ fn fact_kind_serialises_snake_case() {
 #[test]
 fn extractor_identity() {
     assert_eq!(EXTRACTOR_NAME, "rules");
-    assert_eq!(EXTRACTOR_VERSION, 1);
+    // Version 2: the casual-chat rules (lower case, contractions, gazetteers).
+    assert_eq!(EXTRACTOR_VERSION, 2);
 }
 
 // ---------------------------------------------------------------- predicates

@@ -74,6 +74,8 @@ impl WorkerActor {
                     report.applied,
                     report.duplicates,
                 );
+                // Each message applied was folded into its chat's watermark in the same commit.
+                crate::observe::folded(report.applied);
                 crate::observe::round(
                     self.deps.name,
                     report.applied + report.duplicates + report.dead_letters.len(),

@@ -84,11 +84,19 @@ pub struct PreparedRound {
     pub panicked: bool,
 }
 
+/// Entries read, with their delivery counts, and whether they were taken over from another
+/// consumer (rather than read fresh).
+#[derive(Debug, Clone)]
+pub struct ReadEntries {
+    pub entries: Vec<(RawEntry, u64)>,
+    pub reclaimed: bool,
+}
+
 /// Work carried into the next round.
 #[derive(Debug, Clone)]
 pub enum Carry {
     /// Entries read but not yet planned: suspects handled one per round, or a ledger failure.
-    Read(Vec<(RawEntry, u64)>),
+    Read(ReadEntries),
     /// A planned batch whose commit or ack failed transiently: retried as is, not re-read.
     Prepared(PreparedRound),
 }
@@ -163,19 +171,31 @@ pub fn prepare(
 /// One round: take over idle entries when due, else read new ones; mark them in flight;
 /// quarantine the ones that already killed processes; plan; commit; ack; unmark.
 pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: bool) -> RoundReport {
-    let entries = match carry {
-        Some(Carry::Prepared(p)) => return commit_round(deps, p, None).await,
-        Some(Carry::Read(entries)) => entries,
+    let read = match carry {
+        Some(Carry::Prepared(p)) => return commit_round(deps, p, None, false).await,
+        Some(Carry::Read(read)) => read,
         None => match read_entries(deps, reclaim_due).await {
-            Ok(entries) if entries.is_empty() => return RoundReport::idle(),
-            Ok(entries) => entries,
+            Ok(read) if read.entries.is_empty() => return RoundReport::idle(),
+            Ok(read) => read,
             Err(e) => return RoundReport::failing(e, None),
         },
     };
+    if !read.reclaimed {
+        return fresh_round(deps, read).await;
+    }
+    let entries = read.entries;
     let ids: Vec<String> = entries.iter().map(|(e, _)| e.id.clone()).collect();
     let crashes = match deps.ledger.mark_in_flight(deps.owner, &ids).await {
         Ok(c) => c,
-        Err(e) => return RoundReport::failing(e, Some(Carry::Read(entries))),
+        Err(e) => {
+            return RoundReport::failing(
+                e,
+                Some(Carry::Read(ReadEntries {
+                    entries,
+                    reclaimed: true,
+                })),
+            )
+        }
     };
     let Triage {
         now,
@@ -188,7 +208,13 @@ pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: boo
             let mut all = now;
             all.extend(quarantined.into_iter().map(|(e, d, _)| (e, d)));
             all.extend(later);
-            return RoundReport::failing(e, Some(Carry::Read(all)));
+            return RoundReport::failing(
+                e,
+                Some(Carry::Read(ReadEntries {
+                    entries: all,
+                    reclaimed: true,
+                })),
+            );
         }
     }
     let mut prepared = prepare(now, deps.name, &deps.ambient);
@@ -202,8 +228,24 @@ pub async fn run_round(deps: &WorkerDeps, carry: Option<Carry>, reclaim_due: boo
             &deps.ambient,
         ));
     }
-    let later = (!later.is_empty()).then_some(Carry::Read(later));
-    commit_round(deps, prepared, later).await
+    let later = (!later.is_empty()).then_some(Carry::Read(ReadEntries {
+        entries: later,
+        reclaimed: true,
+    }));
+    commit_round(deps, prepared, later, true).await
+}
+
+/// Fresh entries: one marker for the batch, committed before anything is handled; the
+/// batch's effects transaction removes it.
+async fn fresh_round(deps: &WorkerDeps, read: ReadEntries) -> RoundReport {
+    let ids: Vec<String> = read.entries.iter().map(|(e, _)| e.id.clone()).collect();
+    let marker = deps.ambient.ids.new_id();
+    if let Err(e) = deps.ledger.mark_batch(deps.owner, marker, &ids).await {
+        return RoundReport::failing(e, Some(Carry::Read(read)));
+    }
+    let mut prepared = prepare(read.entries, deps.name, &deps.ambient);
+    prepared.batch.inflight = Some(marker);
+    commit_round(deps, prepared, None, false).await
 }
 
 /// Entries of a round, by what happens to them.
@@ -266,11 +308,13 @@ fn triage(entries: Vec<(RawEntry, u64)>, crashes: &[u32], deps: &WorkerDeps) -> 
     }
 }
 
-/// Commits a planned round, acks it, clears its in-flight markers.
+/// Commits a planned round, acks it, clears its in-flight markers (taken-over entries have
+/// one each; a fresh batch's marker went with its effects).
 async fn commit_round(
     deps: &WorkerDeps,
     prepared: PreparedRound,
     later: Option<Carry>,
+    reclaimed: bool,
 ) -> RoundReport {
     let full = prepared.ack_ids.len() >= deps.config.batch_size;
     let outcome = match deps.store.apply_batch(&prepared.batch).await {
@@ -291,9 +335,11 @@ async fn commit_round(
         };
         return RoundReport::failing(e, Some(Carry::Prepared(ack_only)));
     }
-    if let Err(e) = deps.ledger.clear_in_flight(&prepared.ack_ids).await {
-        // A stale marker only matters if this process dies, and the entry is acked: harmless.
-        log::debug!(target: "memlink::worker", "event=inflight_clear_failed error={:?}", e.message);
+    if reclaimed {
+        if let Err(e) = deps.ledger.clear_in_flight(&prepared.ack_ids).await {
+            // A stale marker only matters if this process dies, and the entry is acked: harmless.
+            log::debug!(target: "memlink::worker", "event=inflight_clear_failed error={:?}", e.message);
+        }
     }
     RoundReport {
         pace: if full || prepared.panicked || later.is_some() {
@@ -309,10 +355,7 @@ async fn commit_round(
     }
 }
 
-async fn read_entries(
-    deps: &WorkerDeps,
-    reclaim_due: bool,
-) -> Result<Vec<(RawEntry, u64)>, PortError> {
+async fn read_entries(deps: &WorkerDeps, reclaim_due: bool) -> Result<ReadEntries, PortError> {
     let cfg = &deps.config;
     if reclaim_due {
         let claimed = deps
@@ -320,14 +363,20 @@ async fn read_entries(
             .claim_idle(cfg.reclaim_idle, cfg.batch_size)
             .await?;
         if !claimed.is_empty() {
-            return Ok(claimed
-                .into_iter()
-                .map(|r| (r.entry, r.deliveries))
-                .collect());
+            return Ok(ReadEntries {
+                entries: claimed
+                    .into_iter()
+                    .map(|r| (r.entry, r.deliveries))
+                    .collect(),
+                reclaimed: true,
+            });
         }
     }
     let fresh = deps.bus.read_new(cfg.batch_size, cfg.block).await?;
-    Ok(fresh.into_iter().map(|e| (e, 1)).collect())
+    Ok(ReadEntries {
+        entries: fresh.into_iter().map(|e| (e, 1)).collect(),
+        reclaimed: false,
+    })
 }
 
 /// A batch the store refused as a whole: apply its messages one by one so that only the
@@ -349,6 +398,7 @@ async fn apply_isolating(
         let single = EffectBatch {
             messages: vec![m.clone()],
             dead_letters: Vec::new(),
+            inflight: None,
         };
         match deps.store.apply_batch(&single).await {
             Ok(o) => {
@@ -366,9 +416,11 @@ async fn apply_isolating(
             )),
         }
     }
+    // The marker goes with the last transaction: until then the batch is still in flight.
     let letters = EffectBatch {
         messages: Vec::new(),
         dead_letters: dead,
+        inflight: batch.inflight,
     };
     let o = deps.store.apply_batch(&letters).await.map_err(|e| {
         // A dead letter the store refuses is our bug, not the input's: keep retrying it

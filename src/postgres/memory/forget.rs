@@ -148,6 +148,7 @@ pub async fn forget_message(
     message_id: Uuid,
 ) -> Result<Option<(DateTime<Utc>, MessageForgotten)>, PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
+    let st = conn.statements();
     let tx = conn.transaction().await.map_err(classify)?;
     let Some(found) = tx
         .query_opt(FIND_MESSAGE, &[&message_id, &chat_id])
@@ -173,6 +174,7 @@ pub async fn forget_message(
         .unwrap_or_default();
     let rebuilt = rebuild(
         &tx,
+        &st,
         Changes {
             removed: statements,
             ..Changes::default()

@@ -9,13 +9,11 @@
 //! forgotten user's or message's data, and never put message content into logs or the
 //! forget audit.
 
-mod apply;
 mod forget;
 mod read;
 mod reextract;
 pub mod statements;
 
-pub use apply::{apply_facts, drop_forgotten};
 pub use forget::{forget_message, forget_user, MessageForgotten, UserForgotten};
 pub use read::*;
 pub use reextract::{reextract, ReextractReport, StatementChange};

@@ -95,11 +95,12 @@ pub async fn reextract(
         .map(|r| r.get(0))
         .collect();
     for user in users {
+        let st = conn.statements();
         let tx = conn.transaction().await.map_err(classify)?;
         lock_users(&tx, &[user.as_str()]).await?;
         let changes = reextract_user(&tx, &user, since, &mut report).await?;
         // A dry run does the same work, so its fact counts are exact, then rolls it back.
-        let rebuilt = rebuild(&tx, changes).await?;
+        let rebuilt = rebuild(&tx, &st, changes).await?;
         report.facts_written += rebuilt.facts_written as u64;
         report.facts_deleted += rebuilt.facts_deleted.len() as u64;
         if dry_run {

@@ -9,14 +9,17 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use memlink_actors::memory::window::{self, Changes, Loaded, Neighbourhood, Outcome, Request};
-use memlink_actors::memory::{Fact, Kind, Scope, Statement};
+use memlink_actors::memory::window::{
+    self, Changes, Loaded, Neighbourhood, Outcome, Request, Writes,
+};
+use memlink_actors::memory::{Fact, Kind, Statement};
 use memlink_actors::ports::PortError;
 use serde_json::Value;
 use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
 
 use crate::postgres::classify;
+use crate::postgres::pool::StatementCache;
 
 /// The statement columns every read returns, in [`statement_from_row`]'s order.
 macro_rules! statement_columns {
@@ -291,58 +294,123 @@ pub struct Rebuilt {
     pub facts_deleted: HashSet<Uuid>,
 }
 
+impl Rebuilt {
+    fn of(changes: &Changes, w: &Writes) -> Rebuilt {
+        Rebuilt {
+            statements_added: w.insert.len(),
+            statements_removed: w.delete_statements.len(),
+            touched_by_removal: changes.removed.iter().filter_map(|s| s.fact_id).collect(),
+            facts_written: w.upsert_facts.len(),
+            facts_deleted: w.delete_facts.iter().copied().collect(),
+        }
+    }
+}
+
+/// The statements [`first_reads`] and [`plan`] run (see [`StatementCache::ensure`]).
+pub const READS: &[&str] = &[
+    NEIGHBOURS_ONE,
+    NEIGHBOURS_MANY,
+    TAKEN_FACT_IDS,
+    MESSAGE_IDENTITIES,
+    LEGACY_PAIRS,
+    PAIR_STATEMENTS,
+];
+
+/// The statements [`write`] runs.
+pub const WRITES: &[&str] = &[
+    UPSERT_FACTS,
+    DELETE_STATEMENTS,
+    INSERT_STATEMENTS,
+    RESTAMP_STATEMENTS,
+    MOVE_STATEMENTS,
+    DELETE_FACTS,
+];
+
 /// Applies `changes` to the statements and the facts derived from them, reading only around
 /// the changes. The caller holds the users' locks.
-pub async fn rebuild(tx: &Transaction<'_>, changes: Changes) -> Result<Rebuilt, PortError> {
+pub async fn rebuild(
+    tx: &Transaction<'_>,
+    st: &StatementCache,
+    changes: Changes,
+) -> Result<Rebuilt, PortError> {
     if changes.is_empty() {
         return Ok(Rebuilt::default());
     }
-    let mut loaded = Loaded::default();
-    let mut requests = window::requests(&changes);
-    let mut check: Vec<Uuid> = changes.added.iter().map(|s| s.id).collect();
-    let mut messages = window::messages_to_check(&changes);
-    let (first, legacy) = futures_util::try_join!(
-        load(tx, &requests, &check, &messages),
-        legacy_pairs(tx, &changes)
+    st.ensure(tx, READS).await.map_err(classify)?;
+    st.ensure(tx, WRITES).await.map_err(classify)?;
+    let first = first_reads(tx, st, &changes).await?;
+    let writes = plan(tx, st, &changes, first).await?;
+    write(tx, st, &writes).await?;
+    Ok(Rebuilt::of(&changes, &writes))
+}
+
+/// What the first round trip of a change read.
+pub struct FirstReads {
+    loaded: Loaded,
+    legacy: HashSet<(String, String)>,
+}
+
+/// The first reads a change needs, in one round trip (issued side by side with the caller's
+/// own statements when it joins this future with them).
+pub async fn first_reads(
+    tx: &Transaction<'_>,
+    st: &StatementCache,
+    changes: &Changes,
+) -> Result<FirstReads, PortError> {
+    if changes.is_empty() {
+        return Ok(FirstReads {
+            loaded: Loaded::default(),
+            legacy: HashSet::new(),
+        });
+    }
+    let requests = window::requests(changes);
+    let check: Vec<Uuid> = changes.added.iter().map(|s| s.id).collect();
+    let messages = window::messages_to_check(changes);
+    let (loaded, legacy) = futures_util::try_join!(
+        load(tx, st, &requests, &check, &messages),
+        legacy_pairs(tx, st, changes)
     )?;
-    loaded.extend(first);
+    Ok(FirstReads { loaded, legacy })
+}
+
+/// Plans the writes of a change from its first reads, reading more where they do not settle
+/// it (wider windows, derived ids, timelines stored before V8).
+pub async fn plan(
+    tx: &Transaction<'_>,
+    st: &StatementCache,
+    changes: &Changes,
+    first: FirstReads,
+) -> Result<Writes, PortError> {
+    let FirstReads { mut loaded, legacy } = first;
+    if changes.is_empty() {
+        return Ok(Writes::default());
+    }
     if !legacy.is_empty() {
         // Read whole, these replace their windows.
         loaded
             .neighbourhoods
             .retain(|scope, _| !legacy.contains(&(scope.user_id.clone(), scope.predicate.clone())));
-        let (statements, facts) = pair_statements(tx, &legacy).await?;
+        let (statements, facts) = pair_statements(tx, st, &legacy).await?;
         loaded.facts.extend(facts.into_iter().map(|f| (f.id, f)));
         loaded
             .neighbourhoods
-            .extend(window::whole_timelines(statements, &changes));
+            .extend(window::whole_timelines(statements, changes));
     }
-    let writes = loop {
-        match window::plan(&changes, &loaded) {
-            Outcome::Done(w) => break w,
+    loop {
+        match window::plan(changes, &loaded) {
+            Outcome::Done(w) => return Ok(w),
             Outcome::More(need) => {
-                requests = need.requests;
-                check = need.check;
-                messages = Vec::new();
+                let more = load(tx, st, &need.requests, &need.check, &[]).await?;
+                loaded.extend(more);
             }
         }
-        let more = load(tx, &requests, &check, &messages).await?;
-        loaded.extend(more);
-    };
-    let out = Rebuilt {
-        statements_added: writes.insert.len(),
-        statements_removed: writes.delete_statements.len(),
-        touched_by_removal: changes.removed.iter().filter_map(|s| s.fact_id).collect(),
-        facts_written: writes.upsert_facts.len(),
-        facts_deleted: writes.delete_facts.iter().copied().collect(),
-    };
-    write(tx, &writes).await?;
-    Ok(out)
+    }
 }
 
 /// Reads the neighbourhoods, id checks and identities a plan asked for, in one round trip.
 async fn load(
     tx: &Transaction<'_>,
+    st: &StatementCache,
     requests: &[Request],
     check: &[Uuid],
     messages: &[Uuid],
@@ -378,12 +446,18 @@ async fn load(
         .iter()
         .map(|r| r.scope.value.as_deref().unwrap_or(""))
         .collect();
+    let (s_one, s_many, s_taken, s_ids) = (
+        st.cached(NEIGHBOURS_ONE)?,
+        st.cached(NEIGHBOURS_MANY)?,
+        st.cached(TAKEN_FACT_IDS)?,
+        st.cached(MESSAGE_IDENTITIES)?,
+    );
     let one_rows = async {
         if one.is_empty() {
             return Ok(Vec::new());
         }
         tx.query(
-            NEIGHBOURS_ONE,
+            &s_one,
             &[
                 &o.users,
                 &o.predicates,
@@ -402,7 +476,7 @@ async fn load(
             return Ok(Vec::new());
         }
         tx.query(
-            NEIGHBOURS_MANY,
+            &s_many,
             &[
                 &m.users,
                 &m.predicates,
@@ -421,13 +495,13 @@ async fn load(
         if check.is_empty() {
             return Ok(Vec::new());
         }
-        tx.query(TAKEN_FACT_IDS, &[&check]).await
+        tx.query(&s_taken, &[&check]).await
     };
     let identities = async {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        tx.query(MESSAGE_IDENTITIES, &[&messages]).await
+        tx.query(&s_ids, &[&messages]).await
     };
     let (one_rows, many_rows, taken, identities) =
         futures_util::try_join!(one_rows, many_rows, taken, identities).map_err(classify)?;
@@ -457,7 +531,7 @@ async fn load(
             n.after.sort_by_key(|s| s.said_key());
             n.before_complete = n.before.len() < req.before;
             n.after_complete = n.after.len() < req.after;
-            loaded.neighbourhoods.insert(scope_of(req), n);
+            loaded.neighbourhoods.insert(req.scope.clone(), n);
         }
     }
     let taken: HashSet<Uuid> = taken.iter().map(|r| r.get(0)).collect();
@@ -486,8 +560,10 @@ async fn load(
 /// caller's transaction re-derives them whole).
 async fn legacy_pairs(
     tx: &Transaction<'_>,
+    st: &StatementCache,
     changes: &Changes,
 ) -> Result<HashSet<(String, String)>, PortError> {
+    let stmt = st.cached(LEGACY_PAIRS)?;
     let pairs: HashSet<(&str, &str)> = changes
         .added
         .iter()
@@ -497,7 +573,7 @@ async fn legacy_pairs(
         .collect();
     let (users, predicates): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
     Ok(tx
-        .query(LEGACY_PAIRS, &[&users, &predicates])
+        .query(&stmt, &[&users, &predicates])
         .await
         .map_err(classify)?
         .iter()
@@ -508,14 +584,16 @@ async fn legacy_pairs(
 /// Every statement of these timelines, with the facts they point at.
 async fn pair_statements(
     tx: &Transaction<'_>,
+    st: &StatementCache,
     pairs: &HashSet<(String, String)>,
 ) -> Result<(Vec<Statement>, Vec<Fact>), PortError> {
+    let stmt = st.cached(PAIR_STATEMENTS)?;
     let (users, predicates): (Vec<&str>, Vec<&str>) =
         pairs.iter().map(|(u, p)| (u.as_str(), p.as_str())).unzip();
     let mut statements = Vec::new();
     let mut facts = Vec::new();
     for r in tx
-        .query(PAIR_STATEMENTS, &[&users, &predicates])
+        .query(&stmt, &[&users, &predicates])
         .await
         .map_err(classify)?
     {
@@ -527,54 +605,64 @@ async fn pair_statements(
     Ok((statements, facts))
 }
 
-fn scope_of(r: &Request) -> Scope {
-    r.scope.clone()
-}
-
-/// Writes a plan: facts first (statements point at them), then statements, then the facts
-/// no statement points at any more. Independent statements go out in one round trip.
-async fn write(tx: &Transaction<'_>, w: &window::Writes) -> Result<(), PortError> {
-    if !w.upsert_facts.is_empty() {
-        upsert_facts(tx, &w.upsert_facts).await?;
-    }
+/// Writes a plan in one round trip, in this order on the connection: facts first (statements
+/// point at them), statements removed (a statement removed and said again, by re-extraction
+/// or an LLM answer replacing the rules', frees its identity before it is inserted), added,
+/// restamped and moved, then the facts no statement points at any more. The statements must
+/// be [`StatementCache::ensure`]d ([`WRITES`]).
+pub async fn write(tx: &Transaction<'_>, st: &StatementCache, w: &Writes) -> Result<(), PortError> {
+    let facts = async {
+        if w.upsert_facts.is_empty() {
+            return Ok(0);
+        }
+        upsert_facts(tx, &st.cached(UPSERT_FACTS)?, &w.upsert_facts).await
+    };
+    let delete = async {
+        if w.delete_statements.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(&st.cached(DELETE_STATEMENTS)?, &[&w.delete_statements])
+            .await
+            .map_err(classify)
+    };
     let insert = async {
         if w.insert.is_empty() {
             return Ok(0);
         }
-        write_statements(tx, INSERT_STATEMENTS, &w.insert).await
+        write_statements(tx, &st.cached(INSERT_STATEMENTS)?, &w.insert).await
     };
     let restamp = async {
         if w.restamp.is_empty() {
             return Ok(0);
         }
-        write_statements(tx, RESTAMP_STATEMENTS, &w.restamp).await
+        write_statements(tx, &st.cached(RESTAMP_STATEMENTS)?, &w.restamp).await
     };
     let moves = async {
         if w.moves.is_empty() {
             return Ok(0);
         }
         let (ids, facts): (Vec<Uuid>, Vec<Uuid>) = w.moves.iter().copied().unzip();
-        tx.execute(MOVE_STATEMENTS, &[&ids, &facts]).await
+        tx.execute(&st.cached(MOVE_STATEMENTS)?, &[&ids, &facts])
+            .await
+            .map_err(classify)
     };
-    let delete = async {
-        if w.delete_statements.is_empty() {
+    let doomed = async {
+        if w.delete_facts.is_empty() {
             return Ok(0);
         }
-        tx.execute(DELETE_STATEMENTS, &[&w.delete_statements]).await
-    };
-    // A statement removed and said again (re-extraction, an LLM answer replacing the rules')
-    // frees its identity before it is inserted: the delete completes first.
-    delete.await.map_err(classify)?;
-    futures_util::try_join!(insert, restamp, moves).map_err(classify)?;
-    if !w.delete_facts.is_empty() {
-        tx.execute(DELETE_FACTS, &[&w.delete_facts])
+        tx.execute(&st.cached(DELETE_FACTS)?, &[&w.delete_facts])
             .await
-            .map_err(classify)?;
-    }
+            .map_err(classify)
+    };
+    futures_util::try_join!(facts, delete, insert, restamp, moves, doomed)?;
     Ok(())
 }
 
-async fn upsert_facts(tx: &Transaction<'_>, rows: &[Fact]) -> Result<(), PortError> {
+async fn upsert_facts(
+    tx: &Transaction<'_>,
+    stmt: &tokio_postgres::Statement,
+    rows: &[Fact],
+) -> Result<u64, PortError> {
     let ids: Vec<Uuid> = rows.iter().map(|f| f.id).collect();
     let users: Vec<&str> = rows.iter().map(|f| f.user_id.as_str()).collect();
     let predicates: Vec<&str> = rows.iter().map(|f| f.predicate.as_str()).collect();
@@ -598,7 +686,7 @@ async fn upsert_facts(tx: &Transaction<'_>, rows: &[Fact]) -> Result<(), PortErr
     let versions: Vec<i32> = rows.iter().map(|f| f.extractor_version).collect();
     let confidence: Vec<f32> = rows.iter().map(|f| f.confidence).collect();
     tx.execute(
-        UPSERT_FACTS,
+        stmt,
         &[
             &ids,
             &users,
@@ -622,16 +710,15 @@ async fn upsert_facts(tx: &Transaction<'_>, rows: &[Fact]) -> Result<(), PortErr
         ],
     )
     .await
-    .map_err(classify)?;
-    Ok(())
+    .map_err(classify)
 }
 
 /// One statement shape for inserts and restamps: every column, in table order.
 async fn write_statements(
     tx: &Transaction<'_>,
-    sql: &str,
+    stmt: &tokio_postgres::Statement,
     rows: &[Statement],
-) -> Result<u64, tokio_postgres::Error> {
+) -> Result<u64, PortError> {
     let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
     let facts: Vec<Option<Uuid>> = rows.iter().map(|s| s.fact_id).collect();
     let users: Vec<&str> = rows.iter().map(|s| s.user_id.as_str()).collect();
@@ -650,7 +737,7 @@ async fn write_statements(
     let versions: Vec<i32> = rows.iter().map(|s| s.extractor_version).collect();
     let confidence: Vec<f32> = rows.iter().map(|s| s.confidence).collect();
     tx.execute(
-        sql,
+        stmt,
         &[
             &ids,
             &facts,
@@ -672,6 +759,7 @@ async fn write_statements(
         ],
     )
     .await
+    .map_err(classify)
 }
 
 /// The stored statements of these messages, by message.
