@@ -411,3 +411,80 @@ fn an_event_the_database_refuses_is_dead_lettered_on_first_failure() {
             .then_some(())
     });
 }
+
+/// One message id in several events: the same message again is a duplicate (nothing new is
+/// stored, nothing is lost); other content, or another chat, under that id is a conflict,
+/// dead-lettered as `message_id_conflict` naming both events, and the first stays as it was.
+#[test]
+fn a_reused_message_id_is_a_conflict_not_swallowed() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[]);
+    let (chat, other_chat, message) = (new_uuid(), new_uuid(), new_uuid());
+    let first_event = new_uuid();
+    let said = |chat: &str, content: &str| {
+        message_payload(chat, &message, "rue", content, json!(1769067099))
+    };
+    env.xadd_message(&first_event, &said(&chat, "My name is Rue."));
+    eventually("the first processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 1)
+            .then_some(())
+    });
+    let again = new_uuid();
+    env.xadd_message(&again, &said(&chat, "My name is Rue."));
+    let other_content = new_uuid();
+    let conflict_content = env.xadd_message(&other_content, &said(&chat, "My name is Eve."));
+    let other_chat_event = new_uuid();
+    let conflict_chat = env.xadd_message(&other_chat_event, &said(&other_chat, "My name is Rue."));
+    eventually("both conflicts dead-lettered", LONG, || {
+        (env.count("SELECT count(*) FROM dead_letters WHERE reason = 'message_id_conflict'") == 2)
+            .then_some(())
+    });
+    let mut pg = env.pg();
+    for (entry, event) in [
+        (&conflict_content, &other_content),
+        (&conflict_chat, &other_chat_event),
+    ] {
+        let detail: String = pg
+            .query_one(
+                "SELECT detail FROM dead_letters WHERE source_ref = $1",
+                &[entry],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            detail.contains(&first_event) && detail.contains(event.as_str()),
+            "names both events: {detail}"
+        );
+    }
+    eventually("nothing pending", LONG, || {
+        (daemon.status()["stream"]["pending"] == 0).then_some(())
+    });
+    assert_eq!(
+        env.count("SELECT count(*) FROM dead_letters"),
+        2,
+        "the repeat of the same message is a duplicate, not a letter"
+    );
+    let content: String = pg
+        .query_one(
+            "SELECT content FROM messages WHERE id = $1::text::uuid",
+            &[&message],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(content, "My name is Rue.", "the first message stays");
+    assert_eq!(env.count("SELECT count(*) FROM facts"), 1);
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 1);
+    let (_, letters) = daemon.get("/admin/dead-letters?reason=message_id_conflict");
+    assert_eq!(letters["total"], 2, "{letters}");
+    let metrics = ureq::get(&daemon.url("/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "memlink_dead_letters_total{reason=\"message_id_conflict\",actor=\"worker\"} 2"
+        ),
+        "counted: {metrics}"
+    );
+}
