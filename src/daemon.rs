@@ -1,6 +1,8 @@
 //! Builds the daemon from its configuration and runs it until a signal or an escalation:
-//! pools, migrations, the consumer group, the supervision tree, the outbox listener, HTTP,
-//! and the systemd notifications, in that order.
+//! PostgreSQL and migrations, the supervision tree, the outbox listener, HTTP and the systemd
+//! notifications, in that order. Redis is not waited for: the consumer group is created and
+//! the actors that need Redis are started when it first answers, while HTTP already accepts
+//! messages into the outbox.
 //!
 //! It owns the process's lifecycle decisions (what to start, when to drain, which exit code)
 //! and nothing else: no pipeline logic lives here.
@@ -12,11 +14,13 @@ use actix::{Actor, Addr, Supervisor};
 use memlink_actors::backoff::ExponentialBackoff;
 use memlink_actors::messages::{Drain, Wake};
 use memlink_actors::pace::Pacer;
-use memlink_actors::ports::{Ambient, StreamBus};
+use memlink_actors::ports::{Ambient, PortError, StreamBus};
 use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
 use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
-use memlink_actors::status::StatusBoard;
-use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
+use memlink_actors::status::{ActorState, StatusBoard};
+use memlink_actors::supervisor::{
+    ChildLink, ChildSpec, RootSupervisor, StartDeferred, SupervisorConfig,
+};
 use memlink_actors::watermark::{WatermarkActor, WatermarkConfig, WatermarkDeps};
 use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
 use tokio::signal::unix::{signal, SignalKind};
@@ -52,8 +56,25 @@ pub struct RunOptions {
     pub role: Role,
 }
 
-/// Retries `f` until it succeeds or `deadline` passes, logging each failure.
-async fn with_retries<T, E: std::fmt::Display, F, Fut>(
+/// Whether a startup step may succeed on another try.
+trait Retryable: std::fmt::Display {
+    fn retryable(&self) -> bool;
+}
+
+impl Retryable for postgres::PgError {
+    fn retryable(&self) -> bool {
+        postgres::PgError::retryable(self)
+    }
+}
+
+impl Retryable for PortError {
+    fn retryable(&self) -> bool {
+        true
+    }
+}
+
+/// Retries `f` until it succeeds, fails for good, or `deadline` passes, logging each failure.
+async fn with_retries<T, E: Retryable, F, Fut>(
     what: &str,
     deadline: Duration,
     mut f: F,
@@ -67,7 +88,7 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(e) if start.elapsed() + delay < deadline => {
+            Err(e) if e.retryable() && start.elapsed() + delay < deadline => {
                 log::warn!(target: "memlink::daemon", "event=startup_retry what={what} error={:?}", e.to_string());
                 actix_web::rt::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
@@ -85,11 +106,16 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     actix_web::rt::spawn(telemetry::upkeep());
     let startup_deadline = Duration::from_secs(30);
 
-    let pg = postgres::build_pool(&config.database_url, 16)
+    // PostgreSQL is required: the outbox is the source of truth.
+    let connector = postgres::PgConnector::from_url(&config.database_url)
         .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    with_retries("postgres", startup_deadline, || connector.probe())
+        .await
+        .map_err(DaemonError::Unavailable)?;
+    let pg = connector.pool(16);
     if opts.migrate {
         let applied = with_retries("postgres migrations", startup_deadline, || {
-            postgres::migrate(&config.database_url)
+            postgres::migrate(&connector)
         })
         .await
         .map_err(DaemonError::Unavailable)?;
@@ -105,17 +131,19 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         return Err(DaemonError::SchemaBehind { found, expected });
     }
 
-    let redis_pool = redis_adapter::build_pool(&config.redis_url, 16)
-        .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    // Redis is not waited for: the actors that need it start when it first answers.
+    let redis_pool = redis_adapter::build_pool(
+        &config.redis_url,
+        config.redis_ca_file.as_deref(),
+        16,
+    )
+    .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
     let bus = RedisBus::new(
         redis_pool.clone(),
         config.stream.clone(),
         config.group.clone(),
         config.consumer.clone(),
     );
-    with_retries("redis", startup_deadline, || bus.ensure_group())
-        .await
-        .map_err(DaemonError::Unavailable)?;
 
     let status = StatusBoard::new();
     let ambient = system::ambient();
@@ -141,6 +169,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         period: config.restart_period,
         ..SupervisorConfig::default()
     };
+    let needs_redis: Vec<&'static str> = specs
+        .iter()
+        .map(|spec| spec.name)
+        .filter(|name| needs_redis(name))
+        .collect();
+    for name in &needs_redis {
+        status.waiting(name, "waiting for redis");
+    }
     let root = RootSupervisor::new(
         specs,
         supervision,
@@ -148,11 +184,12 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         ambient.clone(),
         escalate,
     )
+    .with_deferred(&needs_redis)
     .start();
 
     if opts.role.runs_relay() {
         actix_web::rt::spawn(postgres::listen::forward_notifications(
-            config.database_url.clone(),
+            connector.clone(),
             root.clone().recipient::<Wake>(),
         ));
     }
@@ -162,7 +199,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let mut restart_window = RestartWindow::new(heartbeat::RESTART_WINDOW);
     let board = status.snapshot();
     let recent = restart_window.record(std::time::Instant::now(), &board);
-    let bus_id = heartbeat::bus_id(&redis_pool, identity.bus_db).await;
+    // Redis may be down: the heartbeat names its server later rather than hold the start.
+    let bus_id = actix_web::rt::time::timeout(
+        Duration::from_millis(500),
+        heartbeat::bus_id(&redis_pool, identity.bus_db),
+    )
+    .await
+    .ok()
+    .flatten();
     match heartbeat::beat(
         &pg,
         &identity,
@@ -217,15 +261,18 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let server_handle = server.handle();
     let mut server_task = actix_web::rt::spawn(server);
     actix_web::rt::spawn(systemd::watchdog(root.clone()));
-    systemd::ready(&format!(
-        "role {}: {} running; http on {bound}",
-        opts.role,
-        status
-            .snapshot()
-            .iter()
-            .map(|a| a.name)
-            .collect::<Vec<_>>()
-            .join(", ")
+    let bound_text = bound.to_string();
+    systemd::ready(&status_line(opts.role, &status, &bound_text));
+    actix_web::rt::spawn(start_when_redis_answers(
+        Gate {
+            bus: bus.clone(),
+            root: root.clone(),
+            status: status.clone(),
+            redis: redact_url(&config.redis_url),
+            role: opts.role,
+            http: bound_text,
+        },
+        needs_redis,
     ));
     log::info!(target: "memlink::daemon", "event=ready role={} instance={} http={bound}", opts.role, identity.instance_id);
 
@@ -256,6 +303,79 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     }
     log::info!(target: "memlink::daemon", "event=stopped");
     outcome.map(|_| ())
+}
+
+/// The actors that cannot work without Redis (they publish to or read the stream).
+fn needs_redis(name: &str) -> bool {
+    name == memlink_actors::relay::NAME
+        || name == memlink_actors::reconciler::NAME
+        || memlink_actors::worker::NAMES.contains(&name)
+}
+
+/// systemd's `STATUS=` line: which actors run and which wait for Redis.
+fn status_line(role: Role, status: &StatusBoard, http: &str) -> String {
+    let board = status.snapshot();
+    let named = |waiting: bool| {
+        board
+            .iter()
+            .filter(|a| (a.state == ActorState::Waiting) == waiting)
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (running, waiting) = (named(false), named(true));
+    if waiting.is_empty() {
+        format!("role {role}: {running} running; http on {http}")
+    } else {
+        format!("role {role}: {running} running, {waiting} waiting for redis; http on {http}")
+    }
+}
+
+/// Creates the consumer group as soon as Redis answers, then starts the actors that need it.
+/// Until then HTTP serves and messages wait in the outbox; a failure is logged when it first
+/// happens and whenever its cause changes, and shown as the waiting actors' last error.
+async fn start_when_redis_answers(gate: Gate, waiting: Vec<&'static str>) {
+    if waiting.is_empty() {
+        return;
+    }
+    let Gate {
+        bus,
+        root,
+        status,
+        redis,
+        role,
+        http,
+    } = gate;
+    let started_at = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut last_error: Option<String> = None;
+    while let Err(e) = bus.ensure_group().await {
+        if last_error.as_deref() != Some(e.message.as_str()) {
+            log::warn!(target: "memlink::daemon", "event=redis_waiting redis={redis} actors={} error={:?}", waiting.join(","), e.message);
+            for name in &waiting {
+                status.waiting(name, &format!("waiting for redis: {}", e.message));
+            }
+            last_error = Some(e.message);
+        }
+        actix_web::rt::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+    let started = root.send(StartDeferred).await.unwrap_or(0);
+    if last_error.is_some() {
+        log::info!(target: "memlink::daemon", "event=redis_connected redis={redis} waited_ms={} started={started}", started_at.elapsed().as_millis());
+    }
+    systemd::status(&status_line(role, &status, &http));
+}
+
+/// What the Redis gate needs to start the waiting actors and say so.
+struct Gate {
+    bus: RedisBus,
+    root: Addr<RootSupervisor>,
+    status: StatusBoard,
+    /// The Redis URL, redacted.
+    redis: String,
+    role: Role,
+    http: String,
 }
 
 /// `MEMLINK_RECONCILE_AFTER_SECS` as set (the reconciler reads it; the heartbeat reports it).

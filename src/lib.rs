@@ -13,6 +13,8 @@
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
+//! - [`tls`]: the rustls client configurations for PostgreSQL, Redis and the LLM endpoint.
+//! - [`error_text`]: errors with their causes and without passwords, for operators.
 //! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
 //! - [`diagnose`], [`telemetry`], [`logging`]: self-diagnosis (findings), Prometheus
 //!   metrics, one-line text or JSON logs.
@@ -30,10 +32,12 @@ pub mod redis;
 pub mod reextract;
 pub mod system;
 pub mod systemd;
+pub mod tls;
 
 // Operations: roles, heartbeats, self-diagnosis, metrics, logs, doctor and verify.
 pub mod diagnose;
 pub mod doctor;
+pub mod error_text;
 pub mod heartbeat;
 pub mod logging;
 pub mod role;

@@ -1,4 +1,4 @@
-//! systemd integration: `READY=1` once everything is up, `STATUS=` lines, `STOPPING=1`, and a
+//! systemd integration: `READY=1` once PostgreSQL, the schema and HTTP are up, `STATUS=` lines, `STOPPING=1`, and a
 //! watchdog that pings only while every actor answers (a wedged actor stops the pings, so
 //! systemd restarts the service).
 //!
@@ -19,6 +19,11 @@ fn notify(states: &[NotifyState<'_>]) {
 
 pub fn ready(status: &str) {
     notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A new `STATUS=` line (e.g. once the actors that waited for Redis have started).
+pub fn status(status: &str) {
+    notify(&[NotifyState::Status(status)]);
 }
 
 pub fn stopping() {
