@@ -349,7 +349,14 @@ async fn start_when_redis_answers(gate: Gate, waiting: Vec<&'static str>) {
     let started_at = std::time::Instant::now();
     let mut delay = Duration::from_millis(100);
     let mut last_error: Option<String> = None;
-    while let Err(e) = bus.ensure_group().await {
+    loop {
+        let e = match bus.ping().await {
+            Ok(()) => match bus.ensure_group().await {
+                Ok(()) => break,
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
         if last_error.as_deref() != Some(e.message.as_str()) {
             log::warn!(target: "memlink::daemon", "event=redis_waiting redis={redis} actors={} error={:?}", waiting.join(","), e.message);
             for name in &waiting {

@@ -156,9 +156,17 @@ impl RedisBus {
         }
     }
 
+    /// PING over a connection of its own, so a failure names its real cause (refused,
+    /// a refused certificate, ...) where the pool would only time out.
     pub async fn ping(&self) -> Result<(), PortError> {
-        self.query(&redis::cmd("PING")).await.map_err(fail)?;
-        Ok(())
+        let ping = async {
+            let mut conn = self.pool.dedicated_connection().await?;
+            redis::cmd("PING").query_async::<()>(&mut conn).await
+        };
+        match actix_web::rt::time::timeout(Duration::from_secs(5), ping).await {
+            Ok(result) => result.map_err(fail),
+            Err(_) => Err(PortError::transient("redis", "no answer within 5 s")),
+        }
     }
 
     /// Length, pending count and lag of the group, for the admin surface.
