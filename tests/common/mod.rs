@@ -3,6 +3,8 @@
 //! after itself (database dropped, stream deleted, process killed).
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
