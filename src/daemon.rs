@@ -93,7 +93,14 @@ where
                 actix_web::rt::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(e) => {
+                let text = e.to_string();
+                return Err(if text.starts_with(what) {
+                    text
+                } else {
+                    format!("{what}: {text}")
+                });
+            }
         }
     }
 }
