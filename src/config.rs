@@ -574,6 +574,49 @@ mod tests {
     }
 
     #[test]
+    fn tls_settings_are_checked_when_loaded() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = BASE.to_vec();
+            v.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+            v.extend_from_slice(extra);
+            Config::from_lookup(&lookup(&v))
+        };
+        let e = with(&[("MEMLINK_REDIS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("MEMLINK_REDIS_CA_FILE is invalid") && e.contains("not rediss://"),
+            "{e}"
+        );
+        let e = with(&[
+            ("REDIS_URL", "rediss://:hunter2@cache:6380/0"),
+            ("MEMLINK_REDIS_CA_FILE", "/nonexistent/redis-ca.pem"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/nonexistent/redis-ca.pem") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let e = with(&[(
+            "DATABASE_URL",
+            "postgres://memlink:s3cret@db/memlink?sslmode=verify-everything",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("DATABASE_URL is invalid") && e.contains("sslmode") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let c = with(&[(
+            "DATABASE_URL",
+            "postgres://memlink:s3cret@db/memlink?sslmode=require",
+        )])
+        .unwrap();
+        assert!(c.database_url.ends_with("sslmode=require"));
+    }
+
+    #[test]
     fn redaction() {
         assert_eq!(
             redact_url("postgres://u:pw@h:5432/db"),

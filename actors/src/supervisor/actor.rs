@@ -116,7 +116,8 @@ impl Actor for RootSupervisor {
                 relaunches: 0,
             });
         }
-        log::info!(target: "memlink::supervisor", "event=supervisor_started children={}", self.links().count());
+        let waiting = self.children.len() - self.links().count();
+        log::info!(target: "memlink::supervisor", "event=supervisor_started children={} waiting={waiting}", self.children.len());
         ctx.run_interval(self.config.check_every, |act, _ctx| act.check_children());
     }
 }
