@@ -301,29 +301,30 @@ fn llm_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<LlmConfig>,
         }
     };
     let ca_file = path(env, vars::LLM_CA_FILE);
-    let tls = match (https, &ca_file) {
-        (true, ca) => Some(crate::tls::HttpsTrust::new(ca.as_deref()).map_err(|e| {
-            ConfigError::Invalid {
-                var: if ca.is_some() {
-                    vars::LLM_CA_FILE
-                } else {
-                    vars::LLM_BASE_URL
-                },
-                reason: e.to_string(),
+    let tls =
+        match (https, &ca_file) {
+            (true, ca) => Some(crate::tls::HttpsTrust::new(ca.as_deref()).map_err(|e| {
+                ConfigError::Invalid {
+                    var: if ca.is_some() {
+                        vars::LLM_CA_FILE
+                    } else {
+                        vars::LLM_BASE_URL
+                    },
+                    reason: e.to_string(),
+                }
+            })?),
+            (false, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    var: vars::LLM_CA_FILE,
+                    reason: format!(
+                        "is set but {} is not https:// ({})",
+                        vars::LLM_BASE_URL,
+                        redact_url(&raw_url)
+                    ),
+                })
             }
-        })?),
-        (false, Some(_)) => {
-            return Err(ConfigError::Invalid {
-                var: vars::LLM_CA_FILE,
-                reason: format!(
-                    "is set but {} is not https:// ({})",
-                    vars::LLM_BASE_URL,
-                    redact_url(&raw_url)
-                ),
-            })
-        }
-        (false, None) => None,
-    };
+            (false, None) => None,
+        };
     let model = required(env, vars::LLM_MODEL)?.trim().to_owned();
     if model.len() > 200 || model.chars().any(char::is_control) {
         return Err(ConfigError::Invalid {
@@ -581,9 +582,12 @@ mod tests {
             v.extend_from_slice(extra);
             Config::from_lookup(&lookup(&v))
         };
-        let e = with(&[("MEMLINK_REDIS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt")])
-            .unwrap_err()
-            .to_string();
+        let e = with(&[(
+            "MEMLINK_REDIS_CA_FILE",
+            "/etc/ssl/certs/ca-certificates.crt",
+        )])
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("MEMLINK_REDIS_CA_FILE is invalid") && e.contains("not rediss://"),
             "{e}"
@@ -605,7 +609,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.starts_with("DATABASE_URL is invalid") && e.contains("sslmode") && !e.contains("s3cret"),
+            e.starts_with("DATABASE_URL is invalid")
+                && e.contains("sslmode")
+                && !e.contains("s3cret"),
             "{e}"
         );
         let c = with(&[(

@@ -139,12 +139,9 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     }
 
     // Redis is not waited for: the actors that need it start when it first answers.
-    let redis_pool = redis_adapter::build_pool(
-        &config.redis_url,
-        config.redis_ca_file.as_deref(),
-        16,
-    )
-    .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    let redis_pool =
+        redis_adapter::build_pool(&config.redis_url, config.redis_ca_file.as_deref(), 16)
+            .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
     let bus = RedisBus::new(
         redis_pool.clone(),
         config.stream.clone(),

@@ -117,8 +117,7 @@ pub async fn gather(config: &Config, daemon: Option<DaemonFacts>) -> Snapshot {
 
 /// Connects once, for the real cause of a failure; the connector is reused for the pool.
 async fn probe_postgres(url: &str) -> Result<postgres::PgConnector, String> {
-    let connector =
-        postgres::PgConnector::from_url(url).map_err(|e| scrub(e.to_string(), url))?;
+    let connector = postgres::PgConnector::from_url(url).map_err(|e| scrub(e.to_string(), url))?;
     match actix_web::rt::time::timeout(CONNECT_TIMEOUT, connector.probe()).await {
         Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
         Ok(Err(e)) => Err(scrub(e.to_string(), url)),

@@ -557,7 +557,10 @@ fn started_before_redis_it_accepts_at_once_and_processes_each_message_once_redis
             "user",
             &format!("My name is Early{i}."),
         );
-        assert_eq!(code, 201, "accepted into the outbox while Redis is down: {body}");
+        assert_eq!(
+            code, 201,
+            "accepted into the outbox while Redis is down: {body}"
+        );
     }
     let status = all.status();
     for name in ["relay", "worker", "reconciler"] {

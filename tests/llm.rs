@@ -996,6 +996,10 @@ fn an_https_endpoint_is_used_with_its_certificate_verified() {
     assert_eq!(status, "failed");
     let error = error.unwrap_or_default();
     assert!(error.contains("certificate"), "{error}");
-    assert_eq!(fake.requests().len(), before, "nothing was sent to an unverified server");
+    assert_eq!(
+        fake.requests().len(),
+        before,
+        "nothing was sent to an unverified server"
+    );
     assert!(!daemon.log_text().contains("sk-tls-secret"));
 }

@@ -191,7 +191,10 @@ impl World {
     fn database_url(&self, ca: &Path) -> String {
         self.pg.url(
             PG_HOST,
-            &format!("hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}", ca.display()),
+            &format!(
+                "hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}",
+                ca.display()
+            ),
         )
     }
 
@@ -239,15 +242,17 @@ fn the_daemon_and_its_commands_work_end_to_end_over_tls() {
         (daemon.get("/readyz").0 == 200).then_some(())
     });
     let chat = new_uuid();
-    for (user, text) in [("tls-a", "My name is Alma."), ("tls-b", "I live in Lisbon.")] {
+    for (user, text) in [
+        ("tls-a", "My name is Alma."),
+        ("tls-b", "I live in Lisbon."),
+    ] {
         let (code, body) = daemon.post_message(&chat, user, "user", text);
         assert_eq!(code, 201, "{body}");
     }
     let facts = eventually("facts extracted over TLS", LONG, || {
         let (_, a) = daemon.get("/v1/users/tls-a/facts");
         let (_, b) = daemon.get("/v1/users/tls-b/facts");
-        (a["facts"].as_array()?.len() == 1 && b["facts"].as_array()?.len() == 1)
-            .then_some((a, b))
+        (a["facts"].as_array()?.len() == 1 && b["facts"].as_array()?.len() == 1).then_some((a, b))
     });
     assert_eq!(facts.0["facts"][0]["object"], "Alma");
     assert_eq!(facts.1["facts"][0]["object"], "Lisbon");
@@ -297,7 +302,10 @@ fn a_wrong_ca_a_wrong_name_and_plaintext_are_refused_by_name() {
     let started = Instant::now();
     let run = run_cli(&["run"], &wrong_ca);
     assert_eq!(run.code, Some(69), "{run:?}");
-    assert!(started.elapsed() < Duration::from_secs(20), "retried a refused certificate");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "retried a refused certificate"
+    );
     assert!(
         run.stderr.contains("certificate") && run.stderr.contains("sslmode=verify-full"),
         "{}",
@@ -320,7 +328,10 @@ fn a_wrong_ca_a_wrong_name_and_plaintext_are_refused_by_name() {
     );
     assert_eq!(full.code, Some(69), "{full:?}");
     assert!(full.stderr.contains("certificate"), "{}", full.stderr);
-    for query in [format!("sslmode=verify-ca&sslrootcert={ca}"), "sslmode=require".to_owned()] {
+    for query in [
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+        "sslmode=require".to_owned(),
+    ] {
         let out = run_cli(&["migrate"], &by_address(&query));
         assert_eq!(out.code, Some(0), "{query}: {out:?}");
     }
@@ -384,7 +395,10 @@ fn a_wrong_ca_a_wrong_name_and_plaintext_are_refused_by_name() {
     let missing = with(
         &good,
         "DATABASE_URL",
-        &w.pg.url(PG_HOST, "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+        &w.pg.url(
+            PG_HOST,
+            "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        ),
     );
     let out = run_cli(&["migrate"], &missing);
     assert_eq!(out.code, Some(64), "{out:?}");

@@ -21,10 +21,8 @@ use crate::error_text::with_sources;
 use crate::tls::{self, Roots, Verify};
 
 /// A connection's driver half, to be spawned.
-pub type PgConnection = tokio_postgres::Connection<
-    Socket,
-    <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream,
->;
+pub type PgConnection =
+    tokio_postgres::Connection<Socket, <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream>;
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +311,11 @@ mod tests {
         );
         assert_eq!(
             split("postgresql://db/m?sslmode=require"),
-            ("postgresql://db/m".to_owned(), Some("require".to_owned()), None)
+            (
+                "postgresql://db/m".to_owned(),
+                Some("require".to_owned()),
+                None
+            )
         );
         assert_eq!(
             split("postgres://db/m"),
@@ -347,10 +349,15 @@ mod tests {
         let e = PgConnector::from_url("postgres://u:s3cret@db/m?sslmode=maybe")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("sslmode=\"maybe\"") && !e.contains("s3cret"), "{e}");
-        let e = PgConnector::from_url("postgres://db/m?sslmode=verify-full&sslrootcert=/nonexistent.pem")
-            .unwrap_err()
-            .to_string();
+        assert!(
+            e.contains("sslmode=\"maybe\"") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let e = PgConnector::from_url(
+            "postgres://db/m?sslmode=verify-full&sslrootcert=/nonexistent.pem",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("/nonexistent.pem"), "{e}");
         let e = PgConnector::from_url("postgres://db/m?nonsense=1")
             .unwrap_err()

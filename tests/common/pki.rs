@@ -31,7 +31,8 @@ fn new_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
 
 impl Pki {
     pub fn new() -> Pki {
-        let dir = std::env::temp_dir().join(format!("memlink-test-pki-{:016x}", rand::random::<u64>()));
+        let dir =
+            std::env::temp_dir().join(format!("memlink-test-pki-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).expect("pki dir");
         let (ca, issuer) = new_ca("memlink test CA");
         let (wrong, _) = new_ca("memlink test CA (the wrong one)");
