@@ -153,7 +153,7 @@ impl std::fmt::Debug for Config {
 /// use it (syntax, `sslmode`, a readable `sslrootcert`).
 pub fn database_url(env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let url = required(env, vars::DATABASE_URL)?;
-    crate::postgres::PgConnector::from_url(&url).map_err(|e| ConfigError::Invalid {
+    crate::postgres::connect::PgConnector::from_url(&url).map_err(|e| ConfigError::Invalid {
         var: vars::DATABASE_URL,
         reason: format!("{} ({e})", redact_url(&url)),
     })?;
@@ -179,7 +179,7 @@ impl Config {
         let database_url = database_url(env)?;
         let redis_url = required(env, vars::REDIS_URL)?;
         let redis_ca_file = path(env, vars::REDIS_CA_FILE);
-        crate::redis::client(&redis_url, redis_ca_file.as_deref()).map_err(|e| {
+        crate::redis::connect::client(&redis_url, redis_ca_file.as_deref()).map_err(|e| {
             ConfigError::Invalid {
                 var: if redis_ca_file.is_some() {
                     vars::REDIS_CA_FILE

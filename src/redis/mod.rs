@@ -1,13 +1,12 @@
 //! The Redis adapter: the stream and its consumer group behind the engine's `StreamBus` port,
-//! plus the stream statistics the admin surface reports, and the one place where Redis
-//! clients and pools are built (`redis://` or `rediss://` with a CA file).
+//! plus the stream statistics the admin surface reports. Clients and pools are built in
+//! [`connect`].
 //!
 //! Entries are read as raw bytes (a field may not be UTF-8; the engine decides what that
 //! means). A vanished stream or group (`NOGROUP`, e.g. after `FLUSHALL`) is recreated here
 //! without operator action. Every Redis failure is transient to the engine: nothing in Redis
 //! is deleted on an error, so retrying is always safe.
 
-use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,85 +15,9 @@ use memlink_actors::ports::{OutgoingEntry, PortError, Redelivered, StreamBus};
 use redis::Value;
 use serde::Serialize;
 
-pub type RedisPool = bb8::Pool<RedisManager>;
+pub mod connect;
 
-#[derive(Debug, thiserror::Error)]
-#[error("redis: {0}")]
-pub struct RedisSetupError(String);
-
-/// The client for `url`: `redis://`, or `rediss://` (TLS, verifying the server's certificate
-/// and host name against `ca_file`, or the system's trusted roots when there is none).
-/// Checks the URL and reads the CA file; never connects.
-pub fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisSetupError> {
-    let tls = url.trim_start().starts_with("rediss://");
-    if !tls {
-        if ca_file.is_some() {
-            return Err(RedisSetupError(
-                "a CA file is set but the URL is not rediss://".to_owned(),
-            ));
-        }
-        return redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()));
-    }
-    // The Redis client builds its own rustls configuration from the process default.
-    crate::tls::provider();
-    let setup = |e: crate::tls::TlsError| RedisSetupError(e.to_string());
-    match ca_file {
-        Some(path) => {
-            crate::tls::read_ca_file(path).map_err(setup)?;
-            let pem = std::fs::read(path).map_err(|e| {
-                RedisSetupError(format!("cannot read the CA file {}: {e}", path.display()))
-            })?;
-            let certificates = redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem),
-            };
-            redis::Client::build_with_tls(url, certificates)
-                .map_err(|e| RedisSetupError(e.to_string()))
-        }
-        None => {
-            crate::tls::root_store(&crate::tls::Roots::System).map_err(setup)?;
-            redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()))
-        }
-    }
-}
-
-/// Builds the pool lazily (connections on first use).
-pub fn build_pool(
-    url: &str,
-    ca_file: Option<&Path>,
-    max_size: u32,
-) -> Result<RedisPool, RedisSetupError> {
-    let manager = RedisManager {
-        client: client(url, ca_file)?,
-    };
-    Ok(bb8::Pool::builder()
-        .max_size(max_size)
-        .connection_timeout(Duration::from_secs(5))
-        .build_unchecked(manager))
-}
-
-/// bb8's manager for multiplexed connections of one client (TLS or not).
-#[derive(Debug, Clone)]
-pub struct RedisManager {
-    client: redis::Client,
-}
-
-impl bb8::ManageConnection for RedisManager {
-    type Connection = redis::aio::MultiplexedConnection;
-    type Error = redis::RedisError;
-
-    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        self.client.get_multiplexed_async_connection().await
-    }
-
-    async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
-        redis::cmd("PING").query_async::<()>(conn).await
-    }
-
-    fn has_broken(&self, _: &mut Self::Connection) -> bool {
-        false
-    }
-}
+pub use connect::{build_pool, client, RedisManager, RedisPool, RedisSetupError};
 
 /// One stream and one consumer group, as one consumer.
 #[derive(Clone)]
