@@ -17,10 +17,8 @@ use memlink_actors::pace::Pacer;
 use memlink_actors::ports::{Ambient, PortError, StreamBus};
 use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
 use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
-use memlink_actors::status::{ActorState, StatusBoard};
-use memlink_actors::supervisor::{
-    ChildLink, ChildSpec, RootSupervisor, StartDeferred, SupervisorConfig,
-};
+use memlink_actors::status::StatusBoard;
+use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
 use memlink_actors::watermark::{WatermarkActor, WatermarkConfig, WatermarkDeps};
 use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
 use tokio::signal::unix::{signal, SignalKind};
@@ -33,7 +31,7 @@ use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
 use crate::role::Role;
-use crate::{system, systemd, telemetry};
+use crate::{redis_gate, system, systemd, telemetry};
 
 /// How the daemon ended, when it did not end well.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +174,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let needs_redis: Vec<&'static str> = specs
         .iter()
         .map(|spec| spec.name)
-        .filter(|name| needs_redis(name))
+        .filter(|name| redis_gate::needs_redis(name))
         .collect();
     for name in &needs_redis {
         status.waiting(name, "waiting for redis");
@@ -266,9 +264,9 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let mut server_task = actix_web::rt::spawn(server);
     actix_web::rt::spawn(systemd::watchdog(root.clone()));
     let bound_text = bound.to_string();
-    systemd::ready(&status_line(opts.role, &status, &bound_text));
-    actix_web::rt::spawn(start_when_redis_answers(
-        Gate {
+    systemd::ready(&systemd::status_line(opts.role, &status, &bound_text));
+    actix_web::rt::spawn(redis_gate::start_when_redis_answers(
+        redis_gate::Gate {
             bus: bus.clone(),
             root: root.clone(),
             status: status.clone(),
@@ -307,86 +305,6 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     }
     log::info!(target: "memlink::daemon", "event=stopped");
     outcome.map(|_| ())
-}
-
-/// The actors that cannot work without Redis (they publish to or read the stream).
-fn needs_redis(name: &str) -> bool {
-    name == memlink_actors::relay::NAME
-        || name == memlink_actors::reconciler::NAME
-        || memlink_actors::worker::NAMES.contains(&name)
-}
-
-/// systemd's `STATUS=` line: which actors run and which wait for Redis.
-fn status_line(role: Role, status: &StatusBoard, http: &str) -> String {
-    let board = status.snapshot();
-    let named = |waiting: bool| {
-        board
-            .iter()
-            .filter(|a| (a.state == ActorState::Waiting) == waiting)
-            .map(|a| a.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (running, waiting) = (named(false), named(true));
-    if waiting.is_empty() {
-        format!("role {role}: {running} running; http on {http}")
-    } else {
-        format!("role {role}: {running} running, {waiting} waiting for redis; http on {http}")
-    }
-}
-
-/// Creates the consumer group as soon as Redis answers, then starts the actors that need it.
-/// Until then HTTP serves and messages wait in the outbox; a failure is logged when it first
-/// happens and whenever its cause changes, and shown as the waiting actors' last error.
-async fn start_when_redis_answers(gate: Gate, waiting: Vec<&'static str>) {
-    if waiting.is_empty() {
-        return;
-    }
-    let Gate {
-        bus,
-        root,
-        status,
-        redis,
-        role,
-        http,
-    } = gate;
-    let started_at = std::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    let mut last_error: Option<String> = None;
-    loop {
-        let e = match bus.ping().await {
-            Ok(()) => match bus.ensure_group().await {
-                Ok(()) => break,
-                Err(e) => e,
-            },
-            Err(e) => e,
-        };
-        if last_error.as_deref() != Some(e.message.as_str()) {
-            log::warn!(target: "memlink::daemon", "event=redis_waiting redis={redis} actors={} error={:?}", waiting.join(","), e.message);
-            for name in &waiting {
-                status.waiting(name, &format!("waiting for redis: {}", e.message));
-            }
-            last_error = Some(e.message);
-        }
-        actix_web::rt::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
-    }
-    let started = root.send(StartDeferred).await.unwrap_or(0);
-    if last_error.is_some() {
-        log::info!(target: "memlink::daemon", "event=redis_connected redis={redis} waited_ms={} started={started}", started_at.elapsed().as_millis());
-    }
-    systemd::status(&status_line(role, &status, &http));
-}
-
-/// What the Redis gate needs to start the waiting actors and say so.
-struct Gate {
-    bus: RedisBus,
-    root: Addr<RootSupervisor>,
-    status: StatusBoard,
-    /// The Redis URL, redacted.
-    redis: String,
-    role: Role,
-    http: String,
 }
 
 /// `MEMLINK_RECONCILE_AFTER_SECS` as set (the reconciler reads it; the heartbeat reports it).

@@ -9,6 +9,7 @@
 //! - [`postgres`]: pool, migrations, the store behind the engine's ports, the API's queries,
 //!   and the outbox LISTEN.
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
+//! - [`redis_gate`]: starting without the broker; the relay and worker start when Redis answers.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
@@ -29,6 +30,7 @@ pub mod http;
 pub mod llm;
 pub mod postgres;
 pub mod redis;
+pub mod redis_gate;
 pub mod reextract;
 pub mod system;
 pub mod systemd;

@@ -8,12 +8,34 @@
 use std::time::Duration;
 
 use actix::Addr;
+use memlink_actors::status::{ActorState, StatusBoard};
 use memlink_actors::supervisor::{Health, RootSupervisor};
 use sd_notify::NotifyState;
+
+use crate::role::Role;
 
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
         log::debug!(target: "memlink::systemd", "event=notify_failed error={e:?}");
+    }
+}
+
+/// systemd's `STATUS=` line: which actors run and which wait for Redis.
+pub fn status_line(role: Role, status: &StatusBoard, http: &str) -> String {
+    let board = status.snapshot();
+    let named = |waiting: bool| {
+        board
+            .iter()
+            .filter(|a| (a.state == ActorState::Waiting) == waiting)
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (running, waiting) = (named(false), named(true));
+    if waiting.is_empty() {
+        format!("role {role}: {running} running; http on {http}")
+    } else {
+        format!("role {role}: {running} running, {waiting} waiting for redis; http on {http}")
     }
 }
 
