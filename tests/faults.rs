@@ -34,8 +34,17 @@ fn assert_exactly_once(env: &TestEnv, n: i64) {
         env.count("SELECT count(DISTINCT (user_id, object)) FROM facts"),
         n
     );
-    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 0);
     let mut pg = env.pg();
+    let dead: Vec<(String, i64)> = pg
+        .query(
+            "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY reason",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(dead.is_empty(), "dead letters by reason: {dead:?}");
     let mut per_chat: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in pg
         .query("SELECT chat_id::text, id::text FROM messages", &[])

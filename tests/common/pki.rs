@@ -2,7 +2,7 @@
 //! to a directory of its own that is removed on drop: the CA, a second CA that signed
 //! nothing of ours (the "wrong CA"), and server certificates signed by the first.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -84,15 +84,6 @@ impl Pki {
             .with_single_cert(chain, key)
             .expect("server config");
         Arc::new(config)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// The directory, for servers that must read the files as another user.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 
