@@ -9,6 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # the server services.sh found, rather than tables in that server's admin database.
 user_database_url="${DATABASE_URL:-}"
 
+# rustc links through the system C compiler, which a minimal Debian lacks.
+scripts/services.sh linker
+
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
 
@@ -30,7 +33,12 @@ fi
 
 export RUST_LOG="${RUST_LOG:-info}"
 
-cargo build --release --bin memlink
+binary="${CARGO_TARGET_DIR:-target}/release/memlink"
+if [[ ! -x "$binary" ]]; then
+    echo "run: first release build of memlink and its dependencies (several minutes on 2 cores; later runs rebuild only what changed)" >&2
+fi
+# --locked: the dependency versions committed in Cargo.lock, as CI and the Dockerfile use.
+cargo build --release --locked --bin memlink
 
 # exec so that Ctrl-C / SIGTERM reach the daemon itself and it can shut down cleanly.
-exec "${CARGO_TARGET_DIR:-target}/release/memlink" run "$@"
+exec "$binary" run "$@"

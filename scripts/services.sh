@@ -5,17 +5,22 @@
 #                                   # MEMLINK_TEST_DATABASE_URL, MEMLINK_TEST_REDIS_URL
 #   eval "$(scripts/services.sh)"   # same, without sourcing (bash)
 #   scripts/services.sh stop        # stop the project-local instances under .data/
+#   scripts/services.sh linker      # install the C toolchain rustc links with, if missing
+#   scripts/services.sh test-tools  # install what the tests run besides the services:
+#                                   # redis-server, promtool, systemd-analyze, initdb
 #
 # Order of preference, for each of PostgreSQL and Redis:
 #   1. DATABASE_URL / REDIS_URL if already set (checked, never replaced);
-#   2. a server already answering on 127.0.0.1:5432 / 127.0.0.1:6379 without a password;
-#   3. (PostgreSQL only) a stopped Debian cluster on port 5432, started with pg_ctlcluster;
-#   4. a project-local instance with its data under .data/ (packages installed with apt if missing).
+#   2. the project-local instance under .data/, once one was made: the choice is made
+#      once and kept (remove .data/ to choose again);
+#   3. a server already answering on 127.0.0.1:5432 / 127.0.0.1:6379 without a password;
+#   4. (PostgreSQL only) a stopped Debian cluster on port 5432, started with pg_ctlcluster;
+#   5. a new project-local instance with its data under .data/ (packages installed with apt
+#      if missing), on 127.0.0.1:55432 / 127.0.0.1:56379 (or the next free port), which it
+#      keeps from then on.
 #
-# Knobs: MEMLINK_FORCE_LOCAL=1 skips 1-3 (for testing step 4 next to running services),
-# MEMLINK_PG_PORT / MEMLINK_REDIS_PORT choose the local ports (default 5432 / 6379; when
-# left unset and the default port is taken by something we cannot use, a free port from
-# 55432 / 56379 upwards is picked instead).
+# Knobs: MEMLINK_FORCE_LOCAL=1 skips 1 and 3-4 (for testing the local instances next to
+# running services), MEMLINK_PG_PORT / MEMLINK_REDIS_PORT choose the local ports.
 
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
     # Sourced. The real work runs in a child bash so that set -e, traps and helper functions
@@ -39,6 +44,9 @@ REDIS_DIR="$DATA/redis"
 WAIT_SECS=30
 PG_STD_PORT=5432
 REDIS_STD_PORT=6379
+# Project-local instances keep off the standard ports, which a system service may want later.
+PG_LOCAL_PORT=55432
+REDIS_LOCAL_PORT=56379
 APT_UPDATED=0
 # Set when we started a Debian cluster ourselves, so we can put it back if it is unusable.
 STARTED_CLUSTER=""
@@ -59,6 +67,9 @@ truthy() {
 
 # --- packages -----------------------------------------------------------------------------
 
+# Installs Debian packages quietly (their output is shown only if the install fails).
+# With QUIET_SERVICES=1 the packages' own services are not started (policy-rc.d), for
+# packages installed only for a tool they ship.
 apt_install() {
     if ! command -v apt-get >/dev/null 2>&1; then
         die "missing packages ($*) and no apt-get here: install them, or set DATABASE_URL/REDIS_URL"
@@ -69,14 +80,30 @@ apt_install() {
         sudo=(sudo -n)
     fi
     export DEBIAN_FRONTEND=noninteractive
+    local out
+    out="$(mktemp)"
     if [[ "$APT_UPDATED" -eq 0 ]]; then
         log "apt-get update"
-        "${sudo[@]}" apt-get update -qq </dev/null >&2 || die "apt-get update failed"
+        "${sudo[@]}" apt-get update -qq </dev/null >"$out" 2>&1 \
+            || { cat "$out" >&2; rm -f "$out"; die "apt-get update failed"; }
         APT_UPDATED=1
     fi
-    log "apt-get install -y $*"
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" </dev/null >&2 \
-        || die "apt-get install $* failed"
+    local policy="" rc=0
+    if truthy "${QUIET_SERVICES:-}" && [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# scripts/services.sh: installing tools, not services\nexit 101\n' \
+            | "${sudo[@]}" tee "$policy" >/dev/null
+        "${sudo[@]}" chmod 0755 "$policy"
+    fi
+    log "apt-get install $*"
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" </dev/null >"$out" 2>&1 || rc=$?
+    if [[ -n "$policy" ]]; then "${sudo[@]}" rm -f "$policy"; fi
+    if [[ "$rc" -ne 0 ]]; then
+        cat "$out" >&2
+        rm -f "$out"
+        die "apt-get install $* failed"
+    fi
+    rm -f "$out"
 }
 
 ensure_pg_client() {
@@ -108,6 +135,27 @@ ensure_pg_server() {
 
 ensure_redis_server() {
     command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+}
+
+# rustc links through the system C compiler, which a minimal Debian lacks.
+ensure_linker() {
+    if ! command -v cc >/dev/null 2>&1; then
+        log "installing a C toolchain for linking (gcc, libc6-dev)"
+        apt_install gcc libc6-dev
+    fi
+}
+
+# What the tests run besides the services; a test whose tool is missing fails, naming it.
+ensure_test_tools() {
+    ensure_redis_server
+    ensure_pg_server
+    command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+    # promtool ships with the prometheus package; the server it also brings is not started.
+    command -v promtool >/dev/null 2>&1 || QUIET_SERVICES=1 apt_install prometheus
+    local tool
+    for tool in redis-server systemd-analyze promtool; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing its package"
+    done
 }
 
 # --- probes -------------------------------------------------------------------------------
@@ -149,26 +197,25 @@ wait_for() {
     return 1
 }
 
-# Explicit ports are honoured (and a clash is an error); a defaulted port that is taken
-# falls back to the first free one in a private range, so a fresh machine whose packaged
-# server grabbed the default port (but wants a password) still works.
+# An explicit port is honoured (and a clash is an error); otherwise the preferred one (the
+# port a local instance had before) if it is free, else the first free one from `base`.
 pick_port() {
-    local explicit="$1" default="$2" fallback="$3" p
+    local explicit="$1" preferred="$2" base="$3" p
     if [[ -n "$explicit" ]]; then
         printf '%s' "$explicit"
         return
     fi
-    if ! port_busy "$default"; then
-        printf '%s' "$default"
+    if [[ -n "$preferred" ]] && ! port_busy "$preferred"; then
+        printf '%s' "$preferred"
         return
     fi
-    for ((p = fallback; p < fallback + 20; p++)); do
+    for ((p = base; p < base + 20; p++)); do
         if ! port_busy "$p"; then
             printf '%s' "$p"
             return
         fi
     done
-    die "no free port near $fallback"
+    die "no free port near $base"
 }
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -239,7 +286,8 @@ start_local_pg() {
         return
     fi
 
-    port="$(pick_port "${MEMLINK_PG_PORT:-}" "$PG_STD_PORT" 55432)"
+    # Preferably the port it had before, so a later run finds it where the first one left it.
+    port="$(pick_port "${MEMLINK_PG_PORT:-}" "$(cat "$dir/port" 2>/dev/null || true)" "$PG_LOCAL_PORT")"
     if port_busy "$port"; then
         die "port $port is already taken; choose another MEMLINK_PG_PORT or set DATABASE_URL"
     fi
@@ -281,7 +329,13 @@ EOF
         tail -n 20 "$dir/postgres.log" >&2 || true
         die "local PostgreSQL did not start"
     fi
+    printf '%s\n' "$port" >"$dir/port"
     PG_PORT="$port"
+}
+
+# Whether a project-local PostgreSQL was made here before (then it is the one to use).
+local_pg_exists() {
+    [[ -e "$PG_DIR" ]] && [[ -f "$(readlink -f "$PG_DIR")/data/PG_VERSION" ]]
 }
 
 # A Debian cluster on the standard port that is installed but stopped, as in a container
@@ -320,6 +374,8 @@ setup_postgres() {
         fi
         log "using DATABASE_URL=$(redact "$DATABASE_URL")"
         return
+    elif local_pg_exists; then
+        log "keeping to the project-local PostgreSQL made before ($PG_DIR)"
     else
         if pg_works_without_password "$PG_STD_PORT"; then
             DATABASE_URL="postgres://postgres@127.0.0.1:$PG_STD_PORT/postgres"
@@ -353,8 +409,11 @@ redis_pid_alive() {
     [[ -f "$REDIS_DIR/redis.pid" ]] || return 1
     pid="$(cat "$REDIS_DIR/redis.pid")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    # Guard against a stale pidfile whose pid now belongs to something else.
+    # Guard against a stale pidfile whose pid now belongs to something else (a system
+    # Redis included): ours names its port in its process title.
     grep -q redis "/proc/$pid/comm" 2>/dev/null || return 1
+    [[ -f "$REDIS_DIR/port" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q ":$(cat "$REDIS_DIR/port")\b" || return 1
     printf '%s' "$pid"
 }
 
@@ -371,7 +430,8 @@ start_local_redis() {
     fi
 
     ensure_redis_server
-    port="$(pick_port "${MEMLINK_REDIS_PORT:-}" "$REDIS_STD_PORT" 56379)"
+    # Preferably the port it had before, so a later run finds it where the first one left it.
+    port="$(pick_port "${MEMLINK_REDIS_PORT:-}" "$(cat "$REDIS_DIR/port" 2>/dev/null || true)" "$REDIS_LOCAL_PORT")"
     if port_busy "$port"; then
         die "port $port is already taken; choose another MEMLINK_REDIS_PORT or set REDIS_URL"
     fi
@@ -397,6 +457,8 @@ setup_redis() {
         fi
         log "using REDIS_URL=$(redact "$REDIS_URL")"
         return
+    elif [[ -f "$REDIS_DIR/port" ]]; then
+        log "keeping to the project-local Redis made before ($REDIS_DIR)"
     elif redis_ping -h 127.0.0.1 -p "$REDIS_STD_PORT"; then
         REDIS_URL="redis://127.0.0.1:$REDIS_STD_PORT"
         log "using Redis already running on 127.0.0.1:$REDIS_STD_PORT"
@@ -470,8 +532,10 @@ cmd_stop() {
 case "${1:-start}" in
     start | env) cmd_start ;;
     stop) cmd_stop ;;
+    linker) ensure_linker ;;
+    test-tools) ensure_test_tools ;;
     -h | --help | help)
         sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         ;;
-    *) die "usage: scripts/services.sh [start|stop]  (or: source scripts/services.sh)" ;;
+    *) die "usage: scripts/services.sh [start|stop|linker|test-tools]  (or: source scripts/services.sh)" ;;
 esac

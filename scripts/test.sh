@@ -6,6 +6,12 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# What building and the tests need besides the services (each only if missing): the C
+# toolchain rustc links with, and the tools some tests run (redis-server, promtool,
+# systemd-analyze, initdb). A test never skips for want of one: it fails, naming it.
+scripts/services.sh linker
+scripts/services.sh test-tools
+
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
 
@@ -15,6 +21,10 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 # ones committed; without a lock file there is nothing to hold it to.
 locked=()
 if [[ -f Cargo.lock ]]; then locked=(--locked); fi
+
+if [[ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]]; then
+    echo "test: first build of the workspace and its tests (several minutes on 2 cores; later runs reuse it)" >&2
+fi
 
 # One invocation covers lib, bins, integration tests and doc tests, and keeps extra args
 # (filters, -p, -- --nocapture) meaningful; its exit code is ours.

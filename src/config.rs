@@ -4,6 +4,7 @@
 //! are shown redacted. Loading must never connect anywhere.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 pub mod vars {
     pub const DATABASE_URL: &str = "DATABASE_URL";
     pub const REDIS_URL: &str = "REDIS_URL";
+    pub const REDIS_CA_FILE: &str = "MEMLINK_REDIS_CA_FILE";
     pub const HTTP_ADDR: &str = "MEMLINK_HTTP_ADDR";
     pub const HTTP_CLIENT_TIMEOUT_SECS: &str = "MEMLINK_HTTP_CLIENT_TIMEOUT_SECS";
     pub const STREAM: &str = "MEMLINK_STREAM";
@@ -32,6 +34,7 @@ pub mod vars {
     pub const LLM_TIMEOUT_SECS: &str = "MEMLINK_LLM_TIMEOUT_SECS";
     pub const LLM_CONCURRENCY: &str = "MEMLINK_LLM_CONCURRENCY";
     pub const LLM_MAX_RETRIES: &str = "MEMLINK_LLM_MAX_RETRIES";
+    pub const LLM_CA_FILE: &str = "MEMLINK_LLM_CA_FILE";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +49,8 @@ pub enum ConfigError {
 pub struct Config {
     pub database_url: String,
     pub redis_url: String,
+    /// The CA that a `rediss://` server's certificate must chain to; `None`: the system's.
+    pub redis_ca_file: Option<PathBuf>,
     pub http_addr: SocketAddr,
     /// An HTTP client must send its request head, and then its body, each within this.
     pub http_client_timeout: Duration,
@@ -104,6 +109,8 @@ pub struct LlmConfig {
     pub concurrency: usize,
     /// Retries after a failed request (timeouts, connection errors, 429, 5xx).
     pub max_retries: u32,
+    /// For an https endpoint: the trusted CA (`MEMLINK_LLM_CA_FILE`, else the system's).
+    pub tls: Option<crate::tls::HttpsTrust>,
 }
 
 impl std::fmt::Debug for LlmConfig {
@@ -116,6 +123,7 @@ impl std::fmt::Debug for LlmConfig {
             .field("timeout", &self.timeout)
             .field("concurrency", &self.concurrency)
             .field("max_retries", &self.max_retries)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -125,6 +133,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_ca_file", &self.redis_ca_file)
             .field("http_addr", &self.http_addr)
             .field("http_client_timeout", &self.http_client_timeout)
             .field("stream", &self.stream)
@@ -144,14 +153,23 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Only the database and Redis: for `migrate` and similar commands.
+/// Only the database: for `migrate` and similar commands. Checked as a connection would
+/// use it (syntax, `sslmode`, a readable `sslrootcert`).
 pub fn database_url(env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let url = required(env, vars::DATABASE_URL)?;
-    tokio_postgres::Config::from_str(&url).map_err(|e| ConfigError::Invalid {
+    crate::postgres::connect::PgConnector::from_url(&url).map_err(|e| ConfigError::Invalid {
         var: vars::DATABASE_URL,
         reason: format!("{} {}", redact_url(&url), parser_detail(&url, &e)),
     })?;
     Ok(url)
+}
+
+/// A file path setting, if set.
+fn path(env: &dyn Fn(&str) -> Option<String>, var: &'static str) -> Option<PathBuf> {
+    env(var)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
 }
 
 impl Config {
@@ -164,13 +182,20 @@ impl Config {
     pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let database_url = database_url(env)?;
         let redis_url = required(env, vars::REDIS_URL)?;
-        redis::Client::open(redis_url.as_str()).map_err(|e| ConfigError::Invalid {
-            var: vars::REDIS_URL,
-            reason: format!(
-                "{} {}",
-                redact_url(&redis_url),
-                parser_detail(&redis_url, &e)
-            ),
+        let redis_ca_file = path(env, vars::REDIS_CA_FILE);
+        crate::redis::connect::client(&redis_url, redis_ca_file.as_deref()).map_err(|e| {
+            ConfigError::Invalid {
+                var: if redis_ca_file.is_some() {
+                    vars::REDIS_CA_FILE
+                } else {
+                    vars::REDIS_URL
+                },
+                reason: format!(
+                    "{} {}",
+                    redact_url(&redis_url),
+                    parser_detail(&redis_url, &e)
+                ),
+            }
         })?;
         let http_addr = parse_or(env, vars::HTTP_ADDR, "127.0.0.1:8080", |s| {
             SocketAddr::from_str(s).map_err(|e| e.to_string())
@@ -241,6 +266,7 @@ impl Config {
         Ok(Config {
             database_url,
             redis_url,
+            redis_ca_file,
             http_addr,
             http_client_timeout,
             stream,
@@ -274,27 +300,46 @@ pub fn llm_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<LlmConf
         return Ok(None);
     };
     let raw_url = required(env, vars::LLM_BASE_URL)?;
-    let base_url = match url::Url::parse(raw_url.trim()) {
-        Ok(u) if u.scheme() == "http" && u.host().is_some() => {
-            u.as_str().trim_end_matches('/').to_owned()
-        }
-        // This build carries no TLS stack: a hosted endpoint needs a local TLS-terminating proxy.
-        Ok(u) if u.scheme() == "https" => {
+    let (base_url, https) = match url::Url::parse(raw_url.trim()) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => (
+            u.as_str().trim_end_matches('/').to_owned(),
+            u.scheme() == "https",
+        ),
+        _ => {
             return Err(ConfigError::Invalid {
                 var: vars::LLM_BASE_URL,
                 reason: format!(
-                    "{}: https is not supported by this build; use an http endpoint (a local server, or a TLS-terminating proxy)",
+                    "{}: expected an http:// or https:// URL",
                     redact_url(&raw_url)
                 ),
             })
         }
-        _ => {
-            return Err(ConfigError::Invalid {
-                var: vars::LLM_BASE_URL,
-                reason: format!("{}: expected an http:// URL", redact_url(&raw_url)),
-            })
-        }
     };
+    let ca_file = path(env, vars::LLM_CA_FILE);
+    let tls =
+        match (https, &ca_file) {
+            (true, ca) => Some(crate::tls::HttpsTrust::new(ca.as_deref()).map_err(|e| {
+                ConfigError::Invalid {
+                    var: if ca.is_some() {
+                        vars::LLM_CA_FILE
+                    } else {
+                        vars::LLM_BASE_URL
+                    },
+                    reason: e.to_string(),
+                }
+            })?),
+            (false, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    var: vars::LLM_CA_FILE,
+                    reason: format!(
+                        "is set but {} is not https:// ({})",
+                        vars::LLM_BASE_URL,
+                        redact_url(&raw_url)
+                    ),
+                })
+            }
+            (false, None) => None,
+        };
     let model = required(env, vars::LLM_MODEL)?.trim().to_owned();
     if model.len() > 200 || model.chars().any(char::is_control) {
         return Err(ConfigError::Invalid {
@@ -339,6 +384,7 @@ pub fn llm_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<LlmConf
         timeout,
         concurrency,
         max_retries,
+        tls,
     }))
 }
 
@@ -575,15 +621,36 @@ mod tests {
         assert!(e.starts_with("MEMLINK_EXTRACTOR is invalid"), "{e}");
         let e = with(&[
             ("MEMLINK_EXTRACTOR", "llm"),
-            ("MEMLINK_LLM_BASE_URL", "https://u:pw@api.example/v1"),
+            ("MEMLINK_LLM_BASE_URL", "ftp://u:pw@api.example/v1"),
             ("MEMLINK_LLM_MODEL", "m"),
         ])
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("https is not supported") && !e.contains("pw@"),
+            e.contains("expected an http:// or https:// URL") && !e.contains("pw@"),
             "{e}"
         );
+        let e = with(&[
+            ("MEMLINK_EXTRACTOR", "llm"),
+            ("MEMLINK_LLM_BASE_URL", "https://api.example/v1"),
+            ("MEMLINK_LLM_MODEL", "m"),
+            ("MEMLINK_LLM_CA_FILE", "/nonexistent/ca.pem"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("MEMLINK_LLM_CA_FILE is invalid") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
+        let e = with(&[
+            ("MEMLINK_EXTRACTOR", "llm"),
+            ("MEMLINK_LLM_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ("MEMLINK_LLM_MODEL", "m"),
+            ("MEMLINK_LLM_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not https://"), "{e}");
         let c = with(&[
             ("MEMLINK_EXTRACTOR", "Both"),
             ("MEMLINK_LLM_BASE_URL", "http://127.0.0.1:11434/v1/"),
@@ -609,6 +676,54 @@ mod tests {
             ("MEMLINK_LLM_CONCURRENCY", "0"),
         ])
         .is_err());
+    }
+
+    #[test]
+    fn tls_settings_are_checked_when_loaded() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = BASE.to_vec();
+            v.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+            v.extend_from_slice(extra);
+            Config::from_lookup(&lookup(&v))
+        };
+        let e = with(&[(
+            "MEMLINK_REDIS_CA_FILE",
+            "/etc/ssl/certs/ca-certificates.crt",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("MEMLINK_REDIS_CA_FILE is invalid") && e.contains("not rediss://"),
+            "{e}"
+        );
+        let e = with(&[
+            ("REDIS_URL", "rediss://:hunter2@cache:6380/0"),
+            ("MEMLINK_REDIS_CA_FILE", "/nonexistent/redis-ca.pem"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/nonexistent/redis-ca.pem") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let e = with(&[(
+            "DATABASE_URL",
+            "postgres://memlink:s3cret@db/memlink?sslmode=verify-everything",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("DATABASE_URL is invalid")
+                && e.contains("sslmode")
+                && !e.contains("s3cret"),
+            "{e}"
+        );
+        let c = with(&[(
+            "DATABASE_URL",
+            "postgres://memlink:s3cret@db/memlink?sslmode=require",
+        )])
+        .unwrap();
+        assert!(c.database_url.ends_with("sslmode=require"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Builds the daemon from its configuration and runs it until a signal or an escalation:
-//! pools, migrations, the consumer group, the supervision tree, the outbox listener, HTTP,
-//! and the systemd notifications, in that order.
+//! PostgreSQL and migrations, the supervision tree, the outbox listener, HTTP and the systemd
+//! notifications, in that order. Redis is not waited for: the consumer group is created and
+//! the actors that need Redis are started when it first answers, while HTTP already accepts
+//! messages into the outbox.
 //!
 //! It owns the process's lifecycle decisions (what to start, when to drain, which exit code)
 //! and nothing else: no pipeline logic lives here.
@@ -13,7 +15,7 @@ use actix::{Actor, Addr, Supervisor};
 use memlink_actors::backoff::ExponentialBackoff;
 use memlink_actors::messages::{Drain, Wake};
 use memlink_actors::pace::Pacer;
-use memlink_actors::ports::{Ambient, StreamBus};
+use memlink_actors::ports::{Ambient, PortError, StreamBus};
 use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
 use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
 use memlink_actors::status::StatusBoard;
@@ -30,7 +32,7 @@ use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
 use crate::role::Role;
-use crate::{system, systemd, telemetry};
+use crate::{redis_gate, system, systemd, telemetry};
 
 /// How the daemon ended, when it did not end well.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +55,25 @@ pub struct RunOptions {
     pub role: Role,
 }
 
-/// Retries `f` until it succeeds or `deadline` passes, logging each failure.
-async fn with_retries<T, E: std::fmt::Display, F, Fut>(
+/// Whether a startup step may succeed on another try.
+trait Retryable: std::fmt::Display {
+    fn retryable(&self) -> bool;
+}
+
+impl Retryable for postgres::PgError {
+    fn retryable(&self) -> bool {
+        postgres::PgError::retryable(self)
+    }
+}
+
+impl Retryable for PortError {
+    fn retryable(&self) -> bool {
+        true
+    }
+}
+
+/// Retries `f` until it succeeds, fails for good, or `deadline` passes, logging each failure.
+async fn with_retries<T, E: Retryable, F, Fut>(
     what: &str,
     deadline: Duration,
     mut f: F,
@@ -68,12 +87,19 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(e) if start.elapsed() + delay < deadline => {
+            Err(e) if e.retryable() && start.elapsed() + delay < deadline => {
                 log::warn!(target: "memlink::daemon", "event=startup_retry what={what} error={}", quoted(&e));
                 actix_web::rt::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(e) => {
+                let text = e.to_string();
+                return Err(if text.starts_with(what) {
+                    text
+                } else {
+                    format!("{what}: {text}")
+                });
+            }
         }
     }
 }
@@ -86,11 +112,16 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     actix_web::rt::spawn(telemetry::upkeep());
     let startup_deadline = Duration::from_secs(30);
 
-    let pg = postgres::build_pool(&config.database_url, 16)
+    // PostgreSQL is required: the outbox is the source of truth.
+    let connector = postgres::PgConnector::from_url(&config.database_url)
         .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    with_retries("postgres", startup_deadline, || connector.probe())
+        .await
+        .map_err(DaemonError::Unavailable)?;
+    let pg = connector.pool(16);
     if opts.migrate {
         let applied = with_retries("postgres migrations", startup_deadline, || {
-            postgres::migrate(&config.database_url)
+            postgres::migrate(&connector)
         })
         .await
         .map_err(DaemonError::Unavailable)?;
@@ -106,17 +137,16 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         return Err(DaemonError::SchemaBehind { found, expected });
     }
 
-    let redis_pool = redis_adapter::build_pool(&config.redis_url, 16)
-        .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
+    // Redis is not waited for: the actors that need it start when it first answers.
+    let redis_pool =
+        redis_adapter::build_pool(&config.redis_url, config.redis_ca_file.as_deref(), 16)
+            .map_err(|e| DaemonError::Unavailable(e.to_string()))?;
     let bus = RedisBus::new(
         redis_pool.clone(),
         config.stream.clone(),
         config.group.clone(),
         config.consumer.clone(),
     );
-    with_retries("redis", startup_deadline, || bus.ensure_group())
-        .await
-        .map_err(DaemonError::Unavailable)?;
 
     let status = StatusBoard::new();
     let ambient = system::ambient();
@@ -146,6 +176,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         period: config.restart_period,
         ..SupervisorConfig::default()
     };
+    let needs_redis: Vec<&'static str> = specs
+        .iter()
+        .map(|spec| spec.name)
+        .filter(|name| redis_gate::needs_redis(name))
+        .collect();
+    for name in &needs_redis {
+        status.waiting(name, "waiting for redis");
+    }
     let root = RootSupervisor::new(
         specs,
         supervision,
@@ -153,11 +191,12 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         ambient.clone(),
         escalate,
     )
+    .with_deferred(&needs_redis)
     .start();
 
     if opts.role.runs_relay() {
         actix_web::rt::spawn(postgres::listen::forward_notifications(
-            config.database_url.clone(),
+            connector.clone(),
             root.clone().recipient::<Wake>(),
         ));
     }
@@ -166,7 +205,14 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let mut restart_window = RestartWindow::new(heartbeat::RESTART_WINDOW);
     let board = status.snapshot();
     let recent = restart_window.record(std::time::Instant::now(), &board);
-    let bus_id = heartbeat::bus_id(&redis_pool, identity.bus_db).await;
+    // Redis may be down: the heartbeat names its server later rather than hold the start.
+    let bus_id = actix_web::rt::time::timeout(
+        Duration::from_millis(500),
+        heartbeat::bus_id(&redis_pool, identity.bus_db),
+    )
+    .await
+    .ok()
+    .flatten();
     match heartbeat::beat(
         &pg,
         &identity,
@@ -223,15 +269,18 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     let server_handle = server.handle();
     let mut server_task = actix_web::rt::spawn(server);
     actix_web::rt::spawn(systemd::watchdog(root.clone()));
-    systemd::ready(&format!(
-        "role {}: {} running; http on {bound}",
-        opts.role,
-        status
-            .snapshot()
-            .iter()
-            .map(|a| a.name)
-            .collect::<Vec<_>>()
-            .join(", ")
+    let bound_text = bound.to_string();
+    systemd::ready(&systemd::status_line(opts.role, &status, &bound_text));
+    actix_web::rt::spawn(redis_gate::start_when_redis_answers(
+        redis_gate::Gate {
+            bus: bus.clone(),
+            root: root.clone(),
+            status: status.clone(),
+            redis: redact_url(&config.redis_url),
+            role: opts.role,
+            http: bound_text,
+        },
+        needs_redis,
     ));
     log::info!(target: "memlink::daemon", "event=ready role={} instance={} http={bound}", opts.role, identity.instance_id);
 

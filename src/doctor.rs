@@ -14,6 +14,7 @@ use crate::diagnose::{
     self, effective_reclaim_idle_secs, DaemonFacts, Finding, Severity, Snapshot, Target,
     Thresholds, Unreachable,
 };
+use crate::error_text::scrub;
 use crate::postgres;
 
 pub struct DoctorOptions {
@@ -85,10 +86,7 @@ pub async fn gather(config: &Config, daemon: Option<DaemonFacts>) -> Snapshot {
     let target = target(config);
     let postgres = match probe_postgres(&config.database_url).await {
         Err(error) => Err(error),
-        Ok(()) => match postgres::build_pool(&config.database_url, 2) {
-            Ok(pool) => diagnose::gather_postgres(&pool).await,
-            Err(e) => Err(e.to_string()),
-        },
+        Ok(connector) => diagnose::gather_postgres(&connector.pool(2)).await,
     }
     .map_err(|error| Unreachable {
         url: target.database.clone(),
@@ -96,9 +94,10 @@ pub async fn gather(config: &Config, daemon: Option<DaemonFacts>) -> Snapshot {
     });
     let reclaim = effective_reclaim_idle_secs(&target, postgres.as_ref().ok());
     let stuck_after = target.stuck_after(reclaim, Thresholds::default().stuck_factor);
-    let redis = match probe_redis(&config.redis_url).await {
+    let ca_file = config.redis_ca_file.as_deref();
+    let redis = match probe_redis(&config.redis_url, ca_file).await {
         Err(error) => Err(error),
-        Ok(()) => match crate::redis::build_pool(&config.redis_url, 2) {
+        Ok(()) => match crate::redis::build_pool(&config.redis_url, ca_file, 2) {
             Ok(pool) => diagnose::gather_redis(&pool, &target, stuck_after).await,
             Err(e) => Err(e.to_string()),
         },
@@ -116,53 +115,18 @@ pub async fn gather(config: &Config, daemon: Option<DaemonFacts>) -> Snapshot {
     }
 }
 
-/// Errors from drivers can quote the connection string; keep only redacted text.
-fn scrub(error: String, url: &str) -> String {
-    match url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.password().map(str::to_owned))
-    {
-        Some(pw) if !pw.is_empty() => error.replace(&pw, "***"),
-        _ => error,
-    }
-}
-
-/// An error and its causes, `a: b: c` (tokio-postgres hides "connection refused" in a source).
-fn with_sources(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
-}
-
-async fn probe_postgres(url: &str) -> Result<(), String> {
-    let connect = tokio_postgres::connect(url, tokio_postgres::NoTls);
-    match actix_web::rt::time::timeout(CONNECT_TIMEOUT, connect).await {
+/// Connects once, for the real cause of a failure; the connector is reused for the pool.
+async fn probe_postgres(url: &str) -> Result<postgres::PgConnector, String> {
+    let connector = postgres::PgConnector::from_url(url).map_err(|e| scrub(e.to_string(), url))?;
+    match actix_web::rt::time::timeout(CONNECT_TIMEOUT, connector.probe()).await {
         Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
-        Ok(Err(e)) => Err(scrub(with_sources(&e), url)),
-        Ok(Ok((client, connection))) => {
-            let driver = actix_web::rt::spawn(connection);
-            let r = client
-                .simple_query("SELECT 1")
-                .await
-                .map(|_| ())
-                .map_err(|e| scrub(e.to_string(), url));
-            drop(client);
-            let _ = driver.await;
-            r
-        }
+        Ok(Err(e)) => Err(scrub(e.to_string(), url)),
+        Ok(Ok(())) => Ok(connector),
     }
 }
 
-async fn probe_redis(url: &str) -> Result<(), String> {
-    let client = redis::Client::open(url).map_err(|e| scrub(e.to_string(), url))?;
+async fn probe_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<(), String> {
+    let client = crate::redis::client(url, ca_file).map_err(|e| scrub(e.to_string(), url))?;
     let ping = async {
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await

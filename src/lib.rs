@@ -9,11 +9,14 @@
 //! - [`postgres`]: pool, migrations, the store behind the engine's ports, the API's queries,
 //!   and the outbox LISTEN.
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
+//! - [`redis_gate`]: starting without the broker; the relay and worker start when Redis answers.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`eval_extractor`]: `memlink eval-extractor`, scoring the extractor on labelled messages.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
+//! - [`tls`]: the rustls client configurations for PostgreSQL, Redis and the LLM endpoint.
+//! - [`error_text`]: errors with their causes and without passwords, for operators.
 //! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
 //! - [`diagnose`], [`telemetry`], [`logging`]: self-diagnosis (findings), Prometheus
 //!   metrics, one-line text or JSON logs.
@@ -29,13 +32,16 @@ pub mod http;
 pub mod llm;
 pub mod postgres;
 pub mod redis;
+pub mod redis_gate;
 pub mod reextract;
 pub mod system;
 pub mod systemd;
+pub mod tls;
 
 // Operations: roles, heartbeats, self-diagnosis, metrics, logs, doctor and verify.
 pub mod diagnose;
 pub mod doctor;
+pub mod error_text;
 pub mod heartbeat;
 pub mod logging;
 pub mod role;

@@ -112,8 +112,10 @@ fn run(config: Config, migrate: bool, role: memlink::role::Role) -> u8 {
 }
 
 fn migrate(url: String) -> u8 {
-    let result: anyhow::Result<usize> = actix_web::rt::System::new()
-        .block_on(async { Ok(memlink::postgres::migrate(&url).await?) });
+    let result: anyhow::Result<usize> = actix_web::rt::System::new().block_on(async {
+        let connector = memlink::postgres::PgConnector::from_url(&url)?;
+        Ok(memlink::postgres::migrate(&connector).await?)
+    });
     match result {
         Ok(n) => {
             log::info!(target: "memlink::daemon", "event=migrations_applied count={n}");

@@ -1,4 +1,4 @@
-//! systemd integration: `READY=1` once everything is up, `STATUS=` lines, `STOPPING=1`, and a
+//! systemd integration: `READY=1` once PostgreSQL, the schema and HTTP are up, `STATUS=` lines, `STOPPING=1`, and a
 //! watchdog that pings only while every actor answers (a wedged actor stops the pings, so
 //! systemd restarts the service).
 //!
@@ -8,8 +8,11 @@
 use std::time::Duration;
 
 use actix::Addr;
+use memlink_actors::status::{ActorState, StatusBoard};
 use memlink_actors::supervisor::{Health, RootSupervisor};
 use sd_notify::NotifyState;
+
+use crate::role::Role;
 
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
@@ -17,8 +20,32 @@ fn notify(states: &[NotifyState<'_>]) {
     }
 }
 
+/// systemd's `STATUS=` line: which actors run and which wait for Redis.
+pub fn status_line(role: Role, status: &StatusBoard, http: &str) -> String {
+    let board = status.snapshot();
+    let named = |waiting: bool| {
+        board
+            .iter()
+            .filter(|a| (a.state == ActorState::Waiting) == waiting)
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (running, waiting) = (named(false), named(true));
+    if waiting.is_empty() {
+        format!("role {role}: {running} running; http on {http}")
+    } else {
+        format!("role {role}: {running} running, {waiting} waiting for redis; http on {http}")
+    }
+}
+
 pub fn ready(status: &str) {
     notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A new `STATUS=` line (e.g. once the actors that waited for Redis have started).
+pub fn status(status: &str) {
+    notify(&[NotifyState::Status(status)]);
 }
 
 pub fn stopping() {

@@ -483,7 +483,8 @@ async fn cleanup(config: &Config, pg: &PgPool, s: &Synthetic, event_id: Option<U
 
 /// `XDEL` (and `XACK`, in case it is still pending) of the synthetic entry.
 async fn delete_stream_entry(config: &Config, entry: &str) -> Result<i64, String> {
-    let client = redis::Client::open(config.redis_url.as_str()).map_err(|e| e.to_string())?;
+    let client = crate::redis::client(&config.redis_url, config.redis_ca_file.as_deref())
+        .map_err(|e| e.to_string())?;
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

@@ -321,9 +321,7 @@ fn relay_and_worker_on_different_streams_is_a_split_brain() {
 
 #[test]
 fn relay_and_worker_on_different_redis_servers_is_a_split_brain() {
-    let Some(other) = PrivateRedis::start(&["--save", "", "--appendonly", "no"]) else {
-        return;
-    };
+    let other = PrivateRedis::start(&["--save", "", "--appendonly", "no"]);
     let env = TestEnv::new();
     let _relay = env.spawn_daemon_with(
         &["run", "--role", "relay"],
@@ -522,9 +520,7 @@ fn unreachable_dependencies_are_named_with_redacted_urls() {
 
 #[test]
 fn redis_without_persistence_while_the_reconciler_is_off() {
-    let Some(volatile) = PrivateRedis::start(&["--save", "", "--appendonly", "no"]) else {
-        return;
-    };
+    let volatile = PrivateRedis::start(&["--save", "", "--appendonly", "no"]);
     let env = TestEnv::new();
     env.migrate();
     let off = ("MEMLINK_RECONCILE_AFTER_SECS", "0");
@@ -550,9 +546,7 @@ fn redis_without_persistence_while_the_reconciler_is_off() {
         "the live relays"
     );
     // A Redis that keeps an append-only file is fine without the reconciler.
-    let Some(durable) = PrivateRedis::start(&["--appendonly", "yes"]) else {
-        return;
-    };
+    let durable = PrivateRedis::start(&["--appendonly", "yes"]);
     let (code, report) = doctor(&env, &[], &[("REDIS_URL", durable.url.as_str()), off]);
     assert!(
         !codes(&report).contains(&"redis_not_persistent".to_owned()),

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -36,13 +35,16 @@ fn assert_exactly_once(env: &TestEnv, n: i64) {
         n
     );
     let mut pg = env.pg();
-    let letters: Vec<(String, String)> = pg
-        .query("SELECT reason, detail FROM dead_letters LIMIT 5", &[])
+    let dead: Vec<(String, i64)> = pg
+        .query(
+            "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY reason",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert!(letters.is_empty(), "no dead letters expected: {letters:?}");
+    assert!(dead.is_empty(), "dead letters by reason: {dead:?}");
     let mut per_chat: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in pg
         .query("SELECT chat_id::text, id::text FROM messages", &[])
@@ -209,76 +211,15 @@ impl ProducerEnv {
     }
 }
 
-/// A Redis of the test's own, so it can be killed and restarted empty.
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl PrivateRedis {
-    fn start(port: u16, dir: std::path::PathBuf) -> PrivateRedis {
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (installed by scripts/services.sh)");
-        let r = PrivateRedis { child, port, dir };
-        eventually("private redis up", LONG, || {
-            redis::Client::open(r.url().as_str())
-                .ok()?
-                .get_connection()
-                .ok()
-                .map(|_| ())
-        });
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn kill(mut self) -> (u16, std::path::PathBuf) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        (self.port, self.dir.clone())
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A Redis of the test's own that keeps nothing on disk, so it can be killed and restarted
+/// empty.
+const VOLATILE: [&str; 4] = ["--save", "", "--appendonly", "no"];
 
 #[test]
 fn redis_losing_everything_mid_flow_loses_nothing() {
     let env = TestEnv::new();
-    let dir = std::env::temp_dir().join(format!("memlink-redis-{}", new_uuid()));
-    let redis = PrivateRedis::start(free_port(), dir);
-    let redis_url = redis.url();
+    let redis = PrivateRedis::start(&VOLATILE);
+    let redis_url = redis.url.clone();
     let _daemon = env.spawn_daemon(&[
         ("REDIS_URL", redis_url.as_str()),
         ("MEMLINK_RECONCILE_AFTER_SECS", "2"),
@@ -293,9 +234,9 @@ fn redis_losing_everything_mid_flow_loses_nothing() {
         (env.count("SELECT count(*) FROM processed_events") >= 200).then_some(())
     });
     // Redis dies without persistence and comes back empty: stream, group and pending list gone.
-    let (port, dir) = redis.kill();
+    let port = redis.kill();
     std::thread::sleep(Duration::from_millis(500));
-    let _redis = PrivateRedis::start(port, dir);
+    let _redis = PrivateRedis::start_on(port, &VOLATILE);
     producer.join().unwrap();
     assert_exactly_once(&env, N as i64);
     let republished = env.count("SELECT coalesce(sum(republished), 0)::int8 FROM outbox_events");
@@ -547,13 +488,12 @@ fn sigterm_mid_flow_leaves_nothing_half_done() {
 #[test]
 fn a_dependency_outage_shows_as_degraded_then_heals() {
     let env = TestEnv::new();
-    let dir = std::env::temp_dir().join(format!("memlink-redis-{}", new_uuid()));
-    let redis = PrivateRedis::start(free_port(), dir);
-    let daemon = env.spawn_daemon(&[("REDIS_URL", redis.url().as_str())]);
+    let redis = PrivateRedis::start(&VOLATILE);
+    let daemon = env.spawn_daemon(&[("REDIS_URL", redis.url.as_str())]);
     eventually("ready", LONG, || {
         (daemon.get("/readyz").0 == 200).then_some(())
     });
-    let (port, dir) = redis.kill();
+    let port = redis.kill();
     let reasons = eventually("not ready while Redis is down", LONG, || {
         let (code, body) = daemon.get("/readyz");
         let reasons = body["reasons"].to_string();
@@ -578,7 +518,7 @@ fn a_dependency_outage_shows_as_degraded_then_heals() {
     let chat = new_uuid();
     let (code, _) = daemon.post_message(&chat, "deg", "user", "My name is Deg.");
     assert_eq!(code, 201);
-    let _redis = PrivateRedis::start(port, dir);
+    let _redis = PrivateRedis::start_on(port, &VOLATILE);
     eventually("ready again", Duration::from_secs(60), || {
         (daemon.get("/readyz").0 == 200).then_some(())
     });
@@ -593,6 +533,85 @@ fn a_dependency_outage_shows_as_degraded_then_heals() {
         "a transient outage restarts nothing"
     );
     assert!(!daemon.log_lines_with("event=worker_retry").is_empty());
+}
+
+#[test]
+fn started_before_redis_it_accepts_at_once_and_processes_each_message_once_redis_answers() {
+    let env = TestEnv::new();
+    // A port nothing listens on yet: the Redis of this test is started only later.
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let all = env.spawn_daemon(&[
+        ("REDIS_URL", url.as_str()),
+        ("MEMLINK_CONSUMER", "early-all"),
+    ]);
+    let worker = env.spawn_daemon_with(
+        &["run", "--role", "worker"],
+        &[
+            ("REDIS_URL", url.as_str()),
+            ("MEMLINK_CONSUMER", "early-worker"),
+        ],
+    );
+    for d in [&all, &worker] {
+        assert_eq!(d.get("/healthz").0, 200);
+        let (code, body) = d.get("/readyz");
+        assert_eq!(code, 503, "{body}");
+        let reasons = body["reasons"].to_string();
+        assert!(reasons.contains("redis unreachable"), "{reasons}");
+        assert!(reasons.contains("actor worker is waiting"), "{reasons}");
+    }
+    const N: i64 = 20;
+    for i in 0..N {
+        let (code, body) = all.post_message(
+            &new_uuid(),
+            &format!("early-{i}"),
+            "user",
+            &format!("My name is Early{i}."),
+        );
+        assert_eq!(
+            code, 201,
+            "accepted into the outbox while Redis is down: {body}"
+        );
+    }
+    let status = all.status();
+    for name in ["relay", "worker", "reconciler"] {
+        let actor = status["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("no actor {name}: {status}"));
+        assert_eq!(actor["state"], "waiting", "{actor}");
+        assert!(
+            actor["last_error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("waiting for redis")),
+            "{actor}"
+        );
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox_events WHERE status = 'pending'"),
+        N
+    );
+    assert_eq!(env.count("SELECT count(*) FROM processed_events"), 0);
+
+    let _redis = PrivateRedis::start_on(port, &VOLATILE);
+    assert_exactly_once(&env, N);
+    for d in [&all, &worker] {
+        eventually("ready once Redis answers", LONG, || {
+            (d.get("/readyz").0 == 200).then_some(())
+        });
+        assert!(!d.log_lines_with("event=redis_waiting").is_empty());
+        assert!(!d.log_lines_with("event=redis_connected").is_empty());
+    }
+    // The worker-only process started its worker too.
+    assert!(
+        !worker
+            .log_lines_with("event=actor_started actor=worker ")
+            .is_empty(),
+        "{}",
+        worker.log_text()
+    );
 }
 
 /// The relay's own poison pill (the seed's incident one stage earlier): rows PostgreSQL stores

@@ -173,7 +173,7 @@ fn timed(method: &str, url: &str, token: Option<&str>) -> (u16, Value, Duration)
 #[test]
 fn probes_answer_within_a_second_with_redis_down() {
     let env = TestEnv::new();
-    let redis = PrivateRedis::start(&[]).expect("redis-server (scripts/services.sh installs it)");
+    let redis = PrivateRedis::start(&[]);
     let daemon = env.spawn_daemon(&[("REDIS_URL", redis.url.as_str())]);
     let (status, body) = daemon.get("/readyz");
     assert_eq!(status, 200, "{body}");

@@ -402,6 +402,26 @@ fn migrate_is_idempotent() {
 }
 
 #[test]
+fn a_start_on_a_migrated_database_logs_no_postgres_notice() {
+    let env = TestEnv::new();
+    env.migrate();
+    // The daemon migrates again (nothing to do): refinery's `CREATE TABLE IF NOT EXISTS`
+    // must not surface as an INFO line on every start.
+    let mut daemon = env.spawn_daemon(&[("RUST_LOG", "info")]);
+    daemon
+        .wait_for_log("event=ready", LONG)
+        .expect("the daemon is ready");
+    let migrated = daemon.log_lines_with("event=migrations_applied count=0");
+    assert_eq!(migrated.len(), 1, "{}", daemon.log_text());
+    let notices: Vec<String> = daemon
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.contains("NOTICE") || l.contains("already exists"))
+        .collect();
+    assert!(notices.is_empty(), "{notices:?}");
+}
+
+#[test]
 fn no_migrate_refuses_a_schema_that_is_behind() {
     let env = TestEnv::new();
     let out = Command::new(binary())

@@ -1,12 +1,13 @@
 //! The optional LLM extractor and titles, end to end against a fake chat-completions server
-//! that the test starts on 127.0.0.1 (canned answers, every request recorded; no network).
+//! that the test starts on 127.0.0.1 (canned answers, every request recorded; no network),
+//! over http or https (a certificate of a throwaway CA made in the test).
 
 mod common;
 
 use memlink_actors::extract::EXTRACTOR_VERSION;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,7 @@ type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
 /// A chat-completions server on a loopback port. Stops accepting when dropped.
 struct FakeLlm {
     port: u16,
+    https: bool,
     requests: Arc<Mutex<Vec<Recorded>>>,
     stop: Arc<AtomicBool>,
     /// Requests being answered now, and the most there ever were at once.
@@ -76,6 +78,22 @@ struct FakeLlm {
 
 impl FakeLlm {
     fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> FakeLlm {
+        FakeLlm::start_with(handler, None)
+    }
+
+    /// Over https, presenting the certificate of `tls`.
+    fn start_tls(
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> FakeLlm {
+        FakeLlm::start_with(handler, Some(tls))
+    }
+
+    fn start_with(
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> FakeLlm {
+        let https = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake LLM");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().unwrap().port();
@@ -89,10 +107,19 @@ impl FakeLlm {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let (log, handler, gauge) = (log.clone(), handler.clone(), gauge.clone());
+                        let tls = tls.clone();
                         std::thread::spawn(move || {
                             let now = gauge.0.fetch_add(1, Ordering::SeqCst) + 1;
                             gauge.1.fetch_max(now, Ordering::SeqCst);
-                            serve(stream, &log, &*handler);
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                            match tls.map(rustls::ServerConnection::new) {
+                                None => serve(stream, &log, &*handler),
+                                Some(Ok(conn)) => {
+                                    serve(rustls::StreamOwned::new(conn, stream), &log, &*handler)
+                                }
+                                Some(Err(_)) => {}
+                            }
                             gauge.0.fetch_sub(1, Ordering::SeqCst);
                         });
                     }
@@ -102,6 +129,7 @@ impl FakeLlm {
         });
         FakeLlm {
             port,
+            https,
             requests,
             stop,
             in_flight,
@@ -109,7 +137,8 @@ impl FakeLlm {
     }
 
     fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/v1", self.port)
     }
 
     fn requests(&self) -> Vec<Recorded> {
@@ -131,13 +160,8 @@ impl Drop for FakeLlm {
 }
 
 /// One request per connection (`Connection: close`), so a sleeping answer blocks nothing else.
-fn serve(stream: TcpStream, log: &Mutex<Vec<Recorded>>, handler: &Handler) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
+fn serve(stream: impl Read + Write, log: &Mutex<Vec<Recorded>>, handler: &Handler) {
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
@@ -194,7 +218,8 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Recorded>>, handler: &Handler) {
                   "total_tokens": prompt + completion},
     })
     .to_string();
-    let mut out = stream;
+    // Everything sent was read (Content-Length), so nothing buffered is lost.
+    let mut out = reader.into_inner();
     let _ = write!(
         out,
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
@@ -915,4 +940,68 @@ fn expired_claims_are_taken_over_then_given_up_on() {
             .len(),
         1
     );
+}
+
+#[test]
+fn an_https_endpoint_is_used_with_its_certificate_verified() {
+    let pki = common::pki::Pki::new();
+    let cert = pki.server("llm", &["127.0.0.1"]);
+    let fake = FakeLlm::start_tls(
+        |r| {
+            if r.is_title() {
+                answer(r#"{"title": "Secure chat"}"#, 3, 2)
+            } else {
+                answer(
+                    r#"{"facts": [{"predicate": "likes", "object": "cryptography", "kind": "assert"}]}"#,
+                    5,
+                    4,
+                )
+            }
+        },
+        pki.rustls_server(&cert),
+    );
+    let url = fake.base_url();
+    assert!(url.starts_with("https://"));
+    let ca = pki.ca_file.display().to_string();
+    let wrong_ca = pki.wrong_ca_file.display().to_string();
+
+    // Trusting the CA that signed the server's certificate: answered over TLS.
+    let env = TestEnv::new();
+    let mut extra = llm_env(&url, "both");
+    extra.push(("MEMLINK_LLM_CA_FILE", ca.as_str()));
+    extra.push(("MEMLINK_LLM_API_KEY", "sk-tls-secret"));
+    let daemon = env.spawn_daemon(&extra);
+    let chat = new_uuid();
+    let id = post(&daemon, &chat, "tess", "My name is Tess.");
+    let (status, added, error) = wait_enriched(&env, &id);
+    assert_eq!((status.as_str(), added, error), ("done", 1, None));
+    assert!(facts_of(&env, "tess")
+        .iter()
+        .any(|(p, o, _, x, _)| p == "likes" && o == "cryptography" && x == "llm:test-model"));
+    assert_eq!(wait_title_pass(&env, &chat).0, "done");
+    let seen = fake.requests();
+    assert!(!seen.is_empty());
+    assert!(seen
+        .iter()
+        .all(|r| r.authorization.as_deref() == Some("Bearer sk-tls-secret")));
+    drop(daemon);
+
+    // Trusting another CA: the handshake fails, no request is made, and the error says why.
+    let before = fake.requests().len();
+    let env = TestEnv::new();
+    let mut extra = llm_env(&url, "both");
+    extra.push(("MEMLINK_LLM_CA_FILE", wrong_ca.as_str()));
+    extra.push(("MEMLINK_LLM_MAX_RETRIES", "0"));
+    let daemon = env.spawn_daemon(&extra);
+    let id = post(&daemon, &new_uuid(), "tom", "My name is Tom.");
+    let (status, _, error) = wait_enriched(&env, &id);
+    assert_eq!(status, "failed");
+    let error = error.unwrap_or_default();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(
+        fake.requests().len(),
+        before,
+        "nothing was sent to an unverified server"
+    );
+    assert!(!daemon.log_text().contains("sk-tls-secret"));
 }

@@ -14,6 +14,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorState {
+    /// Not started yet: it waits for a dependency it cannot work without (Redis, for the
+    /// relay and the worker); `last_error` says why.
+    Waiting,
     Starting,
     Running,
     /// Alive but retrying a transient failure (Postgres or Redis unreachable).
@@ -80,6 +83,14 @@ impl StatusBoard {
         self.update(name, |s| {
             s.state = ActorState::Running;
             s.last_progress = Some(at);
+        });
+    }
+
+    /// Not started until a dependency answers; `why` is shown as its last error.
+    pub fn waiting(&self, name: &'static str, why: &str) {
+        self.update(name, |s| {
+            s.state = ActorState::Waiting;
+            s.last_error = Some(why.to_owned());
         });
     }
 

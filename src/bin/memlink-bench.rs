@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Parser;
 use serde_json::json;
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -83,7 +82,8 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
-    let (client, conn) = tokio_postgres::connect(&url, NoTls)
+    let (client, conn) = memlink::postgres::PgConnector::from_url(&url)?
+        .connect()
         .await
         .context("connect to Postgres")?;
     tokio::spawn(conn);

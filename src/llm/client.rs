@@ -1,5 +1,6 @@
 //! The client for an OpenAI-compatible chat-completions endpoint (Ollama, vLLM, llama.cpp's
-//! server): `POST {base}/chat/completions`, one JSON answer, token usage counted.
+//! server, hosted APIs over https): `POST {base}/chat/completions`, one JSON answer, token
+//! usage counted. Over https the server's certificate is always verified.
 //!
 //! Every request is bounded: a timeout from connecting to the last byte, at most
 //! `concurrency` requests in flight (a semaphore), at most `max_retries` retries with
@@ -166,8 +167,13 @@ impl LlmClient {
         status: StatusBoard,
         entropy: Arc<dyn Entropy>,
     ) -> LlmClient {
+        let mut connector = awc::Connector::new().timeout(config.timeout);
+        if let Some(trust) = &config.tls {
+            // https: the chain and the host name are verified against the configured roots.
+            connector = connector.rustls_0_23(trust.config.clone());
+        }
         let http = awc::Client::builder()
-            .connector(awc::Connector::new().timeout(config.timeout))
+            .connector(connector)
             .timeout(config.timeout)
             .disable_redirects()
             .finish();

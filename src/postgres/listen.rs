@@ -8,15 +8,17 @@ use std::time::Duration;
 use actix::Recipient;
 use futures_util::StreamExt;
 use memlink_actors::messages::Wake;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+
+use super::PgConnector;
 
 pub const CHANNEL: &str = "memlink_outbox";
 
 /// Runs forever: listen, forward each notification as a `Wake`, reconnect on failure.
-pub async fn forward_notifications(url: String, wake: Recipient<Wake>) {
+pub async fn forward_notifications(connector: PgConnector, wake: Recipient<Wake>) {
     let mut delay = Duration::from_millis(200);
     loop {
-        match listen_once(&url, &wake).await {
+        match listen_once(&connector, &wake).await {
             Ok(()) => delay = Duration::from_millis(200),
             Err(e) => {
                 log::warn!(target: "memlink::relay", "event=listen_failed error={} retry_ms={}", crate::logging::quoted(&e), delay.as_millis());
@@ -27,11 +29,9 @@ pub async fn forward_notifications(url: String, wake: Recipient<Wake>) {
     }
 }
 
-async fn listen_once(url: &str, wake: &Recipient<Wake>) -> Result<(), String> {
+async fn listen_once(connector: &PgConnector, wake: &Recipient<Wake>) -> Result<(), String> {
     const LISTEN: &str = "LISTEN memlink_outbox";
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (client, mut connection) = connector.connect().await.map_err(|e| e.to_string())?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     // The connection only makes progress while polled, so LISTEN is sent while polling.
     let listen = client.batch_execute(LISTEN);

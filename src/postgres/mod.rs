@@ -6,6 +6,7 @@
 //! module are classified transient or permanent and never carry a password.
 
 pub mod api;
+pub mod connect;
 pub mod dlq;
 pub mod effects;
 pub mod listen;
@@ -15,15 +16,13 @@ pub mod pool;
 pub mod recovery;
 pub mod store;
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use bb8_postgres::PostgresConnectionManager;
 use memlink_actors::ports::PortError;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-pub type PgPool = bb8::Pool<pool::CachingManager<NoTls>>;
+pub use connect::PgConnector;
+
+pub type PgPool = bb8::Pool<pool::CachingManager<MakeRustlsConnect>>;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -45,21 +44,24 @@ pub enum PgError {
     Query(String),
     #[error("postgres: could not connect: {0}")]
     Connect(String),
+    #[error("postgres: {0}")]
+    Tls(String),
     #[error("postgres: migration failed: {0}")]
     Migrate(String),
+    #[error("postgres: {0}")]
+    Config(String),
 }
 
-/// Builds the pool lazily: connections are made on first use, failures are logged with
-/// their real cause (bb8 itself only reports "timed out").
+impl PgError {
+    /// Whether trying again may help: not for a refused certificate or a bad URL.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, PgError::Tls(_) | PgError::Config(_))
+    }
+}
+
+/// A lazy pool on `url` (see [`PgConnector::pool`]).
 pub fn build_pool(url: &str, max_size: u32) -> Result<PgPool, PgError> {
-    let config =
-        tokio_postgres::Config::from_str(url).map_err(|e| PgError::Connect(e.to_string()))?;
-    let manager = pool::CachingManager::new(PostgresConnectionManager::new(config, NoTls));
-    Ok(bb8::Pool::builder()
-        .max_size(max_size)
-        .connection_timeout(Duration::from_secs(5))
-        .error_sink(Box::new(LogSink))
-        .build_unchecked(manager))
+    Ok(PgConnector::from_url(url)?.pool(max_size))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +69,7 @@ struct LogSink;
 
 impl bb8::ErrorSink<tokio_postgres::Error> for LogSink {
     fn sink(&self, error: tokio_postgres::Error) {
-        log::warn!(target: "memlink::postgres", "event=postgres_connect_failed error={}", crate::logging::quoted(&error));
+        log::warn!(target: "memlink::postgres", "event=postgres_connect_failed error={}", crate::logging::quoted(&crate::error_text::with_sources(&error)));
     }
 
     fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<tokio_postgres::Error>> {
@@ -77,11 +79,10 @@ impl bb8::ErrorSink<tokio_postgres::Error> for LogSink {
 
 /// Applies pending migrations, idempotently, one daemon at a time (an advisory lock held
 /// on the migrating connection serialises concurrent starts).
-pub async fn migrate(url: &str) -> Result<usize, PgError> {
+pub async fn migrate(connector: &PgConnector) -> Result<usize, PgError> {
     const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7311965431)";
-    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| PgError::Connect(e.to_string()))?;
+    // refinery's `CREATE TABLE IF NOT EXISTS` draws a NOTICE on every start; it says nothing.
+    let (mut client, connection) = connector.without_notices().connect().await?;
     let driver = actix_web::rt::spawn(connection);
     client
         .batch_execute(MIGRATION_LOCK)

@@ -1,5 +1,6 @@
 //! The Redis adapter: the stream and its consumer group behind the engine's `StreamBus` port,
-//! plus the stream statistics the admin surface reports.
+//! plus the stream statistics the admin surface reports. Clients and pools are built in
+//! [`connect`].
 //!
 //! Entries are read as raw bytes (a field may not be UTF-8; the engine decides what that
 //! means). A vanished stream or group (`NOGROUP`, e.g. after `FLUSHALL`) is recreated here
@@ -9,26 +10,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bb8_redis::RedisConnectionManager;
 use memlink_actors::decode::RawEntry;
 use memlink_actors::ports::{OutgoingEntry, PortError, Redelivered, StreamBus};
 use redis::Value;
 use serde::Serialize;
 
-pub type RedisPool = bb8::Pool<RedisConnectionManager>;
+pub mod connect;
 
-#[derive(Debug, thiserror::Error)]
-#[error("redis: {0}")]
-pub struct RedisSetupError(String);
-
-/// Builds the pool lazily (connections on first use).
-pub fn build_pool(url: &str, max_size: u32) -> Result<RedisPool, RedisSetupError> {
-    let manager = RedisConnectionManager::new(url).map_err(|e| RedisSetupError(e.to_string()))?;
-    Ok(bb8::Pool::builder()
-        .max_size(max_size)
-        .connection_timeout(Duration::from_secs(5))
-        .build_unchecked(manager))
-}
+pub use connect::{build_pool, client, RedisManager, RedisPool, RedisSetupError};
 
 /// One stream and one consumer group, as one consumer.
 #[derive(Clone)]
@@ -90,9 +79,17 @@ impl RedisBus {
         }
     }
 
+    /// PING over a connection of its own, so a failure names its real cause (refused,
+    /// a refused certificate, ...) where the pool would only time out.
     pub async fn ping(&self) -> Result<(), PortError> {
-        self.query(&redis::cmd("PING")).await.map_err(fail)?;
-        Ok(())
+        let ping = async {
+            let mut conn = self.pool.dedicated_connection().await?;
+            redis::cmd("PING").query_async::<()>(&mut conn).await
+        };
+        match actix_web::rt::time::timeout(Duration::from_secs(5), ping).await {
+            Ok(result) => result.map_err(fail),
+            Err(_) => Err(PortError::transient("redis", "no answer within 5 s")),
+        }
     }
 
     /// Length, pending count and lag of the group, for the admin surface.

@@ -3,6 +3,8 @@
 //! after itself (database dropped, stream deleted, process killed).
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -507,50 +509,122 @@ pub fn expected_checksum(message_ids: &[&str]) -> String {
 
 pub const LONG: Duration = Duration::from_secs(30);
 
-/// A Redis server of this test's own (for settings the shared one must keep), on a free
-/// port, stopped on drop. `None` (the caller skips) when `redis-server` is not installed.
+/// A free TCP port on loopback (free when asked; taken by whoever binds it first).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A Redis server of this test's own (for settings the shared one must keep, or to stop and
+/// start it), on its own port, stopped and its directory removed on drop. It needs
+/// `redis-server` (Debian package redis-server, installed by scripts/test.sh); without it
+/// the test fails saying so.
 pub struct PrivateRedis {
     child: Child,
+    pub port: u16,
     pub url: String,
     dir: std::path::PathBuf,
 }
 
+/// How to reach a private Redis over TLS: the CA that signed its certificate.
+pub struct RedisTls<'a> {
+    pub ca_file: &'a std::path::Path,
+    pub cert_file: &'a std::path::Path,
+    pub key_file: &'a std::path::Path,
+}
+
 impl PrivateRedis {
-    pub fn start(extra_args: &[&str]) -> Option<PrivateRedis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+    /// On a free port.
+    pub fn start(extra_args: &[&str]) -> PrivateRedis {
+        PrivateRedis::start_on(free_port(), extra_args)
+    }
+
+    /// On `port` (e.g. the port of one stopped before, to bring "the same" server back).
+    pub fn start_on(port: u16, extra_args: &[&str]) -> PrivateRedis {
+        let mut args: Vec<String> = vec!["--port".into(), port.to_string()];
+        args.extend(extra_args.iter().map(|a| (*a).to_owned()));
+        PrivateRedis::spawn(port, format!("redis://127.0.0.1:{port}"), &args, None)
+    }
+
+    /// TLS only (`rediss://`, no plain port), with the given certificate; clients are not
+    /// asked for certificates.
+    pub fn start_tls(tls: &RedisTls<'_>) -> PrivateRedis {
+        let port = free_port();
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let args: Vec<String> = vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            path(tls.cert_file),
+            "--tls-key-file".into(),
+            path(tls.key_file),
+            "--tls-ca-cert-file".into(),
+            path(tls.ca_file),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+        ];
+        let ca = std::fs::read(tls.ca_file).expect("read the CA file");
+        PrivateRedis::spawn(port, format!("rediss://127.0.0.1:{port}"), &args, Some(ca))
+    }
+
+    fn spawn(port: u16, url: String, args: &[String], ca: Option<Vec<u8>>) -> PrivateRedis {
         let dir = std::env::temp_dir().join(format!("memlink-test-redis-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("redis dir");
         let child = Command::new("redis-server")
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--bind")
-            .arg("127.0.0.1")
+            .args(["--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&dir)
-            .args(extra_args)
+            .args(args)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
         let child = match child {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("skipping: cannot start redis-server ({e})");
                 let _ = std::fs::remove_dir_all(&dir);
-                return None;
+                panic!(
+                    "cannot start redis-server ({e}): install the Debian package redis-server \
+                     (scripts/test.sh does)"
+                );
             }
         };
-        let url = format!("redis://127.0.0.1:{port}");
-        let r = PrivateRedis { child, url, dir };
+        let r = PrivateRedis {
+            child,
+            port,
+            url,
+            dir,
+        };
+        let client = || match &ca {
+            Some(ca) => redis::Client::build_with_tls(
+                r.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                },
+            ),
+            None => redis::Client::open(r.url.as_str()),
+        };
         eventually("the private redis answers", Duration::from_secs(10), || {
-            redis::Client::open(r.url.as_str())
+            client()
                 .and_then(|c| c.get_connection())
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                 .ok()
         });
-        Some(r)
+        r
+    }
+
+    /// Stops it at once (no persistence is written), returning its port.
+    pub fn kill(self) -> u16 {
+        self.port
     }
 }
 

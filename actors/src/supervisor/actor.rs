@@ -6,16 +6,19 @@ use super::{ChildHealth, ChildLink, ChildSpec, Escalate, SupervisorConfig};
 use crate::backoff::RestartBudget;
 use crate::messages::{Drain, Ping, Wake};
 use crate::ports::Ambient;
-use crate::status::StatusBoard;
+use crate::status::{ActorState, StatusBoard};
 
 struct Child {
     spec: ChildSpec,
-    link: ChildLink,
+    /// `None` while a deferred child waits for [`StartDeferred`].
+    link: Option<ChildLink>,
     relaunches: u32,
 }
 
 pub struct RootSupervisor {
     specs: Vec<ChildSpec>,
+    /// Children started only on [`StartDeferred`], not with the others.
+    deferred: Vec<&'static str>,
     children: Vec<Child>,
     config: SupervisorConfig,
     budget: RestartBudget,
@@ -38,6 +41,7 @@ impl RootSupervisor {
         RootSupervisor {
             budget: RestartBudget::new(config.intensity, config.period),
             specs,
+            deferred: Vec::new(),
             children: Vec::new(),
             config,
             restarts_seen: 0,
@@ -49,17 +53,35 @@ impl RootSupervisor {
         }
     }
 
+    /// These children are registered (as waiting) but started only when [`StartDeferred`]
+    /// arrives: for actors that cannot work before a dependency answers.
+    pub fn with_deferred(mut self, names: &[&'static str]) -> RootSupervisor {
+        self.deferred = names.to_vec();
+        self
+    }
+
+    /// The started children's links, in start order.
+    fn links(&self) -> impl Iterator<Item = (&'static str, &ChildLink)> {
+        self.children
+            .iter()
+            .filter_map(|c| c.link.as_ref().map(|l| (c.spec.name, l)))
+    }
+
     fn check_children(&mut self) {
         if self.draining || self.escalated {
             return;
         }
         for child in &mut self.children {
-            if !child.link.ping.connected() {
+            let died = match &child.link {
+                Some(link) => !link.ping.connected(),
+                None => false,
+            };
+            if died {
                 child.relaunches += 1;
                 log::error!(target: "memlink::supervisor", "event=actor_restart actor={} cause=died_outside_boundary relaunches={}", child.spec.name, child.relaunches);
                 self.status
                     .restarted(child.spec.name, "the actor died outside its panic boundary");
-                child.link = (child.spec.factory)(child.relaunches);
+                child.link = Some((child.spec.factory)(child.relaunches));
             }
         }
         let total = self.status.total_restarts();
@@ -82,14 +104,20 @@ impl Actor for RootSupervisor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         for spec in std::mem::take(&mut self.specs) {
             self.status.register(spec.name);
-            let link = (spec.factory)(0);
+            let link = if self.deferred.contains(&spec.name) {
+                self.status.set_state(spec.name, ActorState::Waiting);
+                None
+            } else {
+                Some((spec.factory)(0))
+            };
             self.children.push(Child {
                 spec,
                 link,
                 relaunches: 0,
             });
         }
-        log::info!(target: "memlink::supervisor", "event=supervisor_started children={}", self.children.len());
+        let waiting = self.children.len() - self.links().count();
+        log::info!(target: "memlink::supervisor", "event=supervisor_started children={} waiting={waiting}", self.children.len());
         ctx.run_interval(self.config.check_every, |act, _ctx| act.check_children());
     }
 }
@@ -98,11 +126,34 @@ impl Handler<Wake> for RootSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Wake, _ctx: &mut Context<Self>) {
-        for child in &self.children {
-            if let Some(w) = &child.link.wake {
+        for (_, link) in self.links() {
+            if let Some(w) = &link.wake {
                 w.do_send(msg);
             }
         }
+    }
+}
+
+/// Starts the deferred children that have not started yet; answers how many it started.
+/// Nothing starts once the tree drains or has escalated.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "usize")]
+pub struct StartDeferred;
+
+impl Handler<StartDeferred> for RootSupervisor {
+    type Result = usize;
+
+    fn handle(&mut self, _: StartDeferred, _ctx: &mut Context<Self>) -> usize {
+        if self.draining || self.escalated {
+            return 0;
+        }
+        let mut started = 0;
+        for child in self.children.iter_mut().filter(|c| c.link.is_none()) {
+            self.status.set_state(child.spec.name, ActorState::Starting);
+            child.link = Some((child.spec.factory)(0));
+            started += 1;
+        }
+        started
     }
 }
 
@@ -118,9 +169,8 @@ impl Handler<Health> for RootSupervisor {
         let timeout = self.config.ping_timeout;
         // Sent before any is awaited, so the children are pinged concurrently.
         let pending: Vec<_> = self
-            .children
-            .iter()
-            .map(|c| (c.spec.name, c.link.ping.send(Ping).timeout(timeout)))
+            .links()
+            .map(|(name, link)| (name, link.ping.send(Ping).timeout(timeout)))
             .collect();
         Box::pin(async move {
             let mut out = Vec::with_capacity(pending.len());
@@ -144,9 +194,8 @@ impl Handler<Drain> for RootSupervisor {
         self.draining = true;
         let timeout = self.config.ping_timeout * 2;
         let children: Vec<(&'static str, Recipient<Drain>)> = self
-            .children
-            .iter()
-            .map(|c| (c.spec.name, c.link.drain.clone()))
+            .links()
+            .map(|(name, link)| (name, link.drain.clone()))
             .collect();
         Box::pin(async move {
             for (name, drain) in children {

@@ -1,5 +1,7 @@
 //! The supervision tree's root: starts Relay, Worker and Watermark one-for-one, restarts a
 //! child that died outside its panic boundary, and escalates when restarts exceed the budget.
+//! Children that cannot work before a dependency answers may be deferred: registered as
+//! waiting, started when the daemon says so (`StartDeferred`).
 //!
 //! Two layers, because actix 0.13's `Supervisor` restarts an actor only when it stops itself
 //! (a panic in a handler kills it for good): each child catches panics per message and stops
@@ -17,7 +19,7 @@ use actix::prelude::*;
 
 use crate::messages::{Drain, Ping, Wake};
 
-pub use actor::{Health, RootSupervisor};
+pub use actor::{Health, RootSupervisor, StartDeferred};
 
 /// The live handles of one started child.
 #[derive(Clone)]

@@ -1,0 +1,89 @@
+//! The one place where Redis clients and pools are built: `redis://`, or `rediss://` (TLS,
+//! verifying the certificate and the host name against `MEMLINK_REDIS_CA_FILE` or the
+//! system's trusted roots), for the daemon and every operator command alike.
+//!
+//! It checks URLs and reads CA files; it never connects while building, and never decides
+//! anything about the stream.
+
+use std::path::Path;
+use std::time::Duration;
+
+pub type RedisPool = bb8::Pool<RedisManager>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("redis: {0}")]
+pub struct RedisSetupError(String);
+
+/// The client for `url`: `redis://`, or `rediss://` (TLS, verifying the server's certificate
+/// and host name against `ca_file`, or the system's trusted roots when there is none).
+/// Checks the URL and reads the CA file; never connects.
+pub fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisSetupError> {
+    let tls = url.trim_start().starts_with("rediss://");
+    if !tls {
+        if ca_file.is_some() {
+            return Err(RedisSetupError(
+                "a CA file is set but the URL is not rediss://".to_owned(),
+            ));
+        }
+        return redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()));
+    }
+    // The Redis client builds its own rustls configuration from the process default.
+    crate::tls::provider();
+    let setup = |e: crate::tls::TlsError| RedisSetupError(e.to_string());
+    match ca_file {
+        Some(path) => {
+            crate::tls::read_ca_file(path).map_err(setup)?;
+            let pem = std::fs::read(path).map_err(|e| {
+                RedisSetupError(format!("cannot read the CA file {}: {e}", path.display()))
+            })?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            redis::Client::build_with_tls(url, certificates)
+                .map_err(|e| RedisSetupError(e.to_string()))
+        }
+        None => {
+            crate::tls::root_store(&crate::tls::Roots::System).map_err(setup)?;
+            redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()))
+        }
+    }
+}
+
+/// Builds the pool lazily (connections on first use).
+pub fn build_pool(
+    url: &str,
+    ca_file: Option<&Path>,
+    max_size: u32,
+) -> Result<RedisPool, RedisSetupError> {
+    let manager = RedisManager {
+        client: client(url, ca_file)?,
+    };
+    Ok(bb8::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(5))
+        .build_unchecked(manager))
+}
+
+/// bb8's manager for multiplexed connections of one client (TLS or not).
+#[derive(Debug, Clone)]
+pub struct RedisManager {
+    client: redis::Client,
+}
+
+impl bb8::ManageConnection for RedisManager {
+    type Connection = redis::aio::MultiplexedConnection;
+    type Error = redis::RedisError;
+
+    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
+        self.client.get_multiplexed_async_connection().await
+    }
+
+    async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
+        redis::cmd("PING").query_async::<()>(conn).await
+    }
+
+    fn has_broken(&self, _: &mut Self::Connection) -> bool {
+        false
+    }
+}
