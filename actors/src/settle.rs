@@ -96,13 +96,23 @@ pub fn settle<'a>(
     let mut out = Settled::default();
     // Messages stored by this batch so far: a later event of the batch compares with them.
     let mut storing: HashMap<Uuid, &'a PlannedMessage> = HashMap::new();
-    let mut taken_events = HashSet::new();
+    // Events recorded by this batch: a later copy of one in the batch compares with it.
+    let mut recorded: HashMap<Uuid, &'a PlannedMessage> = HashMap::new();
     for m in messages {
         let e = &m.event;
-        if !read.fresh.contains(&e.event_id.0) || !taken_events.insert(e.event_id.0) {
+        if !read.fresh.contains(&e.event_id.0) {
             // Recorded before: the store compares digests (a duplicate, or a reused event id).
             continue;
         }
+        if let Some(first) = recorded.get(&e.event_id.0) {
+            if first.digest == m.digest {
+                out.duplicates += 1;
+            } else {
+                out.dead_letters.push(event_id_conflict(m, actor, now));
+            }
+            continue;
+        }
+        recorded.insert(e.event_id.0, m);
         if read.forgotten_users.contains(e.user_id.as_str()) {
             out.dropped.push((m, Forgotten::User));
             continue;
@@ -180,6 +190,26 @@ pub fn settle<'a>(
     out
 }
 
+/// The dead letter of an event id already processed with another payload.
+pub fn event_id_conflict(
+    m: &PlannedMessage,
+    actor: &'static str,
+    now: DateTime<Utc>,
+) -> DeadLetter {
+    let detail = format!(
+        "event_id {} was already processed with a different payload",
+        m.event.event_id
+    );
+    dead_letter_for_message(
+        m,
+        Rejection::new(Reason::DuplicateEventId, detail),
+        // Derived, so a redelivered conflict maps onto the same letter.
+        Uuid::new_v5(&m.event.event_id.0, &m.digest),
+        actor,
+        now,
+    )
+}
+
 enum Verdict {
     Owed,
     Duplicate,
@@ -210,4 +240,126 @@ pub fn candidate_statements(messages: &[PlannedMessage]) -> Changes {
         }
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode_stream_entry, RawEntry};
+    use crate::domain::Event;
+    use crate::plan::plan_message;
+    use crate::testkit::ambient;
+
+    fn message(event: u128, message: u128, chat: u128, content: &str) -> PlannedMessage {
+        let payload = serde_json::json!({
+            "message_id": Uuid::from_u128(message), "chat_id": Uuid::from_u128(chat),
+            "user_id": "u1", "role": "user", "content": content, "created_at": 1769067099,
+        });
+        let entry = RawEntry {
+            id: format!("{event}-0"),
+            fields: vec![
+                (
+                    b"event_id".to_vec(),
+                    Uuid::from_u128(event).to_string().into_bytes(),
+                ),
+                (b"event_type".to_vec(), b"message.created".to_vec()),
+                (b"payload".to_vec(), payload.to_string().into_bytes()),
+            ],
+        };
+        let Ok(Event::MessageCreated(m)) = decode_stream_entry(&entry) else {
+            panic!("valid");
+        };
+        plan_message(m, &ambient())
+    }
+
+    fn fresh(ids: &[u128]) -> Settle {
+        Settle {
+            fresh: ids.iter().map(|&i| Uuid::from_u128(i)).collect(),
+            ..Settle::default()
+        }
+    }
+
+    #[test]
+    fn copies_of_one_event_in_a_batch_are_a_duplicate_or_a_conflict() {
+        let batch = [
+            message(1, 10, 100, "I live in Rome."),
+            message(1, 10, 100, "I live in Rome."),
+            message(1, 10, 100, "I live in Oslo."),
+        ];
+        let s = settle(&batch, &fresh(&[1]), "worker", Utc::now());
+        assert_eq!(s.owed.len(), 1);
+        assert_eq!(s.duplicates, 1);
+        assert_eq!(s.dead_letters.len(), 1);
+        assert_eq!(s.dead_letters[0].reason, Reason::DuplicateEventId);
+        assert_eq!(s.watermarks[&Uuid::from_u128(100)].0, 1);
+    }
+
+    #[test]
+    fn a_reused_message_id_is_a_duplicate_when_equal_and_a_conflict_otherwise() {
+        let batch = [
+            message(1, 10, 100, "My name is Rue."),
+            message(2, 10, 100, "My name is Rue."),
+            message(3, 10, 100, "My name is Eve."),
+            message(4, 10, 200, "My name is Rue."),
+        ];
+        let s = settle(&batch, &fresh(&[1, 2, 3, 4]), "worker", Utc::now());
+        assert_eq!(s.owed.len(), 1);
+        assert_eq!(s.duplicates, 1);
+        let reasons: Vec<Reason> = s.dead_letters.iter().map(|d| d.reason).collect();
+        assert_eq!(reasons, vec![Reason::MessageIdConflict; 2]);
+        assert!(s.dead_letters[0]
+            .detail
+            .contains(&Uuid::from_u128(1).to_string()));
+        // Against what is stored: a message the chat API stored is owed; one processed and
+        // equal is a duplicate.
+        let mut read = fresh(&[5]);
+        let stored = StoredMessage {
+            chat_id: Uuid::from_u128(100),
+            user_id: "u1".into(),
+            role: "user".into(),
+            content: "My name is Rue.".into(),
+            created_at: batch[0].event.created_at,
+            processed: false,
+            processed_by: None,
+        };
+        read.stored.insert(Uuid::from_u128(10), stored.clone());
+        let again = [message(5, 10, 100, "My name is Rue.")];
+        assert_eq!(settle(&again, &read, "worker", Utc::now()).owed.len(), 1);
+        read.stored.insert(
+            Uuid::from_u128(10),
+            StoredMessage {
+                processed: true,
+                ..stored
+            },
+        );
+        let s = settle(&again, &read, "worker", Utc::now());
+        assert_eq!((s.owed.len(), s.duplicates), (0, 1));
+    }
+
+    #[test]
+    fn forgotten_users_store_nothing_and_watermarks_fold_from_what_is_stored() {
+        let batch = [
+            message(1, 10, 100, "My name is Rue."),
+            message(2, 11, 100, "I live in Oslo."),
+        ];
+        let mut read = fresh(&[1, 2]);
+        read.watermarks
+            .insert(Uuid::from_u128(100), (3, Checksum::ZERO));
+        let s = settle(&batch, &read, "worker", Utc::now());
+        let (count, sum) = s.watermarks[&Uuid::from_u128(100)];
+        assert_eq!(count, 5);
+        assert_eq!(
+            sum,
+            Checksum::ZERO.fold([batch[0].event.message_id, batch[1].event.message_id])
+        );
+        assert_eq!(
+            s.titles[&Uuid::from_u128(100)].event.message_id,
+            batch[0].event.message_id
+        );
+        read.forgotten_users.insert("u1".into());
+        let s = settle(&batch, &read, "worker", Utc::now());
+        assert!(s.owed.is_empty() && s.watermarks.is_empty());
+        assert_eq!(s.dropped.len(), 2);
+        assert_eq!(s.dropped[0].1, Forgotten::User);
+    }
 }

@@ -11,10 +11,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memlink_actors::checksum::Checksum;
-use memlink_actors::decode::{Reason, Rejection};
 use memlink_actors::plan::{DeadLetter, EffectBatch, PlannedMessage};
 use memlink_actors::ports::{ApplyOutcome, EffectStore, PortError};
-use memlink_actors::settle::{candidate_statements, settle, Settle, StoredMessage};
+use memlink_actors::settle::{
+    candidate_statements, event_id_conflict, settle, Settle, StoredMessage,
+};
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
@@ -291,18 +292,7 @@ async fn compare_digests(
             duplicates += 1;
             continue;
         }
-        let detail = format!(
-            "event_id {} was already processed with a different payload",
-            m.event.event_id
-        );
-        letters.push(memlink_actors::plan::dead_letter_for_message(
-            m,
-            Rejection::new(Reason::DuplicateEventId, detail),
-            // Derived, so a redelivered conflict maps onto the same letter.
-            Uuid::new_v5(&m.event.event_id.0, &m.digest),
-            memlink_actors::worker::NAME,
-            now,
-        ));
+        letters.push(event_id_conflict(m, memlink_actors::worker::NAME, now));
     }
     Ok((duplicates, letters))
 }
