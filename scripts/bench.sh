@@ -2,6 +2,9 @@
 # Benchmark: a fresh database and stream, a release daemon, memlink-bench against it.
 #   scripts/bench.sh [args for memlink-bench...]   e.g. scripts/bench.sh --events 20000 --chats 1000
 #                                                       scripts/bench.sh --events 15000 --rate 500
+#                                                       scripts/bench.sh --history 20 --round 5000
+#                                                       scripts/bench.sh --ingest --connections 8
+# The daemon's own settings pass through the environment (MEMLINK_WORKERS=2 scripts/bench.sh ...).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,8 +29,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+log="$(mktemp)"
 DATABASE_URL="$bench_url" MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" \
-    MEMLINK_HTTP_ADDR=127.0.0.1:0 RUST_LOG=warn "$bin/memlink" run &
+    MEMLINK_HTTP_ADDR=127.0.0.1:0 RUST_LOG=warn,memlink::http=info "$bin/memlink" run 2>"$log" &
 daemon_pid=$!
-sleep 2
-DATABASE_URL="$bench_url" "$bin/memlink-bench" --daemon-pid "$daemon_pid" "$@"
+addr=""
+for _ in $(seq 100); do
+    addr="$(sed -n 's/.*event=http_listening addr=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)"
+    [[ -n "$addr" ]] && break
+    sleep 0.1
+done
+[[ -n "$addr" ]] || { cat "$log" >&2; echo "bench: the daemon did not start" >&2; exit 1; }
+DATABASE_URL="$bench_url" "$bin/memlink-bench" --daemon-pid "$daemon_pid" --http "$addr" "$@"
+grep -E ' (WARN|ERROR) ' "$log" >&2 || true
+rm -f "$log"

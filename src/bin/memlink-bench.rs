@@ -1,9 +1,18 @@
 //! memlink-bench: pushes events through a running daemon and prints throughput and latency.
 //!
-//! It writes `message.created` events straight into the daemon's outbox, as a producer would,
-//! then waits until the worker has processed them all and reads the timings back from
-//! Postgres: latency is outbox `created_at` (the producer's transaction) → the worker's
-//! `processed_events.processed_at` (the transaction that wrote the event's effects).
+//! Three modes, each printing stable `key=value` lines:
+//! - default: writes `message.created` events straight into the daemon's outbox, as a
+//!   producer would (preloaded, or paced with `--rate`), waits until the worker has processed
+//!   them all and reads the timings back from Postgres: latency is outbox `created_at` (the
+//!   producer's transaction) → the worker's `processed_events.processed_at` (the transaction
+//!   that wrote the event's effects).
+//! - `--history ROUNDS`: rounds of `--round` events from `--users` users, half of them saying
+//!   a new liked thing (multi-valued) and half a new city (single-valued, so each one ends the
+//!   last), printing events/s per round as each user's statements per (user, predicate) grow.
+//! - `--ingest`: the chat API's `POST /v1/chats/{id}/messages` rate at `--connections`
+//!   concurrent keep-alive connections for `--seconds`, beside pgbench running the same two
+//!   inserts (message + outbox row) in one transaction at the same concurrency, while the
+//!   daemon processes what arrives.
 //! It only measures; it never changes what the daemon does.
 #![forbid(unsafe_code)]
 
@@ -35,6 +44,27 @@ struct Args {
     /// Give up waiting after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// History mode: this many rounds.
+    #[arg(long)]
+    history: Option<usize>,
+    /// History mode: events per round.
+    #[arg(long, default_value_t = 5_000)]
+    round: usize,
+    /// History mode: distinct users.
+    #[arg(long, default_value_t = 5)]
+    users: usize,
+    /// Ingest mode: POST through the chat API and compare with pgbench.
+    #[arg(long)]
+    ingest: bool,
+    /// Ingest mode: the daemon's HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
+    /// Ingest mode: concurrent connections (and pgbench clients).
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Ingest mode: seconds each side runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 const INSERT_EVENTS: &str = "
@@ -78,6 +108,216 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Inserts events into the outbox in chunks of 1,000 rows.
+async fn preload(
+    client: &tokio_postgres::Client,
+    events: &[(Uuid, String, serde_json::Value)],
+) -> anyhow::Result<()> {
+    for chunk in events.chunks(1_000) {
+        let id: Vec<Uuid> = chunk.iter().map(|e| e.0).collect();
+        let chat: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
+        let payload: Vec<&serde_json::Value> = chunk.iter().map(|e| &e.2).collect();
+        client
+            .execute(INSERT_EVENTS, &[&id, &chat, &payload])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Waits until every event is processed.
+async fn wait_processed(
+    client: &tokio_postgres::Client,
+    ids: &[Uuid],
+    timeout: Duration,
+) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)",
+                &[&ids],
+            )
+            .await?
+            .get(0);
+        if n as usize >= ids.len() {
+            return Ok(n);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {n} of {} events processed after {}s",
+                ids.len(),
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Rounds of new statements from a few users: per round, events/s; at the end, the last
+/// round's rate as a share of the first.
+async fn history(
+    client: &tokio_postgres::Client,
+    args: &Args,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let run = format!("{:08x}", rand::random::<u32>());
+    let chats: Vec<Uuid> = (0..args.users.max(1)).map(|_| Uuid::new_v4()).collect();
+    let mut first = None;
+    let mut last = 0.0;
+    let mut said = 0usize;
+    for round in 1..=rounds {
+        let events: Vec<(Uuid, String, serde_json::Value)> = (0..args.round)
+            .map(|i| {
+                let n = said + i;
+                let user = n % args.users.max(1);
+                let k = n / args.users.max(1);
+                // Half a new liked thing (multi-valued), half a new city (single-valued).
+                let content = if k % 2 == 0 {
+                    format!("I like thing{k}.")
+                } else {
+                    format!("I live in City{k}.")
+                };
+                let payload = json!({
+                    "message_id": Uuid::new_v4(), "chat_id": chats[user], "user_id": format!("hist-{run}-{user}"),
+                    "role": "user", "content": content, "created_at": chrono::Utc::now().to_rfc3339(),
+                });
+                (Uuid::new_v4(), chats[user].to_string(), payload)
+            })
+            .collect();
+        said += args.round;
+        let ids: Vec<Uuid> = events.iter().map(|e| e.0).collect();
+        let started = Instant::now();
+        preload(client, &events).await?;
+        wait_processed(client, &ids, Duration::from_secs(args.timeout_secs)).await?;
+        let eps = args.round as f64 / started.elapsed().as_secs_f64();
+        let per_pair = said / args.users.max(1) / 2;
+        println!("round={round} statements_per_user_predicate={per_pair} events_per_sec={eps:.0}");
+        first.get_or_insert(eps);
+        last = eps;
+    }
+    let first = first.unwrap_or(0.0);
+    println!(
+        "history rounds={rounds} first_round_events_per_sec={first:.0} last_round_events_per_sec={last:.0} last_over_first={:.2}",
+        if first > 0.0 { last / first } else { 0.0 }
+    );
+    Ok(())
+}
+
+/// One keep-alive connection POSTing messages until `until`; returns how many got 201.
+async fn poster(
+    addr: std::net::SocketAddr,
+    until: Instant,
+    chats: Vec<Uuid>,
+) -> anyhow::Result<u64> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut stream = BufReader::new(stream);
+    let mut ok = 0u64;
+    let mut n = 0usize;
+    while Instant::now() < until {
+        let chat = chats[n % chats.len()];
+        n += 1;
+        let body = format!(
+            r#"{{"user_id": "ingest-{}", "role": "user", "content": "I live in City{}."}}"#,
+            n % 97,
+            n % 53
+        );
+        let request = format!(
+            "POST /v1/chats/{chat}/messages HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.get_mut().write_all(request.as_bytes()).await?;
+        let mut status = String::new();
+        stream.read_line(&mut status).await?;
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut rest = vec![0u8; length];
+        stream.read_exact(&mut rest).await?;
+        if status.split_whitespace().nth(1) == Some("201") {
+            ok += 1;
+        }
+    }
+    Ok(ok)
+}
+
+/// The chat API's POST rate, then pgbench's producer rate, at the same concurrency.
+async fn ingest(url: &str, args: &Args) -> anyhow::Result<()> {
+    let addr: std::net::SocketAddr = args.http.parse().context("--http")?;
+    let chats: Vec<Uuid> = (0..1_000).map(|_| Uuid::new_v4()).collect();
+    let until = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|_| tokio::spawn(poster(addr, until, chats.clone())))
+        .collect();
+    let mut posts = 0u64;
+    for t in tasks {
+        posts += t.await??;
+    }
+    let http_rate = posts as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "ingest connections={} http_posts_per_sec={http_rate:.0}",
+        args.connections
+    );
+    // The same two inserts in one transaction, as the chat API does, minus HTTP and JSON.
+    let script = std::env::temp_dir().join(format!("memlink-producer-{}.sql", std::process::id()));
+    std::fs::write(&script, PRODUCER_SQL)?;
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-f"])
+        .arg(&script)
+        .args([
+            "-c",
+            &args.connections.to_string(),
+            "-j",
+            &args.connections.min(2).to_string(),
+        ])
+        .args(["-T", &args.seconds.to_string(), url])
+        .output()
+        .context("run pgbench (Debian package postgresql-client)")?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tps: f64 = text
+        .lines()
+        .find(|l| l.starts_with("tps"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| {
+            format!(
+                "pgbench said: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+    println!("pgbench_producer_tps={tps:.0}");
+    println!(
+        "ingest http_over_pgbench={:.2}",
+        if tps > 0.0 { http_rate / tps } else { 0.0 }
+    );
+    Ok(())
+}
+
+/// What a producer's transaction does: a message row and its outbox event (1,000 chats).
+const PRODUCER_SQL: &str = r#"\set r random(1, 1000)
+BEGIN;
+INSERT INTO chats (id) VALUES (md5(:r::text)::uuid) ON CONFLICT (id) DO NOTHING;
+INSERT INTO messages (id, chat_id, user_id, role, content, created_at)
+  VALUES (gen_random_uuid(), md5(:r::text)::uuid, 'pgbench', 'user', 'I live in City7.', now())
+  RETURNING id AS mid \gset
+INSERT INTO outbox_events (id, aggregate_id, event_type, payload)
+  VALUES (gen_random_uuid(), md5(:r::text)::uuid::text, 'message.created',
+          jsonb_build_object('message_id', :mid, 'chat_id', md5(:r::text)::uuid, 'user_id', 'pgbench',
+                             'role', 'user', 'content', 'I live in City7.', 'created_at', now()));
+COMMIT;
+"#;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -87,6 +327,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connect to Postgres")?;
     tokio::spawn(conn);
+    if let Some(rounds) = args.history {
+        return history(&client, &args, rounds).await;
+    }
+    if args.ingest {
+        return ingest(&url, &args).await;
+    }
     let run = format!("{:08x}", rand::random::<u32>());
     let chats: Vec<Uuid> = (0..args.chats.max(1)).map(|_| Uuid::new_v4()).collect();
     let mut ids = Vec::with_capacity(args.events);
@@ -124,27 +370,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let inserted_in = started.elapsed();
 
-    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
-    let done = loop {
-        let n: i64 = client
-            .query_one(
-                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)",
-                &[&ids],
-            )
-            .await?
-            .get(0);
-        if n as usize >= ids.len() {
-            break n;
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "only {n} of {} events processed after {}s",
-                ids.len(),
-                args.timeout_secs
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = wait_processed(&client, &ids, Duration::from_secs(args.timeout_secs)).await?;
     let r = client.query_one(RESULTS, &[&ids]).await?;
     let (count, span, p50, p99, max): (i64, f64, f64, f64, f64) =
         (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
