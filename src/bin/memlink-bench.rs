@@ -13,6 +13,7 @@
 //!   concurrent keep-alive connections for `--seconds`, beside pgbench running the same two
 //!   inserts (message + outbox row) in one transaction at the same concurrency, while the
 //!   daemon processes what arrives.
+//!
 //! It only measures; it never changes what the daemon does.
 #![forbid(unsafe_code)]
 
@@ -172,7 +173,7 @@ async fn history(
                 let user = n % args.users.max(1);
                 let k = n / args.users.max(1);
                 // Half a new liked thing (multi-valued), half a new city (single-valued).
-                let content = if k % 2 == 0 {
+                let content = if k.is_multiple_of(2) {
                     format!("I like thing{k}.")
                 } else {
                     format!("I live in City{k}.")
