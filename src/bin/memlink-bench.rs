@@ -97,6 +97,43 @@ fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Valu
     (Uuid::new_v4(), chat.to_string(), payload)
 }
 
+/// CPU seconds (user + system) used so far by live processes, by command name.
+fn cpu_by_name() -> std::collections::HashMap<String, f64> {
+    let mut out = std::collections::HashMap::new();
+    let ticks = 100.0; // USER_HZ on Linux
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
+            continue;
+        };
+        let secs = (u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0)) / ticks;
+        *out.entry(name).or_insert(0.0) += secs;
+    }
+    out
+}
+
+/// Where the CPU went between two [`cpu_by_name`] samples.
+fn print_cpu(before: &std::collections::HashMap<String, f64>, wall: f64) {
+    let after = cpu_by_name();
+    let used = |name: &str| after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0);
+    println!(
+        "cpu_seconds daemon={:.1} postgres={:.1} redis={:.1} wall={wall:.1}",
+        used("memlink"),
+        used("postgres"),
+        used("redis-server")
+    );
+}
+
 fn peak_rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = status
@@ -337,6 +374,7 @@ async fn main() -> anyhow::Result<()> {
     let run = format!("{:08x}", rand::random::<u32>());
     let chats: Vec<Uuid> = (0..args.chats.max(1)).map(|_| Uuid::new_v4()).collect();
     let mut ids = Vec::with_capacity(args.events);
+    let cpu_before = cpu_by_name();
     let started = Instant::now();
 
     if args.rate == 0 {
@@ -372,6 +410,7 @@ async fn main() -> anyhow::Result<()> {
     let inserted_in = started.elapsed();
 
     let done = wait_processed(&client, &ids, Duration::from_secs(args.timeout_secs)).await?;
+    let wall = started.elapsed().as_secs_f64();
     let r = client.query_one(RESULTS, &[&ids]).await?;
     let (count, span, p50, p99, max): (i64, f64, f64, f64, f64) =
         (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
@@ -406,5 +445,6 @@ async fn main() -> anyhow::Result<()> {
     if let Some(rss) = args.daemon_pid.and_then(peak_rss_mb) {
         println!("daemon_peak_rss_mb={rss:.1}");
     }
+    print_cpu(&cpu_before, wall);
     Ok(())
 }
