@@ -10,6 +10,7 @@
 //!   and the outbox LISTEN.
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`http`]: the chat API, health and admin endpoints.
+//! - [`console`]: the admin console in a browser, at `/admin/ui` on the same server.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
@@ -21,6 +22,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod dlq_cmd;
 pub mod http;

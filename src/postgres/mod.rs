@@ -6,6 +6,7 @@
 //! module are classified transient or permanent and never carry a password.
 
 pub mod api;
+pub mod console;
 pub mod dlq;
 pub mod listen;
 pub mod llm;
