@@ -508,11 +508,17 @@ mod tests {
             Ok(ConsoleMode::Off)
         );
         assert_eq!(
-            mode(&[("MEMLINK_ADMIN_TOKEN", "t"), ("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")]),
+            mode(&[
+                ("MEMLINK_ADMIN_TOKEN", "t"),
+                ("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")
+            ]),
             Ok(ConsoleMode::On)
         );
         assert_eq!(
-            mode(&[("MEMLINK_ADMIN_TOKEN", "t"), ("MEMLINK_CONSOLE", "read-only")]),
+            mode(&[
+                ("MEMLINK_ADMIN_TOKEN", "t"),
+                ("MEMLINK_CONSOLE", "read-only")
+            ]),
             Ok(ConsoleMode::ReadOnly)
         );
         assert_eq!(
@@ -520,11 +526,17 @@ mod tests {
             Ok(ConsoleMode::Off)
         );
         assert_eq!(
-            mode(&[("MEMLINK_CONSOLE", "read-only"), ("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")]),
+            mode(&[
+                ("MEMLINK_CONSOLE", "read-only"),
+                ("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")
+            ]),
             Ok(ConsoleMode::ReadOnly)
         );
         let e = mode(&[("MEMLINK_CONSOLE", "on")]).unwrap_err().to_string();
-        assert!(e.starts_with("MEMLINK_CONSOLE is invalid") && e.contains("MEMLINK_ADMIN_TOKEN"), "{e}");
+        assert!(
+            e.starts_with("MEMLINK_CONSOLE is invalid") && e.contains("MEMLINK_ADMIN_TOKEN"),
+            "{e}"
+        );
         let e = mode(&[("MEMLINK_CONSOLE", "yes")]).unwrap_err().to_string();
         assert!(e.contains("off, read-only or on"), "{e}");
     }

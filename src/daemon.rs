@@ -214,8 +214,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         ops,
     };
     let console = Console::new(config.console, config.admin_token.as_deref());
-    let (server, bound) = http::bind_with(state, config.http_addr, console.configure())
-        .map_err(DaemonError::Bind)?;
+    let (server, bound) =
+        http::bind_with(state, config.http_addr, console.configure()).map_err(DaemonError::Bind)?;
     log::info!(target: "memlink::http", "event=http_listening addr={bound}");
     log::info!(target: "memlink::console", "event=console_mode mode={} path={}", config.console.as_str(), crate::console::BASE);
     let server_handle = server.handle();

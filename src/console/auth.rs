@@ -386,7 +386,10 @@ mod tests {
 
     #[test]
     fn sign_in_returns_only_to_console_paths() {
-        assert_eq!(safe_next(Some("/admin/ui/dead-letters?reason=x")), "/admin/ui/dead-letters?reason=x");
+        assert_eq!(
+            safe_next(Some("/admin/ui/dead-letters?reason=x")),
+            "/admin/ui/dead-letters?reason=x"
+        );
         assert_eq!(safe_next(Some("https://evil.example/")), "/admin/ui");
         assert_eq!(safe_next(Some("/admin/ui//evil.example")), "/admin/ui");
         assert_eq!(safe_next(Some("/admin/ui/sign-in")), "/admin/ui");

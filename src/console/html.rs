@@ -19,7 +19,8 @@ use crate::config::ConsoleMode;
 use crate::postgres::dlq::DlqError;
 
 /// Only this origin, no inline script or style, no framing, forms post here only.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// An HTML answer with the headers every console response carries.
@@ -43,7 +44,10 @@ pub fn secure(r: &mut HttpResponse, no_store: bool) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if no_store {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -64,7 +68,6 @@ pub enum Nav {
     Overview,
     DeadLetters,
     Memory,
-
 }
 
 /// What the frame shows about the viewer.
@@ -82,6 +85,8 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="color-scheme" content="light dark";
             meta name="referrer" content="no-referrer";
+            // No favicon request at all.
+            link rel="icon" href="data:,";
             // No eval, no inline style or script tags: the CSP forbids them anyway.
             meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0}"#;
             title { (title) " · memlink console" }
@@ -320,6 +325,9 @@ mod tests {
         assert_eq!(url_with("/x", &[("a", "")]), "/x");
         assert_eq!(clip("abcdef", 3), "abc…");
         let page = sign_in_page("/admin/ui\"><script>", Some("<b>"), true).into_string();
-        assert!(!page.contains("<script>") && !page.contains("<b>"), "{page}");
+        assert!(
+            !page.contains("<script>") && !page.contains("<b>"),
+            "{page}"
+        );
     }
 }

@@ -407,9 +407,17 @@ async fn load(state: &AppState, id: Uuid) -> Result<DeadLetterDetail, ConsoleErr
         .ok_or_else(|| ConsoleError::NotFound(format!("dead letter {id} not found")))
 }
 
-fn detail_page(viewer: &Viewer, d: &DeadLetterDetail, body: Markup, status: StatusCode) -> HttpResponse {
+fn detail_page(
+    viewer: &Viewer,
+    d: &DeadLetterDetail,
+    body: Markup,
+    status: StatusCode,
+) -> HttpResponse {
     let title = format!("Dead letter {}", d.letter.id);
-    respond(status, page(&viewer.frame(), Nav::DeadLetters, &title, body))
+    respond(
+        status,
+        page(&viewer.frame(), Nav::DeadLetters, &title, body),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -523,7 +531,12 @@ async fn refused(
     };
     let d = load(state, id).await?;
     let notice = html! { p.flash.error role="alert" { code { (e.code()) } " " (e.to_string()) } };
-    Ok(detail_page(viewer, &d, detail_markup(viewer, &d, None, notice), status))
+    Ok(detail_page(
+        viewer,
+        &d,
+        detail_markup(viewer, &d, None, notice),
+        status,
+    ))
 }
 
 /// `POST /admin/ui/dead-letters/{id}/replay` (with `patch` when patched).
@@ -568,10 +581,18 @@ mod tests {
     #[test]
     fn the_offending_field_is_marked_in_the_payload() {
         let html = payload_markup(r#"{"role":"robot","user_id":"u"}"#, Some("role")).into_string();
-        assert!(html.contains(r#"<span class="hit" title="the offending field">  "role": "robot",</span>"#), "{html}");
+        assert!(
+            html.contains(
+                r#"<span class="hit" title="the offending field">  "role": "robot",</span>"#
+            ),
+            "{html}"
+        );
         assert_eq!(html.matches("class=\"hit\"").count(), 1);
         // Not JSON: shown as it is, escaped.
         let html = payload_markup("<b>not json", Some("payload")).into_string();
-        assert!(html.contains("&lt;b&gt;not json") && !html.contains("hit"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;not json") && !html.contains("hit"),
+            "{html}"
+        );
     }
 }

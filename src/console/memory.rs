@@ -26,8 +26,7 @@ fn memory_url() -> String {
 }
 
 fn parse_user(raw: &str) -> Result<UserId, ConsoleError> {
-    UserId::try_new(raw.trim())
-        .map_err(|e| ConsoleError::BadRequest(format!("user id: {e:?}")))
+    UserId::try_new(raw.trim()).map_err(|e| ConsoleError::BadRequest(format!("user id: {e:?}")))
 }
 
 fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, ConsoleError> {
@@ -154,7 +153,10 @@ pub async fn fact(
     let f = memory::fact_detail(&state.pg, id)
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("no fact {id}")))?;
-    let back = url_with(&memory_url(), &[("user_id", &f.user_id), ("view", "history")]);
+    let back = url_with(
+        &memory_url(),
+        &[("user_id", &f.user_id), ("view", "history")],
+    );
     let body = html! {
         section.panel aria-labelledby="fact-h" {
             h2 #fact-h { (f.predicate) ": " (f.object) }

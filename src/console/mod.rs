@@ -83,20 +83,32 @@ impl Console {
                     .route("/dead-letters/bulk", web::get().to(bulk::confirm))
                     .route("/dead-letters/bulk", web::post().to(bulk::start))
                     .route("/dead-letters/{id}", web::get().to(letters::detail))
-                    .route("/dead-letters/{id}/preview", web::post().to(letters::preview))
+                    .route(
+                        "/dead-letters/{id}/preview",
+                        web::post().to(letters::preview),
+                    )
                     .route("/dead-letters/{id}/replay", web::post().to(letters::replay))
-                    .route("/dead-letters/{id}/discard", web::post().to(letters::discard))
+                    .route(
+                        "/dead-letters/{id}/discard",
+                        web::post().to(letters::discard),
+                    )
                     .route("/jobs/{id}", web::get().to(bulk::job_page))
                     .route("/jobs/{id}/status", web::get().to(bulk::job_status))
                     .route("/memory", web::get().to(memory::lookup))
                     .route("/memory/facts/{id}", web::get().to(memory::fact))
-                    .route("/memory/forget-user", web::get().to(memory::forget_user_confirm))
+                    .route(
+                        "/memory/forget-user",
+                        web::get().to(memory::forget_user_confirm),
+                    )
                     .route("/memory/forget-user", web::post().to(memory::forget_user))
                     .route(
                         "/memory/forget-message",
                         web::get().to(memory::forget_message_confirm),
                     )
-                    .route("/memory/forget-message", web::post().to(memory::forget_message))
+                    .route(
+                        "/memory/forget-message",
+                        web::post().to(memory::forget_message),
+                    )
                     .default_service(web::to(html::not_found)),
             );
         }

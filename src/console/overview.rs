@@ -54,8 +54,11 @@ async fn chart(console: &Console, state: &AppState) -> Result<Vec<MinuteStats>, 
     let fresh = recent_minutes(&state.pg, CHART_MINUTES)
         .await
         .map_err(|e| e.message)?;
-    *console.inner.chart.lock().unwrap_or_else(|p| p.into_inner()) =
-        Some((Instant::now(), fresh.clone()));
+    *console
+        .inner
+        .chart
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), fresh.clone()));
     Ok(fresh)
 }
 

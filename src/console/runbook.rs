@@ -60,7 +60,10 @@ mod tests {
     fn every_finding_code_has_a_runbook_section() {
         for (code, _, _) in crate::diagnose::CODES {
             let html = section(code).unwrap_or_else(|| panic!("no runbook section for {code}"));
-            assert!(html.contains("<p>") || html.contains("<li>"), "{code}: {html}");
+            assert!(
+                html.contains("<p>") || html.contains("<li>"),
+                "{code}: {html}"
+            );
         }
         let dead = section("dead_letters").unwrap();
         assert!(dead.contains("<code>"), "{dead}");
