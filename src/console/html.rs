@@ -46,7 +46,7 @@ pub fn secure(r: &mut HttpResponse, no_store: bool) {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if no_store {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -84,7 +84,7 @@ fn head(title: &str) -> Markup {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="color-scheme" content="light dark";
-            meta name="referrer" content="no-referrer";
+            meta name="referrer" content="same-origin";
             // No favicon request at all.
             link rel="icon" href="data:,";
             // No eval, no inline style or script tags: the CSP forbids them anyway.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-const ELEMENT: &str = "element-6066-11e4-a07b-4a7331c28e8c";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub const TAB: char = '\u{E004}';
 pub const ENTER: char = '\u{E007}';
@@ -254,9 +254,27 @@ impl Browser {
             .to_owned()
     }
 
+    /// The `textContent` of the first match, read in one step (an element htmx swaps out
+    /// between a find and a read would be stale). Waits up to 10 s for it.
     pub fn text_of(&self, css: &str) -> String {
-        let el = self.find(css);
-        self.text(&el)
+        self.wait(&format!("element {css}"), Duration::from_secs(10), |b| {
+            b.exec(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+                vec![json!(css)],
+            )
+            .as_str()
+            .map(str::to_owned)
+        })
+    }
+
+    /// An attribute of the first match, read in one step.
+    pub fn attr_of(&self, css: &str, name: &str) -> Option<String> {
+        self.exec(
+            "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;",
+            vec![json!(css), json!(name)],
+        )
+        .as_str()
+        .map(str::to_owned)
     }
 
     pub fn attr(&self, el: &El, name: &str) -> Option<String> {
