@@ -5,6 +5,8 @@
 #                                   # MEMLINK_TEST_DATABASE_URL, MEMLINK_TEST_REDIS_URL
 #   eval "$(scripts/services.sh)"   # same, without sourcing (bash)
 #   scripts/services.sh stop        # stop the project-local instances under .data/
+#   scripts/services.sh browser     # install Debian's chromium and chromium-driver if missing
+#                                   # (the admin console's browser tests need them)
 #
 # Order of preference, for each of PostgreSQL and Redis:
 #   1. DATABASE_URL / REDIS_URL if already set (checked, never replaced);
@@ -108,6 +110,23 @@ ensure_pg_server() {
 
 ensure_redis_server() {
     command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+}
+
+# The console's end-to-end tests drive Debian's Chromium through its chromedriver; a test
+# never downloads a browser of its own (and never skips for want of one).
+CHROMIUM="${MEMLINK_TEST_CHROMIUM:-/usr/bin/chromium}"
+CHROMEDRIVER="${MEMLINK_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}"
+
+ensure_browser() {
+    local missing=()
+    [[ -x "$CHROMIUM" ]] || missing+=(chromium)
+    [[ -x "$CHROMEDRIVER" ]] || missing+=(chromium-driver)
+    if [[ "${#missing[@]}" -gt 0 ]]; then
+        apt_install "${missing[@]}"
+    fi
+    [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]] \
+        || die "no $CHROMIUM or $CHROMEDRIVER after installing chromium and chromium-driver"
+    log "browser for the console tests: $("$CHROMIUM" --version 2>/dev/null | head -n 1)"
 }
 
 # --- probes -------------------------------------------------------------------------------
@@ -470,8 +489,9 @@ cmd_stop() {
 case "${1:-start}" in
     start | env) cmd_start ;;
     stop) cmd_stop ;;
+    browser) ensure_browser ;;
     -h | --help | help)
         sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         ;;
-    *) die "usage: scripts/services.sh [start|stop]  (or: source scripts/services.sh)" ;;
+    *) die "usage: scripts/services.sh [start|stop|browser]  (or: source scripts/services.sh)" ;;
 esac

@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+# The admin console's browser tests (tests/console_browser.rs) need Chromium and chromedriver.
+scripts/services.sh browser
 
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 

@@ -32,7 +32,9 @@ fn assert_only_this_host(browser: &Browser, addr: &str) {
         })
         .collect();
     assert!(
-        network.iter().any(|u| u.contains("/admin/ui/assets/htmx-2.0.11.min.js")),
+        network
+            .iter()
+            .any(|u| u.contains("/admin/ui/assets/htmx-2.0.11.min.js")),
         "the performance log saw no page load: {requests:?}"
     );
     let foreign: Vec<&&String> = network.iter().filter(|u| !u.starts_with(&ours)).collect();
@@ -78,13 +80,31 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     let chat = new_uuid();
     env.xadd_message(
         &new_uuid(),
-        &message_payload(&chat, &new_uuid(), "forget-me", "I live in Porto.", json!("2026-01-01T10:00:00Z")),
+        &message_payload(
+            &chat,
+            &new_uuid(),
+            "forget-me",
+            "I live in Porto.",
+            json!("2026-01-01T10:00:00Z"),
+        ),
     );
     let poison_msg = new_uuid();
-    let mut poison = message_payload(&new_uuid(), &poison_msg, "poison-user", "I live in Lisbon.", json!("2026-01-02T10:00:00Z"));
+    let mut poison = message_payload(
+        &new_uuid(),
+        &poison_msg,
+        "poison-user",
+        "I live in Lisbon.",
+        json!("2026-01-02T10:00:00Z"),
+    );
     poison["role"] = json!("robot");
     env.xadd_message(&new_uuid(), &poison);
-    let mut decoy = message_payload(&new_uuid(), &new_uuid(), "someone-else", "I live in Lisbon too.", json!("2026-01-02T11:00:00Z"));
+    let mut decoy = message_payload(
+        &new_uuid(),
+        &new_uuid(),
+        "someone-else",
+        "I live in Lisbon too.",
+        json!("2026-01-02T11:00:00Z"),
+    );
     decoy["role"] = json!("robot");
     env.xadd_message(&new_uuid(), &decoy);
     for i in 0..3 {
@@ -113,7 +133,10 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     let text = body_text(&b);
     assert!(text.contains("Admin token"), "{text}");
     for secret in ["Outbox pending", "Lisbon", "invalid_role"] {
-        assert!(!b.source().contains(secret), "the sign-in page shows {secret:?}");
+        assert!(
+            !b.source().contains(secret),
+            "the sign-in page shows {secret:?}"
+        );
     }
     b.screenshot("01-sign-in");
 
@@ -121,26 +144,51 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     b.exec("document.getElementById('operator').focus()", vec![]);
     b.press(&format!("ana{TAB}{TOKEN}{ENTER}"));
     b.find("#overview-live");
-    assert!(b.current_url().ends_with("/admin/ui"), "{}", b.current_url());
+    assert!(
+        b.current_url().ends_with("/admin/ui"),
+        "{}",
+        b.current_url()
+    );
     let text = body_text(&b);
-    for needle in ["Signed in as ana", "Outbox pending", "Stream", "Findings", "Dead letters by reason", "Actors of this process", "memlink processes", "Throughput and p99 latency"] {
-        assert!(text.contains(needle), "the overview lacks {needle:?}:\n{text}");
+    for needle in [
+        "Signed in as ana",
+        "Outbox pending",
+        "Stream",
+        "Findings",
+        "Dead letters by reason",
+        "Actors of this process",
+        "memlink processes",
+        "Throughput and p99 latency",
+    ] {
+        assert!(
+            text.contains(needle),
+            "the overview lacks {needle:?}:\n{text}"
+        );
     }
     // The doctor's finding about the letters, with its runbook text.
     let finding = b.text_of(".finding[data-code='dead_letters']");
     assert!(finding.contains("memlink dlq"), "{finding}");
-    assert!(b.find_all(".finding[data-code='dead_letters'] details .runbook").len() == 1);
+    assert!(
+        b.find_all(".finding[data-code='dead_letters'] details .runbook")
+            .len()
+            == 1
+    );
     assert!(text.contains("invalid_json") && text.contains("invalid_role"));
     b.find("#overview-live svg rect.bar");
     b.screenshot("02-overview");
 
     // 3. It refreshes itself every 2 s; the toggle stops it; a hidden tab pauses it.
     let first = generated_at(&b);
-    b.wait("the overview to refresh itself", Duration::from_secs(8), |b| {
-        (generated_at(b) != first).then_some(())
-    });
+    b.wait(
+        "the overview to refresh itself",
+        Duration::from_secs(8),
+        |b| (generated_at(b) != first).then_some(()),
+    );
     b.click(&b.find("#auto-refresh"));
-    assert_eq!(b.attr_of("#overview-live", "data-refresh-state").as_deref(), Some("off"));
+    assert_eq!(
+        b.attr_of("#overview-live", "data-refresh-state").as_deref(),
+        Some("off")
+    );
     assert_eq!(b.text_of("#refresh-state"), "Auto-refresh is off.");
     std::thread::sleep(Duration::from_millis(600));
     let frozen = generated_at(&b);
@@ -152,11 +200,18 @@ fn an_operator_works_the_pipeline_from_a_browser() {
          document.dispatchEvent(new Event('visibilitychange'));",
         vec![],
     );
-    assert_eq!(b.attr_of("#overview-live", "data-refresh-state").as_deref(), Some("paused"));
+    assert_eq!(
+        b.attr_of("#overview-live", "data-refresh-state").as_deref(),
+        Some("paused")
+    );
     std::thread::sleep(Duration::from_millis(600));
     let paused = generated_at(&b);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(generated_at(&b), paused, "refreshed while the tab was hidden");
+    assert_eq!(
+        generated_at(&b),
+        paused,
+        "refreshed while the tab was hidden"
+    );
     b.exec(
         "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});
          document.dispatchEvent(new Event('visibilitychange'));",
@@ -189,11 +244,15 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     b.type_into(&patch, r#"{"role": "bot"}"#);
     wait_text(&b, "#preview", "Would be refused");
     assert!(b.text_of("#patched").contains("\"role\": \"bot\""));
-    assert!(b.try_find("#replay-patched").is_none(), "offered to replay what will be refused");
+    assert!(
+        b.try_find("#replay-patched").is_none(),
+        "offered to replay what will be refused"
+    );
     b.clear(&patch);
     b.type_into(&patch, r#"{"role": "user"}"#);
     wait_text(&b, "#preview", "Decodes: yes");
-    let patched: Value = serde_json::from_str(&b.text_of("#patched")).expect("the patched payload is JSON");
+    let patched: Value =
+        serde_json::from_str(&b.text_of("#patched")).expect("the patched payload is JSON");
     assert_eq!(patched["role"], "user");
     assert_eq!(patched["content"], "I live in Lisbon.");
     b.screenshot("05-patch-preview");
@@ -204,7 +263,10 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     wait_text(&b, "#letter-status", "replayed");
     let history = b.text_of("#history");
     for needle in ["replay_patched", "ana", "console", r#"{"role":"user"}"#] {
-        assert!(history.contains(needle), "{needle:?} not in the history:\n{history}");
+        assert!(
+            history.contains(needle),
+            "{needle:?} not in the history:\n{history}"
+        );
     }
     b.screenshot("06-replayed");
     eventually("the replayed message processed", LONG, || {
@@ -227,7 +289,8 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     b.click(&b.find("#bulk-confirm"));
     b.click(&b.find("#bulk-go"));
     b.wait("the bulk job to finish", WAIT, |b| {
-        b.attr_of("#job-state", "data-state").filter(|s| s == "done")
+        b.attr_of("#job-state", "data-state")
+            .filter(|s| s == "done")
     });
     assert_eq!(b.text_of("#job-affected"), "3");
     b.screenshot("09-bulk-done");
@@ -239,7 +302,10 @@ fn an_operator_works_the_pipeline_from_a_browser() {
         3
     );
     // The decoy was not taken by anything.
-    assert_eq!(env.count("SELECT count(*) FROM dead_letters WHERE status = 'dead'"), 1);
+    assert_eq!(
+        env.count("SELECT count(*) FROM dead_letters WHERE status = 'dead'"),
+        1
+    );
 
     // 9. Memory: the user's facts, a fact's source with the span highlighted.
     b.goto(&daemon.url("/admin/ui/memory"));
@@ -256,13 +322,19 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     b.goto(&daemon.url("/admin/ui/memory?user_id=forget-me"));
     b.click(&b.find("#forget-user"));
     let summary = b.text_of("#forget-summary");
-    assert!(summary.contains("1 facts") && summary.contains("1 messages"), "{summary}");
+    assert!(
+        summary.contains("1 facts") && summary.contains("1 messages"),
+        "{summary}"
+    );
     b.screenshot("11-forget-confirm");
     b.type_into(&b.find("#confirm-user"), "forget-me");
     b.click(&b.find("#forget-go"));
     wait_text(&b, "#forget-done", "Forgot forget-me");
     b.screenshot("12-forgotten");
-    assert_eq!(env.count("SELECT count(*) FROM facts WHERE user_id = 'forget-me'"), 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE user_id = 'forget-me'"),
+        0
+    );
     assert_eq!(
         env.count("SELECT count(*) FROM forget_log WHERE user_id = 'forget-me' AND actor = 'ana' AND channel = 'console'"),
         1
@@ -284,8 +356,15 @@ fn a_read_only_console_reads_well_on_a_phone_in_dark_mode_and_stays_on_its_host(
         &new_uuid(),
         &message_payload(&chat, &new_uuid(), "rita", "My name is Rita and I live in a very-long-city-name-that-could-overflow-a-narrow-screen.", json!("2026-01-01T10:00:00Z")),
     );
-    let mut bad = message_payload(&chat, &new_uuid(), "rita", "x", json!("2026-01-01T11:00:00Z"));
-    bad["role"] = json!("a-role-name-long-enough-to-test-wrapping-on-a-narrow-phone-screen-xxxxxxxxxxxx");
+    let mut bad = message_payload(
+        &chat,
+        &new_uuid(),
+        "rita",
+        "x",
+        json!("2026-01-01T11:00:00Z"),
+    );
+    bad["role"] =
+        json!("a-role-name-long-enough-to-test-wrapping-on-a-narrow-phone-screen-xxxxxxxxxxxx");
     env.xadd_message(&new_uuid(), &bad);
     let letter: String = eventually("a dead letter", LONG, || {
         env.pg()
@@ -296,7 +375,10 @@ fn a_read_only_console_reads_well_on_a_phone_in_dark_mode_and_stays_on_its_host(
     });
     let fact: String = eventually("a fact", LONG, || {
         env.pg()
-            .query_opt("SELECT id::text FROM facts WHERE user_id = 'rita' LIMIT 1", &[])
+            .query_opt(
+                "SELECT id::text FROM facts WHERE user_id = 'rita' LIMIT 1",
+                &[],
+            )
             .ok()
             .flatten()
             .map(|r| r.get(0))
@@ -306,9 +388,15 @@ fn a_read_only_console_reads_well_on_a_phone_in_dark_mode_and_stays_on_its_host(
     b.set_window(390, 844);
     let pages = [
         ("overview", "/admin/ui".to_owned()),
-        ("dead-letters", "/admin/ui/dead-letters?status=any".to_owned()),
+        (
+            "dead-letters",
+            "/admin/ui/dead-letters?status=any".to_owned(),
+        ),
         ("dead-letter", format!("/admin/ui/dead-letters/{letter}")),
-        ("memory", "/admin/ui/memory?user_id=rita&view=history".to_owned()),
+        (
+            "memory",
+            "/admin/ui/memory?user_id=rita&view=history".to_owned(),
+        ),
         ("fact", format!("/admin/ui/memory/facts/{fact}")),
         ("sign-in", "/admin/ui/sign-in".to_owned()),
     ];
@@ -343,14 +431,20 @@ fn a_read_only_console_reads_well_on_a_phone_in_dark_mode_and_stays_on_its_host(
     b.set_window(1280, 900);
     b.goto(&daemon.url("/admin/ui"));
     b.find("#overview-live");
-    let light = b.exec("return getComputedStyle(document.body).backgroundColor", vec![]);
+    let light = b.exec(
+        "return getComputedStyle(document.body).backgroundColor",
+        vec![],
+    );
     b.cdp(
         "Emulation.setEmulatedMedia",
         json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
     );
     b.goto(&daemon.url("/admin/ui"));
     b.find("#overview-live");
-    let dark = b.exec("return getComputedStyle(document.body).backgroundColor", vec![]);
+    let dark = b.exec(
+        "return getComputedStyle(document.body).backgroundColor",
+        vec![],
+    );
     assert_ne!(light, dark, "dark mode looks like light mode");
     b.screenshot("dark-overview");
     b.goto(&daemon.url(&format!("/admin/ui/dead-letters/{letter}")));

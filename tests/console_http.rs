@@ -87,7 +87,11 @@ fn sign_in(daemon: &Daemon, operator: &str) -> String {
         "POST",
         &daemon.url("/admin/ui/sign-in"),
         &[],
-        Some(&[("operator", operator), ("token", TOKEN), ("next", "/admin/ui")]),
+        Some(&[
+            ("operator", operator),
+            ("token", TOKEN),
+            ("next", "/admin/ui"),
+        ]),
     );
     assert_eq!(a.status, 303, "{}", a.body);
     let set = a.header("set-cookie").expect("a session cookie");
@@ -161,10 +165,18 @@ fn without_a_session_the_console_shows_the_sign_in_page_never_data() {
         }
     }
     // Static assets carry no data and are served to anyone; nothing else is.
-    let js = http("GET", &daemon.url("/admin/ui/assets/htmx-2.0.11.min.js"), &[], None);
+    let js = http(
+        "GET",
+        &daemon.url("/admin/ui/assets/htmx-2.0.11.min.js"),
+        &[],
+        None,
+    );
     assert_eq!(js.status, 200);
     assert!(js.body.contains("htmx"));
-    assert_eq!(http("GET", &daemon.url("/admin/ui/assets/x.js"), &[], None).status, 404);
+    assert_eq!(
+        http("GET", &daemon.url("/admin/ui/assets/x.js"), &[], None).status,
+        404
+    );
 
     // A wrong token: refused, slowly, and no cookie.
     let started = Instant::now();
@@ -178,14 +190,21 @@ fn without_a_session_the_console_shows_the_sign_in_page_never_data() {
     assert!(started.elapsed() >= Duration::from_millis(400));
     assert!(wrong.header("set-cookie").is_none());
     assert!(wrong.body.contains("not the admin token"));
-    assert!(!daemon.log_text().contains("guess"), "the presented token was logged");
+    assert!(
+        !daemon.log_text().contains("guess"),
+        "the presented token was logged"
+    );
 
     // The cookie: HttpOnly, SameSite=Strict, the console's path, Secure only over TLS.
     let ok = http(
         "POST",
         &daemon.url("/admin/ui/sign-in"),
         &[],
-        Some(&[("operator", "ana"), ("token", TOKEN), ("next", "https://evil.example/")]),
+        Some(&[
+            ("operator", "ana"),
+            ("token", TOKEN),
+            ("next", "https://evil.example/"),
+        ]),
     );
     assert_eq!(ok.status, 303);
     assert_eq!(ok.header("location"), Some("/admin/ui"));
@@ -205,7 +224,12 @@ fn without_a_session_the_console_shows_the_sign_in_page_never_data() {
 
     // Signed in, the data is there.
     let cookie = set.split(';').next().unwrap().to_owned();
-    let page = http("GET", &daemon.url(&format!("/admin/ui/dead-letters/{id}")), &[("Cookie", &cookie)], None);
+    let page = http(
+        "GET",
+        &daemon.url(&format!("/admin/ui/dead-letters/{id}")),
+        &[("Cookie", &cookie)],
+        None,
+    );
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Secretville") && page.body.contains("Signed in as"));
     // Signing out clears the cookie.
@@ -229,7 +253,12 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
     let daemon = env.spawn_daemon(&[("MEMLINK_ADMIN_TOKEN", TOKEN)]);
     let id = plant_poison(&env, "dora", "hello");
     let cookie = sign_in(&daemon, "Ana Operator");
-    let page = http("GET", &daemon.url(&format!("/admin/ui/dead-letters/{id}")), &[("Cookie", &cookie)], None);
+    let page = http(
+        "GET",
+        &daemon.url(&format!("/admin/ui/dead-letters/{id}")),
+        &[("Cookie", &cookie)],
+        None,
+    );
     assert_eq!(page.status, 200);
     let csrf = page.csrf();
     let discard = daemon.url(&format!("/admin/ui/dead-letters/{id}/discard"));
@@ -242,7 +271,15 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
             403,
         ),
         (&[], vec![("csrf", csrf.as_str())], 400),
-        (&[], vec![("csrf", csrf.as_str()), ("confirm", "yes"), ("note", "a\0b")], 400),
+        (
+            &[],
+            vec![
+                ("csrf", csrf.as_str()),
+                ("confirm", "yes"),
+                ("note", "a\0b"),
+            ],
+            400,
+        ),
     ];
     for (extra, form, status) in refused {
         let mut headers = vec![("Cookie", cookie.as_str())];
@@ -252,7 +289,12 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
         assert_eq!(letter_status(&env, &id), "dead");
     }
     // Without the cookie the CSRF token alone is nothing.
-    let a = http("POST", &discard, &[], Some(&[("csrf", &csrf), ("confirm", "yes")]));
+    let a = http(
+        "POST",
+        &discard,
+        &[],
+        Some(&[("csrf", &csrf), ("confirm", "yes")]),
+    );
     assert_eq!(a.status, 401);
     // A session signed with another token is no session.
     let other = TestEnv::new();
@@ -271,7 +313,11 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
         "POST",
         &discard,
         &[("Cookie", &cookie), ("Origin", &origin)],
-        Some(&[("csrf", &csrf), ("confirm", "yes"), ("note", "from the console")]),
+        Some(&[
+            ("csrf", &csrf),
+            ("confirm", "yes"),
+            ("note", "from the console"),
+        ]),
     );
     assert_eq!(a.status, 303, "{}", a.body);
     assert_eq!(
@@ -287,9 +333,7 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
         1
     );
     // The same store code as the API and the CLI: the same log line, and the API sees it.
-    assert!(daemon
-        .log_text()
-        .contains(r#"event=dead_letter_discarded"#));
+    assert!(daemon.log_text().contains(r#"event=dead_letter_discarded"#));
     let (code, detail) = daemon.get_auth(&format!("/admin/dead-letters/{id}"), Some(TOKEN));
     assert_eq!(code, 200);
     assert_eq!(detail["actions"][0]["channel"], "console");
@@ -316,8 +360,15 @@ fn the_console_modes_and_their_defaults() {
     let a = http("GET", &open.url("/admin/ui"), &[], None);
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("read-only") && a.body.contains("Outbox pending"));
-    assert!(open.log_text().contains("event=console_mode mode=read-only"));
-    let detail = http("GET", &open.url(&format!("/admin/ui/dead-letters/{id}")), &[], None);
+    assert!(open
+        .log_text()
+        .contains("event=console_mode mode=read-only"));
+    let detail = http(
+        "GET",
+        &open.url(&format!("/admin/ui/dead-letters/{id}")),
+        &[],
+        None,
+    );
     assert_eq!(detail.status, 200);
     assert!(!detail.body.contains(r#"id="replay""#) && !detail.body.contains("/discard"));
     let a = http(
@@ -332,7 +383,11 @@ fn the_console_modes_and_their_defaults() {
 
     // Off: every console path is the API's 404; the API itself is untouched.
     let off = env.spawn_daemon(&[("MEMLINK_ADMIN_TOKEN", TOKEN), ("MEMLINK_CONSOLE", "off")]);
-    for path in ["/admin/ui", "/admin/ui/sign-in", "/admin/ui/assets/console.css"] {
+    for path in [
+        "/admin/ui",
+        "/admin/ui/sign-in",
+        "/admin/ui/assets/console.css",
+    ] {
         let (code, body) = off.get(path);
         assert_eq!(code, 404, "{path}");
         assert_eq!(body["error"]["code"], "not_found");
@@ -341,10 +396,18 @@ fn the_console_modes_and_their_defaults() {
     drop(off);
 
     // Read-only with a token: sign in to look; every action refused even with the CSRF token.
-    let ro = env.spawn_daemon(&[("MEMLINK_ADMIN_TOKEN", TOKEN), ("MEMLINK_CONSOLE", "read-only")]);
+    let ro = env.spawn_daemon(&[
+        ("MEMLINK_ADMIN_TOKEN", TOKEN),
+        ("MEMLINK_CONSOLE", "read-only"),
+    ]);
     assert_eq!(http("GET", &ro.url("/admin/ui"), &[], None).status, 401);
     let cookie = sign_in(&ro, "ana");
-    let page = http("GET", &ro.url(&format!("/admin/ui/dead-letters/{id}")), &[("Cookie", &cookie)], None);
+    let page = http(
+        "GET",
+        &ro.url(&format!("/admin/ui/dead-letters/{id}")),
+        &[("Cookie", &cookie)],
+        None,
+    );
     assert_eq!(page.status, 200);
     let a = http(
         "POST",
@@ -436,7 +499,10 @@ fn paging_and_bulk_hold_at_100k_dead_letters() {
 
     // The first page, then five "Older" pages, exactly as the database orders them.
     let (mut page, first_took) = get("/admin/ui/dead-letters");
-    assert!(page.body.contains("<strong>100000</strong> letters match"), "count");
+    assert!(
+        page.body.contains("<strong>100000</strong> letters match"),
+        "count"
+    );
     let mut seen = Vec::new();
     for n in 0..6 {
         let ids = rows(&page);
@@ -466,7 +532,9 @@ fn paging_and_bulk_hold_at_100k_dead_letters() {
             .unwrap();
         (r.get(0), r.get(1))
     };
-    let (deep, deep_took) = get(&format!("/admin/ui/dead-letters?before={at_micros}_{deep_id}"));
+    let (deep, deep_took) = get(&format!(
+        "/admin/ui/dead-letters?before={at_micros}_{deep_id}"
+    ));
     assert_eq!(rows(&deep), expected_page(90_000));
     // Back one page from there: the 50 before it, in the same order.
     let first_deep = rows(&deep)[0].clone();
@@ -478,7 +546,9 @@ fn paging_and_bulk_hold_at_100k_dead_letters() {
         )
         .unwrap()
         .get(0);
-    let (back, _) = get(&format!("/admin/ui/dead-letters?after={first_micros}_{first_deep}"));
+    let (back, _) = get(&format!(
+        "/admin/ui/dead-letters?after={first_micros}_{first_deep}"
+    ));
     assert_eq!(rows(&back), expected_page(89_950));
     eprintln!("first page {first_took:?}, page 1,801 {deep_took:?}");
 
@@ -488,15 +558,22 @@ fn paging_and_bulk_hold_at_100k_dead_letters() {
         "SELECT count(*) FROM dead_letters WHERE reason = 'invalid_json' AND convert_from(payload, 'UTF8')::jsonb ->> 'user_id' = 'u-3'",
     );
     assert!(want > 100);
-    assert!(by_user.body.contains(&format!("<strong>{want}</strong> letters match")));
+    assert!(by_user
+        .body
+        .contains(&format!("<strong>{want}</strong> letters match")));
     let (by_text, text_took) = get("/admin/ui/dead-letters?text=%22n%22%3A+77777%7D");
-    assert!(by_text.body.contains("<strong>1</strong> letter matches"), "text filter");
+    assert!(
+        by_text.body.contains("<strong>1</strong> letter matches"),
+        "text filter"
+    );
     eprintln!("user filter {user_took:?}, payload text filter {text_took:?}");
 
     // Bulk discard of the 50,000 invalid_json letters: the count shown, confirmed, started at
     // once as a job, and the job finishes with all of them.
     let (confirm, _) = get("/admin/ui/dead-letters/bulk?action=discard&reason=invalid_json");
-    assert!(confirm.body.contains("<strong>50000</strong> dead letters match"));
+    assert!(confirm
+        .body
+        .contains("<strong>50000</strong> dead letters match"));
     let t = Instant::now();
     let start = http(
         "POST",
@@ -514,10 +591,20 @@ fn paging_and_bulk_hold_at_100k_dead_letters() {
     eprintln!("bulk discard of 50,000 answered in {:?}", t.elapsed());
     let job = start.header("location").unwrap().to_owned();
     let done = eventually("the bulk job done", Duration::from_secs(240), || {
-        let a = http("GET", &daemon.url(&format!("{job}/status")), &[("Cookie", &cookie)], None);
+        let a = http(
+            "GET",
+            &daemon.url(&format!("{job}/status")),
+            &[("Cookie", &cookie)],
+            None,
+        );
         a.body.contains("data-state=\"done\"").then_some(a)
     });
-    assert!(done.body.contains("<strong id=\"job-affected\">50000</strong>"), "{}", done.body);
+    assert!(
+        done.body
+            .contains("<strong id=\"job-affected\">50000</strong>"),
+        "{}",
+        done.body
+    );
     eprintln!("bulk discard of 50,000 finished after {:?}", t.elapsed());
     assert_eq!(
         env.count("SELECT count(*) FROM dead_letters WHERE status = 'discarded'"),

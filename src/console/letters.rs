@@ -333,13 +333,15 @@ fn detail_markup(
                     (check_markup(check))
                 }
                 @if viewer.can_act() {
-                    h3 { "Replay as is" }
-                    form.stack method="post" action={(letter_url(&l.id)) "/replay"} {
-                        input type="hidden" name="csrf" value=(viewer.csrf());
-                        label for="replay-note" { "Note (optional)" }
-                        input #replay-note type="text" name="note" maxlength="2000";
-                        (confirm_box("replay-confirm", "Replay this letter unchanged"))
-                        button #replay type="submit" { "Replay" }
+                    @if d.replay_check.as_ref().is_some_and(|c| c.replayable) {
+                        h3 { "Replay as is" }
+                        form.stack method="post" action={(letter_url(&l.id)) "/replay"} {
+                            input type="hidden" name="csrf" value=(viewer.csrf());
+                            label for="replay-note" { "Note (optional)" }
+                            input #replay-note type="text" name="note" maxlength="2000";
+                            (confirm_box("replay-confirm", "Replay this letter unchanged"))
+                            button #replay type="submit" { "Replay" }
+                        }
                     }
                     h3 { "Replay with a JSON merge patch" }
                     form.stack #patch-form method="post" action={(letter_url(&l.id)) "/preview"}
@@ -583,7 +585,7 @@ mod tests {
         let html = payload_markup(r#"{"role":"robot","user_id":"u"}"#, Some("role")).into_string();
         assert!(
             html.contains(
-                r#"<span class="hit" title="the offending field">  "role": "robot",</span>"#
+                r#"<span class="hit" title="the offending field">  &quot;role&quot;: &quot;robot&quot;,</span>"#
             ),
             "{html}"
         );

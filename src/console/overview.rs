@@ -267,7 +267,7 @@ fn finding(f: &Finding) -> Markup {
                 span class={"badge " (badge)} { (f.severity.as_str()) } " "
                 code { (f.code) } " " (f.message)
             }
-            p { strong { "Next: " } (f.runbook) }
+            p { strong { "Next: " } (PreEscaped(runbook::inline(f.runbook))) }
             @if let Some(section) = runbook::section(f.code) {
                 details {
                     summary { "Runbook: " (f.code) }

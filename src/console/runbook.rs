@@ -16,6 +16,17 @@ pub fn section(code: &str) -> Option<&'static str> {
         .map(String::as_str)
 }
 
+/// A one-line Markdown text (a finding's next step) as inline HTML.
+pub fn inline(markdown: &str) -> String {
+    let html = render(markdown);
+    let trimmed = html.trim_end();
+    trimmed
+        .strip_prefix("<p>")
+        .and_then(|s| s.strip_suffix("</p>"))
+        .unwrap_or(trimmed)
+        .to_owned()
+}
+
 fn split(markdown: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut current: Option<(String, String)> = None;
@@ -69,5 +80,9 @@ mod tests {
         assert!(dead.contains("<code>"), "{dead}");
         assert!(!dead.contains("### "), "{dead}");
         assert_eq!(section("no_such_code"), None);
+        assert_eq!(
+            inline("Run `memlink migrate` <now>"),
+            "Run <code>memlink migrate</code> &lt;now&gt;"
+        );
     }
 }

@@ -309,11 +309,19 @@ impl Browser {
         );
     }
 
-    /// Saves a PNG of the viewport under `target/console-screenshots/<name>.png`.
+    /// Saves a PNG of the whole page (not only the viewport, up to 8,000 px tall) under
+    /// `target/console-screenshots/<name>.png`.
     pub fn screenshot(&self, name: &str) -> PathBuf {
-        let b64 = self.cmd("GET", "/screenshot", None);
+        let size = &self.cdp("Page.getLayoutMetrics", json!({}))["cssContentSize"];
+        let width = size["width"].as_f64().unwrap_or(1280.0).ceil();
+        let height = size["height"].as_f64().unwrap_or(900.0).ceil().min(8_000.0);
+        let shot = self.cdp(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true,
+                   "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}),
+        );
         let png = base64::engine::general_purpose::STANDARD
-            .decode(b64.as_str().unwrap_or_default())
+            .decode(shot["data"].as_str().unwrap_or_default())
             .expect("a base64 screenshot");
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         let path = screenshot_dir().join(format!("{name}.png"));
@@ -322,7 +330,12 @@ impl Browser {
     }
 
     /// Polls `f` until it answers, or panics after `timeout` with `what` and the page's text.
-    pub fn wait<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Browser) -> Option<T>) -> T {
+    pub fn wait<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut(&Browser) -> Option<T>,
+    ) -> T {
         let start = Instant::now();
         loop {
             if let Some(v) = f(self) {
@@ -334,7 +347,10 @@ impl Browser {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default();
-                panic!("timed out after {timeout:?} waiting for {what}; the page at {} says:\n{body}", self.current_url());
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; the page at {} says:\n{body}",
+                    self.current_url()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
