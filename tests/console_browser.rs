@@ -18,6 +18,11 @@ use webdriver::{Browser, ENTER, TAB};
 const TOKEN: &str = "console-browser-token";
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A message's `created_at`: now, so the chart's latency is the pipeline's own.
+fn now() -> serde_json::Value {
+    json!(chrono::Utc::now().to_rfc3339())
+}
+
 /// Every http(s)/ws(s) request went to `addr` (the browser's own chrome:// pages aside).
 fn assert_only_this_host(browser: &Browser, addr: &str) {
     let requests = browser.requests();
@@ -80,13 +85,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     let chat = new_uuid();
     env.xadd_message(
         &new_uuid(),
-        &message_payload(
-            &chat,
-            &new_uuid(),
-            "forget-me",
-            "I live in Porto.",
-            json!("2026-01-01T10:00:00Z"),
-        ),
+        &message_payload(&chat, &new_uuid(), "forget-me", "I live in Porto.", now()),
     );
     let poison_msg = new_uuid();
     let mut poison = message_payload(
@@ -94,7 +93,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
         &poison_msg,
         "poison-user",
         "I live in Lisbon.",
-        json!("2026-01-02T10:00:00Z"),
+        now(),
     );
     poison["role"] = json!("robot");
     env.xadd_message(&new_uuid(), &poison);
@@ -103,7 +102,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
         &new_uuid(),
         "someone-else",
         "I live in Lisbon too.",
-        json!("2026-01-02T11:00:00Z"),
+        now(),
     );
     decoy["role"] = json!("robot");
     env.xadd_message(&new_uuid(), &decoy);
@@ -354,15 +353,9 @@ fn a_read_only_console_reads_well_on_a_phone_in_dark_mode_and_stays_on_its_host(
     let chat = new_uuid();
     env.xadd_message(
         &new_uuid(),
-        &message_payload(&chat, &new_uuid(), "rita", "My name is Rita and I live in a very-long-city-name-that-could-overflow-a-narrow-screen.", json!("2026-01-01T10:00:00Z")),
+        &message_payload(&chat, &new_uuid(), "rita", "My name is Rita and I live in a very-long-city-name-that-could-overflow-a-narrow-screen.", now()),
     );
-    let mut bad = message_payload(
-        &chat,
-        &new_uuid(),
-        "rita",
-        "x",
-        json!("2026-01-01T11:00:00Z"),
-    );
+    let mut bad = message_payload(&chat, &new_uuid(), "rita", "x", now());
     bad["role"] =
         json!("a-role-name-long-enough-to-test-wrapping-on-a-narrow-phone-screen-xxxxxxxxxxxx");
     env.xadd_message(&new_uuid(), &bad);

@@ -262,17 +262,18 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
     assert_eq!(page.status, 200);
     let csrf = page.csrf();
     let discard = daemon.url(&format!("/admin/ui/dead-letters/{id}/discard"));
-    let refused: [(&[(&str, &str)], Vec<(&str, &str)>, u16); 5] = [
-        (&[], vec![("confirm", "yes")], 403),
-        (&[], vec![("csrf", "forged"), ("confirm", "yes")], 403),
+    type Pairs<'a> = Vec<(&'a str, &'a str)>;
+    let refused: [(Pairs, Pairs, u16); 5] = [
+        (vec![], vec![("confirm", "yes")], 403),
+        (vec![], vec![("csrf", "forged"), ("confirm", "yes")], 403),
         (
-            &[("Origin", "http://evil.example")],
+            vec![("Origin", "http://evil.example")],
             vec![("csrf", csrf.as_str()), ("confirm", "yes")],
             403,
         ),
-        (&[], vec![("csrf", csrf.as_str())], 400),
+        (vec![], vec![("csrf", csrf.as_str())], 400),
         (
-            &[],
+            vec![],
             vec![
                 ("csrf", csrf.as_str()),
                 ("confirm", "yes"),
@@ -283,7 +284,7 @@ fn actions_need_the_csrf_token_the_same_origin_and_a_confirmation() {
     ];
     for (extra, form, status) in refused {
         let mut headers = vec![("Cookie", cookie.as_str())];
-        headers.extend_from_slice(extra);
+        headers.extend_from_slice(&extra);
         let a = http("POST", &discard, &headers, Some(&form));
         assert_eq!(a.status, status, "{form:?} {extra:?}: {}", a.body);
         assert_eq!(letter_status(&env, &id), "dead");

@@ -6,7 +6,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 
-use super::html::secure;
+use super::headers::secure;
 use super::BASE;
 
 pub const HTMX_FILE: &str = "htmx-2.0.11.min.js";

@@ -1,12 +1,12 @@
 //! The console's HTML frame: the page layout (header, navigation, the operator and sign-out),
-//! the sign-in form, error pages, the security headers every answer carries, and small
-//! formatting helpers.
+//! the sign-in form, error pages (every answer with [`super::headers`]), and small formatting
+//! helpers.
 //!
 //! Everything is escaped by maud; the only markup inserted raw is the runbook's, rendered at
 //! run time from the Markdown compiled into the binary. A page must never reference another
 //! host: the Content-Security-Policy below forbids it, and the browser tests check it.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -14,14 +14,10 @@ use maud::{html, Markup, DOCTYPE};
 use memlink_actors::ports::PortError;
 
 use super::assets;
+pub use super::headers::secure;
 use super::BASE;
 use crate::config::ConsoleMode;
 use crate::postgres::dlq::DlqError;
-
-/// Only this origin, no inline script or style, no framing, forms post here only.
-pub const CSP: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// An HTML answer with the headers every console response carries.
 pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
@@ -30,27 +26,6 @@ pub fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
         .body(markup.into_string());
     secure(&mut r, true);
     r
-}
-
-/// Security headers; `no_store` for anything that may show data.
-pub fn secure(r: &mut HttpResponse, no_store: bool) {
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if no_store {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
 }
 
 /// A redirect after a form post (303: the browser follows with GET).

@@ -330,6 +330,7 @@ fn detail_markup(
             section.panel #actions aria-labelledby="actions-h" {
                 h2 #actions-h { "Replay or discard" }
                 @if let Some(check) = &d.replay_check {
+                    p.muted { "Replayed as it is:" }
                     (check_markup(check))
                 }
                 @if viewer.can_act() {

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod auth;
 mod bulk;
 mod filter;
+mod headers;
 mod html;
 mod jobs;
 mod letters;
