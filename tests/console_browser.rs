@@ -46,6 +46,18 @@ fn assert_only_this_host(browser: &Browser, addr: &str) {
     assert!(foreign.is_empty(), "requests to another host: {foreign:?}");
 }
 
+/// Every visible control has a label (or names itself), so a screen reader can say what it is.
+fn assert_labelled(b: &Browser, page: &str) {
+    let unlabelled = b.exec(
+        "return Array.from(document.querySelectorAll('input, select, textarea, button'))
+           .filter(e => e.type !== 'hidden')
+           .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
+           .map(e => e.outerHTML)",
+        vec![],
+    );
+    assert_eq!(unlabelled, json!([]), "{page} has unlabelled controls");
+}
+
 fn generated_at(b: &Browser) -> String {
     b.attr_of("#generated-at", "datetime").unwrap_or_default()
 }
@@ -236,6 +248,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     let hit = b.text_of("#payload .hit");
     assert!(hit.contains("\"role\": \"robot\""), "{hit}");
     assert!(b.text_of("#actions").contains("Would be refused"));
+    assert_labelled(&b, "the dead letter's page");
     b.screenshot("04-dead-letter");
 
     // 6. A patch that still does not decode, then one that does: previewed as typed.
@@ -254,6 +267,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
         serde_json::from_str(&b.text_of("#patched")).expect("the patched payload is JSON");
     assert_eq!(patched["role"], "user");
     assert_eq!(patched["content"], "I live in Lisbon.");
+    assert_labelled(&b, "the patch preview");
     b.screenshot("05-patch-preview");
 
     // 7. Confirm and replay: audited under the operator's name, then processed.
@@ -284,6 +298,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
     b.click(&b.find("a.button.secondary[href*='action=discard']"));
     wait_text(&b, "#bulk-count", "3 dead letters match");
     assert!(b.text_of("#bulk-go").contains("Discard 3 dead letters"));
+    assert_labelled(&b, "the bulk confirmation");
     b.screenshot("08-bulk-confirm");
     b.click(&b.find("#bulk-confirm"));
     b.click(&b.find("#bulk-go"));
@@ -325,6 +340,7 @@ fn an_operator_works_the_pipeline_from_a_browser() {
         summary.contains("1 facts") && summary.contains("1 messages"),
         "{summary}"
     );
+    assert_labelled(&b, "the forget confirmation");
     b.screenshot("11-forget-confirm");
     b.type_into(&b.find("#confirm-user"), "forget-me");
     b.click(&b.find("#forget-go"));
@@ -404,14 +420,7 @@ fn a_read_only_console_reads_well_on_a_phone_in_dark_mode_and_stays_on_its_host(
             overflow[0].as_i64() <= overflow[1].as_i64(),
             "{name} scrolls sideways at 390 px: {overflow}"
         );
-        let unlabelled = b.exec(
-            "return Array.from(document.querySelectorAll('input, select, textarea, button'))
-               .filter(e => e.type !== 'hidden')
-               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
-               .map(e => e.outerHTML)",
-            vec![],
-        );
-        assert_eq!(unlabelled, json!([]), "{name} has unlabelled controls");
+        assert_labelled(&b, name);
         let source = b.source();
         for action in ["/replay\"", "/discard\"", "forget-user?", "action=discard"] {
             assert!(!source.contains(action), "read-only {name} offers {action}");

@@ -429,6 +429,100 @@ fn the_console_modes_and_their_defaults() {
     assert_eq!(run.code, Some(64), "{}", run.stderr);
 }
 
+#[test]
+fn forgetting_from_the_console_needs_a_confirmation_and_is_audited() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[("MEMLINK_ADMIN_TOKEN", TOKEN)]);
+    let chat = new_uuid();
+    let (code, body) = daemon.post_message(&chat, "fern", "user", "I live in Oslo.");
+    assert_eq!(code, 201, "{body}");
+    let message = body["message_id"]
+        .as_str()
+        .expect("a message id")
+        .to_owned();
+    let (code, _) = daemon.post_message(&chat, "fern", "user", "My name is Fern.");
+    assert_eq!(code, 201);
+    eventually("both processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 2)
+            .then_some(())
+    });
+    let cookie = sign_in(&daemon, "privacy-officer");
+    let confirm = http(
+        "GET",
+        &daemon.url(&format!(
+            "/admin/ui/memory/forget-message?chat_id={chat}&message_id={message}"
+        )),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("I live in Oslo."));
+    let csrf = confirm.csrf();
+    let post = |form: &[(&str, &str)]| {
+        http(
+            "POST",
+            &daemon.url("/admin/ui/memory/forget-message"),
+            &[("Cookie", &cookie)],
+            Some(form),
+        )
+    };
+    // Unconfirmed: nothing happens.
+    let a = post(&[
+        ("csrf", &csrf),
+        ("chat_id", &chat),
+        ("message_id", &message),
+    ]);
+    assert_eq!(a.status, 400);
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 2);
+    let a = post(&[
+        ("csrf", &csrf),
+        ("chat_id", &chat),
+        ("message_id", &message),
+        ("confirm", "yes"),
+    ]);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("Forgot message"));
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 1);
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM forget_log WHERE scope = 'message' AND actor = 'privacy-officer' AND channel = 'console'"
+        ),
+        1
+    );
+    // Gone: a second time is a 404.
+    let again = post(&[
+        ("csrf", &csrf),
+        ("chat_id", &chat),
+        ("message_id", &message),
+        ("confirm", "yes"),
+    ]);
+    assert_eq!(again.status, 404);
+
+    // Forgetting the user needs the id typed again.
+    let wrong = http(
+        "POST",
+        &daemon.url("/admin/ui/memory/forget-user"),
+        &[("Cookie", &cookie)],
+        Some(&[
+            ("csrf", &csrf),
+            ("user_id", "fern"),
+            ("confirm_user_id", "Fern"),
+        ]),
+    );
+    assert_eq!(wrong.status, 400);
+    assert_eq!(
+        env.count("SELECT count(*) FROM facts WHERE user_id = 'fern'"),
+        1
+    );
+    // The API's forget is unchanged: no actor recorded.
+    let (code, _) = request("DELETE", &daemon.url("/v1/users/fern"), None, Some(TOKEN));
+    assert_eq!(code, 200);
+    assert_eq!(
+        env.count("SELECT count(*) FROM forget_log WHERE scope = 'user' AND actor IS NULL AND channel IS NULL"),
+        1
+    );
+}
+
 /// A dead letter written as the worker would, without running one.
 fn plant_letter_directly(env: &TestEnv) -> String {
     let id = new_uuid();

@@ -22,11 +22,12 @@ mod overview;
 mod runbook;
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 
 use crate::config::ConsoleMode;
+use crate::diagnose::{Finding, Snapshot};
 use crate::postgres::console::MinuteStats;
 
 /// Where the console lives.
@@ -44,7 +45,37 @@ struct Inner {
     key: Option<Vec<u8>>,
     jobs: jobs::Jobs,
     /// The chart's figures, recomputed at most every [`overview::CHART_TTL`].
-    chart: Mutex<Option<(Instant, Vec<MinuteStats>)>>,
+    chart: Cached<Vec<MinuteStats>>,
+    /// The diagnosis, shared by every open overview for [`overview::SNAPSHOT_TTL`].
+    diagnosis: Cached<Arc<(Snapshot, Vec<Finding>)>>,
+}
+
+/// A value shared by every request while it is young: however many tabs refresh the
+/// overview, Postgres and Redis are asked once per period.
+struct Cached<T: Clone> {
+    slot: Mutex<Option<(Instant, T)>>,
+}
+
+impl<T: Clone> Cached<T> {
+    fn new() -> Cached<T> {
+        Cached {
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The value, if it is younger than `ttl`.
+    fn fresh(&self, ttl: Duration) -> Option<T> {
+        self.slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, value: T) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), value));
+    }
 }
 
 impl Console {
@@ -54,7 +85,8 @@ impl Console {
                 mode,
                 key: admin_token.map(|t| t.as_bytes().to_vec()),
                 jobs: jobs::Jobs::default(),
-                chart: Mutex::new(None),
+                chart: Cached::new(),
+                diagnosis: Cached::new(),
             }),
         }
     }

@@ -7,7 +7,8 @@
 //! ([`crate::diagnose`]), so they never disagree. The live part is re-fetched by htmx every
 //! 2 s (see `assets/console.js`: paused while the tab is hidden, with a toggle). Read-only.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -29,10 +30,11 @@ pub const REFRESH_MS: u32 = 2_000;
 pub const CHART_MINUTES: i32 = 15;
 /// The chart's figures are recomputed at most this often, however many tabs are open.
 pub const CHART_TTL: Duration = Duration::from_secs(5);
+/// The diagnosis is gathered at most this often, however many tabs are open.
+pub const SNAPSHOT_TTL: Duration = Duration::from_millis(1_500);
 
 struct Data {
-    snapshot: Snapshot,
-    findings: Vec<Finding>,
+    diagnosis: Arc<(Snapshot, Vec<Finding>)>,
     chart: Result<Vec<MinuteStats>, String>,
     actors: Vec<ActorStatus>,
     me: uuid::Uuid,
@@ -40,35 +42,32 @@ struct Data {
 }
 
 async fn chart(console: &Console, state: &AppState) -> Result<Vec<MinuteStats>, String> {
-    let cached = console
-        .inner
-        .chart
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .filter(|(at, _)| at.elapsed() < CHART_TTL)
-        .map(|(_, v)| v.clone());
-    if let Some(v) = cached {
+    if let Some(v) = console.inner.chart.fresh(CHART_TTL) {
         return Ok(v);
     }
     let fresh = recent_minutes(&state.pg, CHART_MINUTES)
         .await
         .map_err(|e| e.message)?;
-    *console
-        .inner
-        .chart
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), fresh.clone()));
+    console.inner.chart.put(fresh.clone());
     Ok(fresh)
 }
 
-async fn gather(state: &AppState, console: &Console) -> Data {
+/// The same diagnosis as `/admin/status` and `memlink doctor`.
+async fn diagnosis(console: &Console, state: &AppState) -> Arc<(Snapshot, Vec<Finding>)> {
+    if let Some(d) = console.inner.diagnosis.fresh(SNAPSHOT_TTL) {
+        return d;
+    }
     let snapshot = state.ops.snapshot(&state.pg).await;
     let findings = diagnose::evaluate(&snapshot, &state.ops.thresholds);
+    let fresh = Arc::new((snapshot, findings));
+    console.inner.diagnosis.put(fresh.clone());
+    fresh
+}
+
+async fn gather(state: &AppState, console: &Console) -> Data {
     Data {
+        diagnosis: diagnosis(console, state).await,
         chart: chart(console, state).await,
-        findings,
-        snapshot,
         actors: state.status.snapshot(),
         me: state.ops.instance_id,
         generated_at: Utc::now(),
@@ -118,11 +117,12 @@ pub async fn live(
 }
 
 fn live_markup(d: &Data) -> Markup {
-    let pg = d.snapshot.postgres.as_ref();
+    let (snapshot, findings) = &*d.diagnosis;
+    let pg = snapshot.postgres.as_ref();
     let outbox = pg.ok().and_then(|p| p.outbox.as_ref());
     let groups = pg.ok().and_then(|p| p.dead_letters.as_ref());
     let heartbeats = pg.ok().and_then(|p| p.heartbeats.as_ref());
-    let redis = d.snapshot.redis.as_ref();
+    let redis = snapshot.redis.as_ref();
     let open_letters: i64 = groups.map(|g| g.iter().map(|x| x.count).sum()).unwrap_or(0);
     let live_processes = heartbeats.map(|h| h.iter().filter(|x| x.live).count());
     html! {
@@ -168,10 +168,10 @@ fn live_markup(d: &Data) -> Markup {
 
         section.panel #findings aria-labelledby="findings-h" {
             h2 #findings-h { "Findings" }
-            @if d.findings.is_empty() {
+            @if findings.is_empty() {
                 p { span.badge.ok { "ok" } " No findings: the doctor sees nothing wrong." }
             }
-            @for f in &d.findings {
+            @for f in findings {
                 (finding(f))
             }
         }
