@@ -164,6 +164,24 @@ fn without_a_session_the_console_shows_the_sign_in_page_never_data() {
             assert_eq!(a.header("cache-control"), Some("no-store"));
         }
     }
+    // An htmx refresh without a session is sent to the sign-in page, back to its page after.
+    let a = http(
+        "GET",
+        &daemon.url("/admin/ui/overview/live"),
+        &[
+            ("HX-Request", "true"),
+            (
+                "HX-Current-URL",
+                &daemon.url("/admin/ui/dead-letters?reason=x"),
+            ),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        a.header("hx-redirect"),
+        Some("/admin/ui/sign-in?next=%2Fadmin%2Fui%2Fdead-letters%3Freason%3Dx")
+    );
     // Static assets carry no data and are served to anyone; nothing else is.
     let js = http(
         "GET",

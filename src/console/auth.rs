@@ -234,7 +234,26 @@ fn viewer(req: &HttpRequest) -> Result<Viewer, ConsoleError> {
             operator: Some(s.operator),
             mode,
         }),
-        None => Err(ConsoleError::SignIn { next: here(req) }),
+        None => {
+            let fragment = req.headers().contains_key("hx-request");
+            // A refresh comes back to the page it refreshed, not to the fragment.
+            let next = if fragment {
+                req.headers()
+                    .get("hx-current-url")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .map(|u| {
+                        safe_next(Some(&match u.query() {
+                            Some(q) => format!("{}?{q}", u.path()),
+                            None => u.path().to_owned(),
+                        }))
+                    })
+                    .unwrap_or_else(|| BASE.to_owned())
+            } else {
+                here(req)
+            };
+            Err(ConsoleError::SignIn { next, fragment })
+        }
     }
 }
 

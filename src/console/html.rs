@@ -154,9 +154,10 @@ pub fn sign_in_page(next: &str, error: Option<&str>, has_token: bool) -> Markup 
 /// Why a console request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    /// No valid session: the sign-in page, never data.
+    /// No valid session: the sign-in page, never data. `fragment`: asked by htmx (a
+    /// refresh), which is told to load the sign-in page as a whole page instead.
     #[error("sign in first")]
-    SignIn { next: String },
+    SignIn { next: String, fragment: bool },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -202,7 +203,17 @@ impl ResponseError for ConsoleError {
 
     fn error_response(&self) -> HttpResponse {
         let markup = match self {
-            ConsoleError::SignIn { next } => sign_in_page(next, None, true),
+            ConsoleError::SignIn { next, fragment } => {
+                let mut r = respond(self.status_code(), sign_in_page(next, None, true));
+                if *fragment {
+                    let to = url_with(&format!("{BASE}/sign-in"), &[("next", next)]);
+                    if let Ok(v) = header::HeaderValue::from_str(&to) {
+                        r.headers_mut()
+                            .insert(header::HeaderName::from_static("hx-redirect"), v);
+                    }
+                }
+                return r;
+            }
             other => html! {
                 (DOCTYPE)
                 html lang="en" {
