@@ -8,6 +8,8 @@
 #   scripts/services.sh linker      # install the C toolchain rustc links with, if missing
 #   scripts/services.sh test-tools  # install what the tests run besides the services:
 #                                   # redis-server, promtool, systemd-analyze, initdb
+#   scripts/services.sh browser     # install Debian's chromium and chromium-driver if missing
+#                                   # (the admin console's browser tests need them)
 #
 # Order of preference, for each of PostgreSQL and Redis:
 #   1. DATABASE_URL / REDIS_URL if already set (checked, never replaced);
@@ -156,6 +158,23 @@ ensure_test_tools() {
     for tool in redis-server systemd-analyze promtool; do
         command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing its package"
     done
+}
+
+# The console's end-to-end tests drive Debian's Chromium through its chromedriver; a test
+# never downloads a browser of its own (and never skips for want of one).
+CHROMIUM="${MEMLINK_TEST_CHROMIUM:-/usr/bin/chromium}"
+CHROMEDRIVER="${MEMLINK_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}"
+
+ensure_browser() {
+    local missing=()
+    [[ -x "$CHROMIUM" ]] || missing+=(chromium)
+    [[ -x "$CHROMEDRIVER" ]] || missing+=(chromium-driver)
+    if [[ "${#missing[@]}" -gt 0 ]]; then
+        apt_install "${missing[@]}"
+    fi
+    [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]] \
+        || die "no $CHROMIUM or $CHROMEDRIVER after installing chromium and chromium-driver"
+    log "browser for the console tests: $("$CHROMIUM" --version 2>/dev/null | head -n 1)"
 }
 
 # --- probes -------------------------------------------------------------------------------
@@ -534,8 +553,9 @@ case "${1:-start}" in
     stop) cmd_stop ;;
     linker) ensure_linker ;;
     test-tools) ensure_test_tools ;;
+    browser) ensure_browser ;;
     -h | --help | help)
         sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         ;;
-    *) die "usage: scripts/services.sh [start|stop|linker|test-tools]  (or: source scripts/services.sh)" ;;
+    *) die "usage: scripts/services.sh [start|stop|linker|test-tools|browser]  (or: source scripts/services.sh)" ;;
 esac

@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # What building and the tests need besides the services (each only if missing): the C
-# toolchain rustc links with, and the tools some tests run (redis-server, promtool,
-# systemd-analyze, initdb). A test never skips for want of one: it fails, naming it.
+# toolchain rustc links with, the tools some tests run (redis-server, promtool,
+# systemd-analyze, initdb), and Chromium with chromedriver for the admin console's browser
+# tests (tests/console_browser.rs). A test never skips for want of one: it fails, naming it.
 scripts/services.sh linker
 scripts/services.sh test-tools
+scripts/services.sh browser
 
 # shellcheck source=scripts/services.sh
 source scripts/services.sh

@@ -35,6 +35,7 @@ pub mod vars {
     pub const LLM_CONCURRENCY: &str = "MEMLINK_LLM_CONCURRENCY";
     pub const LLM_MAX_RETRIES: &str = "MEMLINK_LLM_MAX_RETRIES";
     pub const LLM_CA_FILE: &str = "MEMLINK_LLM_CA_FILE";
+    pub const CONSOLE: &str = "MEMLINK_CONSOLE";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +75,56 @@ pub struct Config {
     pub workers: usize,
     /// The optional LLM extractor and titles; `None` when `MEMLINK_EXTRACTOR=rules`.
     pub llm: Option<LlmConfig>,
+    /// The browser console at `/admin/ui` (`MEMLINK_CONSOLE`).
+    pub console: ConsoleMode,
+}
+
+/// What the admin console at `/admin/ui` may do (`MEMLINK_CONSOLE=off|read-only|on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// Not served: every `/admin/ui` path answers 404.
+    Off,
+    /// Pages only; every action is refused.
+    ReadOnly,
+    /// Pages and actions (replay, discard, forget), for operators signed in with the token.
+    On,
+}
+
+impl ConsoleMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleMode::Off => "off",
+            ConsoleMode::ReadOnly => "read-only",
+            ConsoleMode::On => "on",
+        }
+    }
+
+    /// The mode asked for, or the default: `on` with an admin token, `read-only` without one
+    /// on a loopback address (only this host can reach it), `off` without one elsewhere. `on`
+    /// without a token is refused: an action needs an operator who signed in with it.
+    fn resolve(
+        raw: Option<&str>,
+        has_token: bool,
+        addr: SocketAddr,
+    ) -> Result<ConsoleMode, String> {
+        let asked = match raw.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") => None,
+            Some("off") => Some(ConsoleMode::Off),
+            Some("read-only") | Some("readonly") => Some(ConsoleMode::ReadOnly),
+            Some("on") => Some(ConsoleMode::On),
+            Some(_) => return Err("expected off, read-only or on".to_owned()),
+        };
+        match (asked, has_token) {
+            (Some(ConsoleMode::On), false) => Err(format!(
+                "on needs {} (operators sign in with it); use read-only, or set a token",
+                vars::ADMIN_TOKEN
+            )),
+            (Some(mode), _) => Ok(mode),
+            (None, true) => Ok(ConsoleMode::On),
+            (None, false) if addr.ip().is_loopback() => Ok(ConsoleMode::ReadOnly),
+            (None, false) => Ok(ConsoleMode::Off),
+        }
+    }
 }
 
 /// Which extractor produces facts (`MEMLINK_EXTRACTOR`).
@@ -149,6 +200,7 @@ impl std::fmt::Debug for Config {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("workers", &self.workers)
             .field("llm", &self.llm)
+            .field("console", &self.console)
             .finish()
     }
 }
@@ -263,7 +315,17 @@ impl Config {
                 memlink_actors::worker::NAMES.len()
             )),
         })?;
+        let console = ConsoleMode::resolve(
+            env(vars::CONSOLE).as_deref(),
+            admin_token.is_some(),
+            http_addr,
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            var: vars::CONSOLE,
+            reason,
+        })?;
         Ok(Config {
+            console,
             database_url,
             redis_url,
             redis_ca_file,
@@ -573,6 +635,60 @@ mod tests {
         assert_eq!(c.reclaim_idle, Duration::from_secs(30));
         assert!(c.consumer.ends_with(&format!("-{}", std::process::id())));
         assert_eq!(c.admin_token, None);
+    }
+
+    #[test]
+    fn the_console_mode_defaults_by_token_and_address() {
+        let mode = |extra: &[(&str, &str)]| {
+            let mut env = BASE.to_vec();
+            env.extend_from_slice(extra);
+            Config::from_lookup(&lookup(&env)).map(|c| c.console)
+        };
+        assert_eq!(mode(&[]), Ok(ConsoleMode::ReadOnly));
+        assert_eq!(
+            mode(&[("MEMLINK_HTTP_ADDR", "[::1]:8080")]),
+            Ok(ConsoleMode::ReadOnly)
+        );
+        assert_eq!(
+            mode(&[("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")]),
+            Ok(ConsoleMode::Off)
+        );
+        assert_eq!(
+            mode(&[("MEMLINK_HTTP_ADDR", "10.1.2.3:8080")]),
+            Ok(ConsoleMode::Off)
+        );
+        assert_eq!(
+            mode(&[
+                ("MEMLINK_ADMIN_TOKEN", "t"),
+                ("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")
+            ]),
+            Ok(ConsoleMode::On)
+        );
+        assert_eq!(
+            mode(&[
+                ("MEMLINK_ADMIN_TOKEN", "t"),
+                ("MEMLINK_CONSOLE", "read-only")
+            ]),
+            Ok(ConsoleMode::ReadOnly)
+        );
+        assert_eq!(
+            mode(&[("MEMLINK_ADMIN_TOKEN", "t"), ("MEMLINK_CONSOLE", "OFF")]),
+            Ok(ConsoleMode::Off)
+        );
+        assert_eq!(
+            mode(&[
+                ("MEMLINK_CONSOLE", "read-only"),
+                ("MEMLINK_HTTP_ADDR", "0.0.0.0:8080")
+            ]),
+            Ok(ConsoleMode::ReadOnly)
+        );
+        let e = mode(&[("MEMLINK_CONSOLE", "on")]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("MEMLINK_CONSOLE is invalid") && e.contains("MEMLINK_ADMIN_TOKEN"),
+            "{e}"
+        );
+        let e = mode(&[("MEMLINK_CONSOLE", "yes")]).unwrap_err().to_string();
+        assert!(e.contains("off, read-only or on"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redact_url, Config};
+use crate::console::Console;
 use crate::diagnose::{OpsContext, Target, Thresholds};
 use crate::heartbeat::{self, Identity, RestartWindow};
 use crate::http::{self, AppState};
@@ -264,8 +265,11 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         client_timeout: config.http_client_timeout,
         checks: http::admin::Checks::new(),
     };
-    let (server, bound) = http::bind(state, config.http_addr).map_err(DaemonError::Bind)?;
+    let console = Console::new(config.console, config.admin_token.as_deref());
+    let (server, bound) =
+        http::bind_with(state, config.http_addr, console.configure()).map_err(DaemonError::Bind)?;
     log::info!(target: "memlink::http", "event=http_listening addr={bound}");
+    log::info!(target: "memlink::console", "event=console_mode mode={} path={}", config.console.as_str(), crate::console::BASE);
     let server_handle = server.handle();
     let mut server_task = actix_web::rt::spawn(server);
     actix_web::rt::spawn(systemd::watchdog(root.clone()));

@@ -220,6 +220,7 @@ fn bulk_filter(args: DlqBulkArgs) -> Result<(BulkFilter, bool), String> {
         chat_id: parse_chat(args.chat_id.as_deref())?,
         since: parse_since(args.since.as_deref())?,
         all: args.all,
+        ..BulkFilter::default()
     };
     filter.check().map_err(|_| {
         "give a dead letter id, or a filter (--reason, --chat-id, --since) or --all for a bulk action"

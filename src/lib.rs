@@ -11,6 +11,7 @@
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`redis_gate`]: starting without the broker; the relay and worker start when Redis answers.
 //! - [`http`]: the chat API, health and admin endpoints.
+//! - [`console`]: the admin console in a browser, at `/admin/ui` on the same server.
 //! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
 //! - [`eval_extractor`]: `memlink eval-extractor`, scoring the extractor on labelled messages.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
@@ -25,6 +26,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod dlq_cmd;
 pub mod eval_extractor;

@@ -134,6 +134,19 @@ impl Rejection {
     }
 }
 
+/// The field a rejection's detail names: details are written `"<field>: <why>"` (the field
+/// as the producer spelled it, e.g. `created_at`, `payload`), so a stored dead letter's
+/// detail says which field to fix. `None` for a detail that names no field.
+pub fn offending_field(detail: &str) -> Option<&str> {
+    let (field, _) = detail.split_once(": ")?;
+    let plausible = !field.is_empty()
+        && field.len() <= 64
+        && field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    plausible.then_some(field)
+}
+
 /// A stream entry as Redis returned it: field names and values are arbitrary bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEntry {
@@ -503,6 +516,18 @@ mod tests {
     fn payload() -> Value {
         json!({"message_id": MSG, "chat_id": CHAT, "user_id": "u1", "role": "user",
                "content": "My name is Ana.", "created_at": "2026-01-22T07:31:39.568Z"})
+    }
+
+    #[test]
+    fn a_rejection_detail_names_its_field() {
+        let mut bad = payload();
+        bad["role"] = json!("robot");
+        let raw = entry(EVENT, "message.created", bad.to_string().as_bytes());
+        let rejection = decode_stream_entry(&raw).unwrap_err();
+        assert_eq!(offending_field(&rejection.detail), Some("role"));
+        assert_eq!(offending_field("payload: field absent"), Some("payload"));
+        assert_eq!(offending_field("a worker panicked"), None);
+        assert_eq!(offending_field("two words: not a field"), None);
     }
 
     fn entry(event_id: &str, event_type: &str, payload: &[u8]) -> RawEntry {

@@ -171,6 +171,23 @@ pub enum ReplayRefusal {
     Invalid(Rejection),
 }
 
+/// The payload a replay of `letter` would publish: the stored one with the patch merged in,
+/// or (when the stored payload is missing or not JSON) the patch merged onto an empty object.
+/// Not yet validated: [`plan_replay`] decides whether the decoder accepts it.
+pub fn replay_payload(
+    letter: &ReplayLetter<'_>,
+    patch: Option<&Value>,
+) -> Result<Value, ReplayRefusal> {
+    match (letter.original_payload(), patch) {
+        (Ok(value), Some(p)) => Ok(merged(value, p)),
+        (Ok(value), None) => Ok(value),
+        (Err(_), Some(p)) => Ok(merged(Value::Null, p)),
+        (Err(why), None) => Err(ReplayRefusal::NotReplayable(format!(
+            "{why}; discard it, or replay it with a patch that is the complete payload"
+        ))),
+    }
+}
+
 /// Plans the replay of `letter` with an optional merge `patch`.
 ///
 /// - The payload is the stored one with the patch merged in. When the stored payload is
@@ -190,18 +207,9 @@ pub fn plan_replay(
     patch: Option<&Value>,
     ctx: &ReplayContext,
 ) -> Result<ReplayPlan, ReplayRefusal> {
-    let original = letter.original_payload();
-    let replaces_whole = original.is_err() || patch.is_some_and(|p| !p.is_object());
-    let payload = match (original, patch) {
-        (Ok(value), Some(p)) => merged(value, p),
-        (Ok(value), None) => value,
-        (Err(_), Some(p)) => merged(Value::Null, p),
-        (Err(why), None) => {
-            return Err(ReplayRefusal::NotReplayable(format!(
-                "{why}; discard it, or replay it with a patch that is the complete payload"
-            )))
-        }
-    };
+    let replaces_whole =
+        letter.original_payload().is_err() || patch.is_some_and(|p| !p.is_object());
+    let payload = replay_payload(letter, patch)?;
     if let Some(p) = patch {
         if let Some(path) = nul_path(p, "patch") {
             return Err(invalid(

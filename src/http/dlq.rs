@@ -284,6 +284,7 @@ impl BulkBody {
                 .map(|c| c.0),
             since: parse_since(self.since.as_deref())?,
             all: self.all,
+            ..BulkFilter::default()
         };
         filter.check()?;
         check_note(self.note.as_deref())?;

@@ -79,6 +79,19 @@ pub fn bind(
     state: AppState,
     addr: SocketAddr,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    bind_with(state, addr, |_| {})
+}
+
+/// [`bind`], with more routes (and their state) registered by `extra` in every worker: the
+/// admin console is served this way, so this module never depends on it.
+pub fn bind_with<F>(
+    state: AppState,
+    addr: SocketAddr,
+    extra: F,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
     let client_timeout = state.client_timeout;
     let state = web::Data::new(state);
     let query_errors = web::QueryConfig::default()
@@ -93,6 +106,7 @@ pub fn bind(
             .app_data(path_errors.clone())
             .configure(routes)
             .configure(crate::telemetry::routes)
+            .configure(extra.clone())
             .default_service(web::to(not_found))
     })
     .workers(2)

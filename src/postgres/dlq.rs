@@ -37,6 +37,8 @@ pub const MAX_REPORTED_SKIPS: usize = 100;
 pub enum Channel {
     Http,
     Cli,
+    /// The browser console at `/admin/ui`.
+    Console,
 }
 
 impl Channel {
@@ -44,6 +46,7 @@ impl Channel {
         match self {
             Channel::Http => "http",
             Channel::Cli => "cli",
+            Channel::Console => "console",
         }
     }
 }
@@ -218,11 +221,34 @@ pub struct DeadLetterView {
     pub status: String,
 }
 
-/// The columns [`view_from_row`] reads, in order.
+/// The columns [`view_from_row`] reads, in order (`raw` may be given as an expression, e.g.
+/// a prefix of it for a list).
 macro_rules! letter_columns {
     () => {
-        "id, received_at, source, source_ref, event_id, event_type, reason, detail, raw, raw_len, \
-         chat_id, delivery_count, first_seen, last_seen, actor, status"
+        letter_columns!("raw")
+    };
+    ($raw:literal) => {
+        concat!(
+            "id, received_at, source, source_ref, event_id, event_type, reason, detail, ",
+            $raw,
+            ", raw_len, chat_id, delivery_count, first_seen, last_seen, actor, status"
+        )
+    };
+}
+
+/// Which letters a filter matches, one rule for every listing, count and bulk action:
+/// `$1` reason, `$2` chat id, `$3` received at or after, `$4` received before, `$5` event
+/// type, `$6` the payload's `user_id` (see V12), `$7` bytes the payload contains (the raw
+/// entry's when no payload was kept). A NULL parameter does not filter.
+macro_rules! letter_filter {
+    () => {
+        "($1::text IS NULL OR reason = $1)
+           AND ($2::uuid IS NULL OR chat_id = $2)
+           AND ($3::timestamptz IS NULL OR received_at >= $3)
+           AND ($4::timestamptz IS NULL OR received_at < $4)
+           AND ($5::text IS NULL OR event_type = $5)
+           AND ($6::text IS NULL OR memlink_payload_user_id(payload) = $6)
+           AND ($7::text IS NULL OR position(convert_to($7, 'UTF8') IN coalesce(payload, raw)) > 0)"
     };
 }
 
@@ -351,6 +377,37 @@ pub struct ReplayCheck {
     pub outbox_action: Option<&'static str>,
 }
 
+impl ReplayCheck {
+    /// The check a planned (or refused) replay amounts to, with the planned payload.
+    fn of(
+        planned: Result<(LetterRow, ReplayPlan), DlqError>,
+    ) -> Result<(ReplayCheck, Option<Value>), PortError> {
+        Ok(match planned {
+            Ok((_, plan)) => (
+                ReplayCheck {
+                    replayable: true,
+                    code: None,
+                    message: None,
+                    event_id: Some(plan.event_id()),
+                    outbox_action: Some(plan.write.as_str()),
+                },
+                Some(plan.payload),
+            ),
+            Err(DlqError::Port(e)) => return Err(e),
+            Err(e) => (
+                ReplayCheck {
+                    replayable: false,
+                    code: Some(e.code()),
+                    message: Some(e.to_string()),
+                    event_id: None,
+                    outbox_action: None,
+                },
+                None,
+            ),
+        })
+    }
+}
+
 /// Everything about one dead letter.
 #[derive(Debug, Serialize)]
 pub struct DeadLetterDetail {
@@ -415,23 +472,7 @@ pub async fn show(pool: &PgPool, id: Uuid) -> Result<Option<DeadLetterDetail>, P
         })
         .collect();
     let replay_check = if letter.status == LetterStatus::Dead.as_str() {
-        Some(match prepare(&tx, id, None, Lock::No).await {
-            Ok((_, plan)) => ReplayCheck {
-                replayable: true,
-                code: None,
-                message: None,
-                event_id: Some(plan.event_id()),
-                outbox_action: Some(plan.write.as_str()),
-            },
-            Err(DlqError::Port(e)) => return Err(e),
-            Err(e) => ReplayCheck {
-                replayable: false,
-                code: Some(e.code()),
-                message: Some(e.to_string()),
-                event_id: None,
-                outbox_action: None,
-            },
-        })
+        Some(ReplayCheck::of(prepare(&tx, id, None, Lock::No).await)?.0)
     } else {
         None
     };
@@ -807,26 +848,185 @@ fn log_discarded(id: Uuid, reason: &str, actor: &Actor, bulk: bool) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Keyset pages and replay previews (the console)
+// ---------------------------------------------------------------------------------------
+
+/// Where a keyset page starts: just past one letter's `(received_at, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The letters older than this one, newest first.
+    Older(DateTime<Utc>, Uuid),
+    /// The letters newer than this one (the page before, when going back).
+    Newer(DateTime<Utc>, Uuid),
+}
+
+/// One page of letters, newest first, and whether there are more on either side.
+#[derive(Debug)]
+pub struct KeysetPage {
+    /// Each with at most [`PAGE_RAW_PREFIX`] bytes of `raw`.
+    pub letters: Vec<DeadLetterView>,
+    pub has_older: bool,
+    pub has_newer: bool,
+}
+
+/// How much of each letter's raw entry a page carries (the detail view has all of it).
+pub const PAGE_RAW_PREFIX: usize = 512;
+
+/// Newest first, keyset-paged on `(received_at, id)`: every page costs the same, however deep,
+/// with `dead_letters_page_idx` / `dead_letters_status_page_idx` (V12).
+const PAGE_OLDER: &str = concat!(
+    "SELECT ",
+    letter_columns!("substring(raw FROM 1 FOR 512)"),
+    " FROM dead_letters WHERE ",
+    letter_filter!(),
+    " AND ($8::text IS NULL OR status = $8)
+      AND ($9::timestamptz IS NULL OR (received_at, id) < ($9, $10::uuid))
+    ORDER BY received_at DESC, id DESC LIMIT $11"
+);
+const PAGE_NEWER: &str = concat!(
+    "SELECT ",
+    letter_columns!("substring(raw FROM 1 FOR 512)"),
+    " FROM dead_letters WHERE ",
+    letter_filter!(),
+    " AND ($8::text IS NULL OR status = $8)
+      AND (received_at, id) > ($9, $10::uuid)
+    ORDER BY received_at, id LIMIT $11"
+);
+const COUNT_MATCHING: &str = concat!(
+    "SELECT count(*) FROM dead_letters WHERE ",
+    letter_filter!(),
+    " AND ($8::text IS NULL OR status = $8)"
+);
+
+/// One page of the letters matching `filter` (its `all` is irrelevant here) and `status`.
+pub async fn page(
+    pool: &PgPool,
+    filter: &BulkFilter,
+    status: Option<LetterStatus>,
+    cursor: Option<Cursor>,
+    limit: usize,
+) -> Result<KeysetPage, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let status = status.map(LetterStatus::as_str);
+    let (sql, at, id) = match cursor {
+        None => (PAGE_OLDER, None, None),
+        Some(Cursor::Older(at, id)) => (PAGE_OLDER, Some(at), Some(id)),
+        Some(Cursor::Newer(at, id)) => (PAGE_NEWER, Some(at), Some(id)),
+    };
+    let fetch = limit as i64 + 1;
+    let [p1, p2, p3, p4, p5, p6, p7] = filter_params(filter);
+    let rows = conn
+        .query(
+            sql,
+            &[p1, p2, p3, p4, p5, p6, p7, &status, &at, &id, &fetch],
+        )
+        .await
+        .map_err(classify)?;
+    let more = rows.len() > limit;
+    let mut letters: Vec<DeadLetterView> = rows.iter().take(limit).map(view_from_row).collect();
+    Ok(match cursor {
+        Some(Cursor::Newer(..)) => {
+            letters.reverse();
+            KeysetPage {
+                letters,
+                has_older: true,
+                has_newer: more,
+            }
+        }
+        _ => KeysetPage {
+            letters,
+            has_older: more,
+            has_newer: cursor.is_some(),
+        },
+    })
+}
+
+/// How many letters match `filter` and `status` (`dead` is what a bulk action takes).
+pub async fn count_matching(
+    pool: &PgPool,
+    filter: &BulkFilter,
+    status: Option<LetterStatus>,
+) -> Result<i64, PortError> {
+    let conn = pool.get().await.map_err(pool_error)?;
+    let status = status.map(LetterStatus::as_str);
+    let [p1, p2, p3, p4, p5, p6, p7] = filter_params(filter);
+    Ok(conn
+        .query_one(COUNT_MATCHING, &[p1, p2, p3, p4, p5, p6, p7, &status])
+        .await
+        .map_err(classify)?
+        .get(0))
+}
+
+/// What replaying a letter with a patch would publish, and whether it would be accepted,
+/// planned exactly as [`replay`] plans it, without writing anything.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayPreview {
+    /// The payload after the patch; `None` when there is none to show (no payload kept and
+    /// no patch, or the letter is gone).
+    pub payload: Option<Value>,
+    pub check: ReplayCheck,
+}
+
+pub async fn preview_replay(
+    pool: &PgPool,
+    id: Uuid,
+    patch: Option<&Value>,
+) -> Result<ReplayPreview, PortError> {
+    let mut conn = pool.get().await.map_err(pool_error)?;
+    let tx = conn.transaction().await.map_err(classify)?;
+    let (check, planned) = ReplayCheck::of(prepare(&tx, id, patch, Lock::No).await)?;
+    let payload = match planned {
+        Some(p) => Some(p),
+        // Refused: still show what the patch made of the payload.
+        None => load_letter(&tx, id, Lock::No)
+            .await?
+            .and_then(|l| memlink_actors::dlq::replay_payload(&l.as_replay(), patch).ok()),
+    };
+    // Read-only: nothing to commit.
+    drop(tx);
+    Ok(ReplayPreview { payload, check })
+}
+
+// ---------------------------------------------------------------------------------------
 // Bulk
 // ---------------------------------------------------------------------------------------
 
 /// Which `dead` letters a bulk action takes. At least one field, or `all`, must be set, so
 /// an empty request can never mean "everything".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BulkFilter {
     pub reason: Option<String>,
     pub chat_id: Option<Uuid>,
     pub since: Option<DateTime<Utc>>,
     pub all: bool,
+    // The console's filters (the HTTP API and the CLI leave them unset).
+    /// Received strictly before this instant.
+    pub until: Option<DateTime<Utc>>,
+    pub event_type: Option<String>,
+    /// The `user_id` member of the payload.
+    pub user_id: Option<String>,
+    /// Text the payload contains, byte for byte (case-sensitive).
+    pub text: Option<String>,
 }
 
 impl BulkFilter {
     pub fn check(&self) -> Result<(), DlqError> {
-        if self.all || self.reason.is_some() || self.chat_id.is_some() || self.since.is_some() {
+        if self.all || self.narrows() {
             Ok(())
         } else {
             Err(DlqError::FilterRequired)
         }
+    }
+
+    /// Whether any field narrows the match (`all` aside).
+    pub fn narrows(&self) -> bool {
+        self.reason.is_some()
+            || self.chat_id.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+            || self.event_type.is_some()
+            || self.user_id.is_some()
+            || self.text.is_some()
     }
 }
 
@@ -907,21 +1107,16 @@ impl BulkReport {
     }
 }
 
-const SELECT_BULK: &str = "
-    SELECT id, reason FROM dead_letters
-     WHERE status = 'dead'
-       AND ($1::text IS NULL OR reason = $1)
-       AND ($2::uuid IS NULL OR chat_id = $2)
-       AND ($3::timestamptz IS NULL OR received_at >= $3)
-     ORDER BY received_at, id";
-const SELECT_BULK_FOR_UPDATE: &str = "
-    SELECT id, reason FROM dead_letters
-     WHERE status = 'dead'
-       AND ($1::text IS NULL OR reason = $1)
-       AND ($2::uuid IS NULL OR chat_id = $2)
-       AND ($3::timestamptz IS NULL OR received_at >= $3)
-     ORDER BY received_at, id
-       FOR UPDATE";
+const SELECT_BULK: &str = concat!(
+    "SELECT id, reason FROM dead_letters WHERE status = 'dead' AND ",
+    letter_filter!(),
+    " ORDER BY received_at, id"
+);
+const SELECT_BULK_FOR_UPDATE: &str = concat!(
+    "SELECT id, reason FROM dead_letters WHERE status = 'dead' AND ",
+    letter_filter!(),
+    " ORDER BY received_at, id FOR UPDATE"
+);
 
 async fn bulk_targets(
     tx: &Transaction<'_>,
@@ -933,12 +1128,25 @@ async fn bulk_targets(
         Lock::No => SELECT_BULK,
     };
     Ok(tx
-        .query(sql, &[&filter.reason, &filter.chat_id, &filter.since])
+        .query(sql, &filter_params(filter))
         .await
         .map_err(classify)?
         .into_iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect())
+}
+
+/// The filter's parameters `$1` to `$7` of [`letter_filter`].
+fn filter_params(f: &BulkFilter) -> [&(dyn tokio_postgres::types::ToSql + Sync); 7] {
+    [
+        &f.reason,
+        &f.chat_id,
+        &f.since,
+        &f.until,
+        &f.event_type,
+        &f.user_id,
+        &f.text,
+    ]
 }
 
 /// Replays every `dead` letter matching the filter, unpatched, each in its own transaction

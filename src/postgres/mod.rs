@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod connect;
+pub mod console;
 pub mod dlq;
 pub mod effects;
 pub mod listen;

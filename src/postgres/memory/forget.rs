@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::statements::message_statements;
 use super::{lock_users, rebuild};
+use crate::postgres::dlq::Actor;
 use crate::postgres::{classify, pool_error, PgPool};
 
 /// What `DELETE /v1/users/{user_id}` removed.
@@ -55,8 +56,8 @@ const DELETE_USER_LEGACY: &str = "DELETE FROM memory_legacy_pairs WHERE user_id 
 const USER_MESSAGES: &str = "SELECT id, chat_id FROM messages WHERE user_id = $1";
 const DELETE_MESSAGES: &str = "DELETE FROM messages WHERE id = ANY($1)";
 const INSERT_FORGET_LOG: &str = "
-    INSERT INTO forget_log (id, scope, user_id, chat_id, message_id, requested_at, counts)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    INSERT INTO forget_log (id, scope, user_id, chat_id, message_id, requested_at, counts, actor, channel)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Forgets a user: facts, their history and sources, the user's messages (all roles: an
 /// assistant reply in the user's conversation is about them too), the fallback titles taken
@@ -65,6 +66,15 @@ const INSERT_FORGET_LOG: &str = "
 pub async fn forget_user(
     pool: &PgPool,
     user_id: &str,
+) -> Result<(DateTime<Utc>, UserForgotten), PortError> {
+    forget_user_by(pool, user_id, None).await
+}
+
+/// [`forget_user`], audited with who asked (the console's signed-in operator).
+pub async fn forget_user_by(
+    pool: &PgPool,
+    user_id: &str,
+    by: Option<&Actor>,
 ) -> Result<(DateTime<Utc>, UserForgotten), PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let tx = conn.transaction().await.map_err(classify)?;
@@ -120,6 +130,8 @@ pub async fn forget_user(
             &None::<Uuid>,
             &deleted_at,
             &counts,
+            &by.map(Actor::name),
+            &by.map(|a| a.channel().as_str()),
         ],
     )
     .await
@@ -146,6 +158,16 @@ pub async fn forget_message(
     pool: &PgPool,
     chat_id: Uuid,
     message_id: Uuid,
+) -> Result<Option<(DateTime<Utc>, MessageForgotten)>, PortError> {
+    forget_message_by(pool, chat_id, message_id, None).await
+}
+
+/// [`forget_message`], audited with who asked (the console's signed-in operator).
+pub async fn forget_message_by(
+    pool: &PgPool,
+    chat_id: Uuid,
+    message_id: Uuid,
+    by: Option<&Actor>,
 ) -> Result<Option<(DateTime<Utc>, MessageForgotten)>, PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let st = conn.statements();
@@ -220,6 +242,8 @@ pub async fn forget_message(
             &Some(message_id),
             &deleted_at,
             &counts,
+            &by.map(Actor::name),
+            &by.map(|a| a.channel().as_str()),
         ],
     )
     .await

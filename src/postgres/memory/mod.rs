@@ -14,7 +14,9 @@ mod read;
 mod reextract;
 pub mod statements;
 
-pub use forget::{forget_message, forget_user, MessageForgotten, UserForgotten};
+pub use forget::{
+    forget_message, forget_message_by, forget_user, forget_user_by, MessageForgotten, UserForgotten,
+};
 pub use read::*;
 pub use reextract::{reextract, ReextractReport, StatementChange};
 pub use statements::{rebuild, Rebuilt};
