@@ -125,7 +125,9 @@ fn cpu_by_name() -> std::collections::HashMap<String, f64> {
 /// Where the CPU went between two [`cpu_by_name`] samples.
 fn print_cpu(before: &std::collections::HashMap<String, f64>, wall: f64) {
     let after = cpu_by_name();
-    let used = |name: &str| after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0);
+    let used = |name: &str| {
+        after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+    };
     println!(
         "cpu_seconds daemon={:.1} postgres={:.1} redis={:.1} wall={wall:.1}",
         used("memlink"),
@@ -169,7 +171,21 @@ async fn wait_processed(
     timeout: Duration,
 ) -> anyhow::Result<i64> {
     let deadline = Instant::now() + timeout;
+    // The last events inserted are usually the last processed: only when they are done is
+    // the whole set counted (the count itself costs PostgreSQL time the daemon needs).
+    let tail = &ids[ids.len().saturating_sub(50)..];
     loop {
+        let done: i64 = client
+            .query_one(
+                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)",
+                &[&tail],
+            )
+            .await?
+            .get(0);
+        if (done as usize) < tail.len() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
         let n: i64 = client
             .query_one(
                 "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)",

@@ -41,6 +41,21 @@ const STORED_MESSAGES: &str = "
     SELECT id, chat_id, user_id, role, content, created_at, processed_at IS NOT NULL, processed_event_id
       FROM messages WHERE id = ANY($1)";
 
+/// Every chat of the batch has a watermark row to lock (a new chat's starts empty; one left
+/// empty is removed again in the second round trip), so two transactions folding messages of
+/// one new chat wait for each other instead of both folding from zero. In chat order, like
+/// every lock here.
+const ENSURE_WATERMARKS: &str = "
+    INSERT INTO watermarks (chat_id, message_count, checksum, updated_at)
+    SELECT id, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea,
+           extract(epoch FROM now())::int8
+      FROM unnest($1::uuid[]) AS u(id) ORDER BY id
+    ON CONFLICT (chat_id) DO NOTHING
+ RETURNING chat_id";
+
+const DROP_EMPTY_WATERMARKS: &str =
+    "DELETE FROM watermarks WHERE chat_id = ANY($1) AND message_count = 0";
+
 /// The batch's watermarks, locked (after the users' locks, like a forget) until commit.
 const LOCK_WATERMARKS: &str = "
     SELECT chat_id, message_count, checksum FROM watermarks
@@ -86,15 +101,6 @@ const UPDATE_WATERMARKS: &str = "
       FROM unnest($1::uuid[], $2::int8[], $3::bytea[]) AS u(chat_id, message_count, checksum)
      WHERE w.chat_id = u.chat_id";
 
-/// A chat's first watermark. Another transaction creating it first means this one folded
-/// from a stale zero: it is noticed (fewer rows returned) and the batch decided again.
-const INSERT_WATERMARKS: &str = "
-    INSERT INTO watermarks (chat_id, message_count, checksum, updated_at)
-    SELECT u.chat_id, u.message_count, u.checksum, extract(epoch FROM now())::int8
-      FROM unnest($1::uuid[], $2::int8[], $3::bytea[]) AS u(chat_id, message_count, checksum)
-    ON CONFLICT (chat_id) DO NOTHING
- RETURNING chat_id";
-
 const SETTLE_INFLIGHT: &str = "DELETE FROM inflight_batches WHERE id = $1";
 
 /// Every statement the transaction may run, prepared before it begins.
@@ -110,8 +116,9 @@ const STATEMENTS: &[&str] = &[
     STORE_MESSAGES,
     DELETE_DROPPED_MESSAGES,
     OFFER_FALLBACK_TITLES,
+    ENSURE_WATERMARKS,
+    DROP_EMPTY_WATERMARKS,
     UPDATE_WATERMARKS,
-    INSERT_WATERMARKS,
     SETTLE_INFLIGHT,
     INSERT_DEAD_LETTERS,
 ];
@@ -143,14 +150,15 @@ impl EffectStore for PgStore {
             .into_iter()
             .collect();
         let ids: Vec<Uuid> = messages.iter().map(|m| m.event.message_id.0).collect();
+        let mut created = HashSet::new();
         let (locked, recorded, gone_users, gone_messages, stored, watermarks, memory_reads) = futures_util::try_join!(
             lock_users(&tx, &st, &users),
             record_processed(&tx, &st, messages),
             column_set::<String>(&tx, &st, TOMBSTONED_USERS, &users),
             column_set::<Uuid>(&tx, &st, TOMBSTONED_MESSAGES, &ids),
             stored_messages(&tx, &st, &ids),
-            lock_watermarks(&tx, &st, &chats),
-            statements::first_reads(&tx, &st, &candidates),
+            lock_watermarks(&tx, &st, &chats, &mut created),
+            statements::first_reads(&tx, &st, &candidates, statements::Identities::New),
         )?;
         let () = locked;
         let read = Settle {
@@ -201,23 +209,29 @@ impl EffectStore for PgStore {
             .collect();
         let letters_stmt = st.cached(INSERT_DEAD_LETTERS)?;
         let no_chats = HashMap::new();
-        let (_, stored_now, _, _, _, watermarks_now, _, _) = futures_util::try_join!(
+        // Watermark rows this transaction created for chats that end up with nothing folded.
+        let empty: Vec<Uuid> = created
+            .iter()
+            .filter(|c| !settled.watermarks.contains_key(*c))
+            .copied()
+            .collect();
+        let (_, stored_now, _, _, _, _, _, _, _) = futures_util::try_join!(
             execute(&tx, &st, ENSURE_CHATS, &owed_chats),
             store_messages(&tx, &st, owed),
             execute(&tx, &st, DELETE_DROPPED_MESSAGES, &dropped),
             statements::write(&tx, &st, &writes),
             offer_titles(&tx, &st, &settled.titles),
-            upsert_watermarks(&tx, &st, &settled.watermarks, &read.watermarks),
+            upsert_watermarks(&tx, &st, &settled.watermarks),
+            execute(&tx, &st, DROP_EMPTY_WATERMARKS, &empty),
             insert_dead_letters(&tx, &letters_stmt, &outcome.dead_lettered, &no_chats),
             settle_inflight(&tx, &st, batch.inflight),
         )?;
-        if stored_now != owed.len() || !watermarks_now {
-            // Another transaction stored one of these messages (two events of one message id,
-            // under different users' locks) or created one of these chats' watermarks since
-            // the reads: decide again on fresh reads.
+        if stored_now != owed.len() {
+            // Another transaction stored one of these messages since the reads (two events of
+            // one message id, under different users' locks): decide again on fresh reads.
             return Err(PortError::transient(
                 "postgres",
-                "a message or watermark of the batch was written concurrently; retrying the batch",
+                "a message of the batch was stored concurrently; retrying the batch",
             ));
         }
         tx.commit().await.map_err(classify)?;
@@ -343,15 +357,23 @@ async fn stored_messages(
         .collect())
 }
 
+/// Ensures, then locks, the chats' watermarks; `created` gets the chats whose row this made.
 async fn lock_watermarks(
     tx: &Transaction<'_>,
     st: &StatementCache,
     chats: &[Uuid],
+    created: &mut HashSet<Uuid>,
 ) -> Result<HashMap<Uuid, (i64, Checksum)>, PortError> {
-    Ok(tx
-        .query(&st.cached(LOCK_WATERMARKS)?, &[&chats])
-        .await
-        .map_err(classify)?
+    if chats.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (ensure, lock) = (st.cached(ENSURE_WATERMARKS)?, st.cached(LOCK_WATERMARKS)?);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&chats];
+    let (made, rows) =
+        futures_util::try_join!(tx.query(&ensure, &params), tx.query(&lock, &params))
+            .map_err(classify)?;
+    created.extend(made.iter().map(|r| r.get::<_, Uuid>(0)));
+    Ok(rows
         .into_iter()
         .map(|r| {
             let sum: Vec<u8> = r.get(2);
@@ -427,46 +449,22 @@ async fn offer_titles(
     Ok(())
 }
 
-/// Writes the folded watermarks; `false` if a chat's first watermark was created by another
-/// transaction meanwhile.
+/// Writes the folded watermarks (their rows exist and are locked).
 async fn upsert_watermarks(
     tx: &Transaction<'_>,
     st: &StatementCache,
     watermarks: &std::collections::BTreeMap<Uuid, (i64, Checksum)>,
-    locked: &HashMap<Uuid, (i64, Checksum)>,
-) -> Result<bool, PortError> {
-    let (existing, new): (Vec<_>, Vec<_>) = watermarks
-        .iter()
-        .partition(|(chat, _)| locked.contains_key(chat));
-    let columns = |rows: &[(&Uuid, &(i64, Checksum))]| {
-        (
-            rows.iter().map(|(c, _)| **c).collect::<Vec<Uuid>>(),
-            rows.iter().map(|(_, (n, _))| *n).collect::<Vec<i64>>(),
-            rows.iter()
-                .map(|(_, (_, s))| s.0.to_vec())
-                .collect::<Vec<Vec<u8>>>(),
-        )
-    };
-    let (ec, en, es) = columns(&existing);
-    let (nc, nn, ns) = columns(&new);
-    let update = async {
-        if ec.is_empty() {
-            return Ok(0);
-        }
-        tx.execute(&st.cached(UPDATE_WATERMARKS)?, &[&ec, &en, &es])
-            .await
-            .map_err(classify)
-    };
-    let insert = async {
-        if nc.is_empty() {
-            return Ok(Vec::new());
-        }
-        tx.query(&st.cached(INSERT_WATERMARKS)?, &[&nc, &nn, &ns])
-            .await
-            .map_err(classify)
-    };
-    let (_, inserted) = futures_util::try_join!(update, insert)?;
-    Ok(inserted.len() == nc.len())
+) -> Result<(), PortError> {
+    if watermarks.is_empty() {
+        return Ok(());
+    }
+    let chats: Vec<Uuid> = watermarks.keys().copied().collect();
+    let counts: Vec<i64> = watermarks.values().map(|(n, _)| *n).collect();
+    let sums: Vec<Vec<u8>> = watermarks.values().map(|(_, s)| s.0.to_vec()).collect();
+    tx.execute(&st.cached(UPDATE_WATERMARKS)?, &[&chats, &counts, &sums])
+        .await
+        .map_err(classify)?;
+    Ok(())
 }
 
 async fn settle_inflight(

@@ -37,7 +37,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            batch_size: 500,
+            batch_size: 2_000,
             poll: Duration::from_secs(2),
         }
     }

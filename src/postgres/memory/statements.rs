@@ -338,7 +338,7 @@ pub async fn rebuild(
     }
     st.ensure(tx, READS).await.map_err(classify)?;
     st.ensure(tx, WRITES).await.map_err(classify)?;
-    let first = first_reads(tx, st, &changes).await?;
+    let first = first_reads(tx, st, &changes, Identities::Check).await?;
     let writes = plan(tx, st, &changes, first).await?;
     write(tx, st, &writes).await?;
     Ok(Rebuilt::of(&changes, &writes))
@@ -350,12 +350,23 @@ pub struct FirstReads {
     legacy: HashSet<(String, String)>,
 }
 
+/// Whether the added statements' messages may already have statements stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identities {
+    /// They may (re-extraction, an LLM pass): read which are stored.
+    Check,
+    /// They cannot: messages the worker stores now have no statements yet (statements are
+    /// only ever written for stored, processed messages).
+    New,
+}
+
 /// The first reads a change needs, in one round trip (issued side by side with the caller's
 /// own statements when it joins this future with them).
 pub async fn first_reads(
     tx: &Transaction<'_>,
     st: &StatementCache,
     changes: &Changes,
+    identities: Identities,
 ) -> Result<FirstReads, PortError> {
     if changes.is_empty() {
         return Ok(FirstReads {
@@ -365,7 +376,10 @@ pub async fn first_reads(
     }
     let requests = window::requests(changes);
     let check: Vec<Uuid> = changes.added.iter().map(|s| s.id).collect();
-    let messages = window::messages_to_check(changes);
+    let messages = match identities {
+        Identities::Check => window::messages_to_check(changes),
+        Identities::New => Vec::new(),
+    };
     let (loaded, legacy) = futures_util::try_join!(
         load(tx, st, &requests, &check, &messages),
         legacy_pairs(tx, st, changes)
