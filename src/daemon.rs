@@ -137,6 +137,10 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     if found < expected {
         return Err(DaemonError::SchemaBehind { found, expected });
     }
+    // Whether timelines stored before V8 are left to re-derive; if not, no batch asks again.
+    if let Err(e) = postgres::memory::statements::note_legacy_pairs(&pg).await {
+        log::debug!(target: "memlink::daemon", "event=legacy_check_failed error={}", Quoted(&e.message));
+    }
 
     // Redis is not waited for: the actors that need it start when it first answers.
     let redis_pool =

@@ -33,9 +33,11 @@ const RECORD_PROCESSED_EVENTS: &str = "
 const PROCESSED_DIGESTS: &str =
     "SELECT event_id, digest FROM processed_events WHERE event_id = ANY($1)";
 
-const TOMBSTONED_USERS: &str = "SELECT user_id FROM user_tombstones WHERE user_id = ANY($1)";
-const TOMBSTONED_MESSAGES: &str =
-    "SELECT message_id FROM message_tombstones WHERE message_id = ANY($1)";
+/// Forgotten users (kind 'u') and messages (kind 'm') among the batch's.
+const TOMBSTONES: &str = "
+    SELECT 'u', user_id, NULL::uuid FROM user_tombstones WHERE user_id = ANY($1)
+    UNION ALL
+    SELECT 'm', NULL, message_id FROM message_tombstones WHERE message_id = ANY($2)";
 
 const STORED_MESSAGES: &str = "
     SELECT id, chat_id, user_id, role, content, created_at, processed_at IS NOT NULL, processed_event_id
@@ -61,9 +63,21 @@ const LOCK_WATERMARKS: &str = "
     SELECT chat_id, message_count, checksum FROM watermarks
      WHERE chat_id = ANY($1) ORDER BY chat_id FOR UPDATE";
 
-const ENSURE_CHATS: &str = "
-    INSERT INTO chats (id) SELECT id FROM unnest($1::uuid[]) AS u(id) ORDER BY id
-    ON CONFLICT (id) DO NOTHING";
+/// The owed messages' chats exist (a message row needs its chat), and each gets the title
+/// its earliest user message offers, if none earlier or from the LLM holds it: whatever order
+/// events arrive in. In chat order.
+const UPSERT_CHATS: &str = "
+    INSERT INTO chats AS c (id, title, title_source, title_message_at, title_message_id)
+    SELECT u.id, u.title, CASE WHEN u.title IS NULL THEN NULL ELSE 'fallback' END, u.at, u.message_id
+      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[]) AS u(id, title, at, message_id)
+     ORDER BY u.id
+    ON CONFLICT (id) DO UPDATE
+       SET title = EXCLUDED.title, title_source = 'fallback', title_message_at = EXCLUDED.title_message_at,
+           title_message_id = EXCLUDED.title_message_id
+     WHERE EXCLUDED.title IS NOT NULL
+       AND c.title_source IS DISTINCT FROM 'llm'
+       AND (c.title_message_at IS NULL
+            OR (EXCLUDED.title_message_at, EXCLUDED.title_message_id) < (c.title_message_at, c.title_message_id))";
 
 /// Owed messages are stored, or (sent through the chat API) marked processed, and counted in
 /// their chat's watermark in this same transaction: `folded_at` with `processed_at`.
@@ -84,15 +98,6 @@ const STORE_MESSAGES: &str = "
 const DELETE_DROPPED_MESSAGES: &str =
     "DELETE FROM messages WHERE id = ANY($1) AND processed_at IS NULL";
 
-/// The earliest user message gives the fallback title, whatever order events arrive in.
-const OFFER_FALLBACK_TITLES: &str = "
-    UPDATE chats c
-       SET title = u.title, title_source = 'fallback', title_message_at = u.at, title_message_id = u.message_id
-      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[]) AS u(chat_id, title, at, message_id)
-     WHERE c.id = u.chat_id
-       AND c.title_source IS DISTINCT FROM 'llm'
-       AND (c.title_message_at IS NULL OR (u.at, u.message_id) < (c.title_message_at, c.title_message_id))";
-
 /// Watermarks locked in the first round trip. `updated_at` is integer epoch seconds, by
 /// contract.
 const UPDATE_WATERMARKS: &str = "
@@ -108,14 +113,12 @@ const STATEMENTS: &[&str] = &[
     RECORD_PROCESSED_EVENTS,
     PROCESSED_DIGESTS,
     memory::LOCK_USERS,
-    TOMBSTONED_USERS,
-    TOMBSTONED_MESSAGES,
+    TOMBSTONES,
     STORED_MESSAGES,
     LOCK_WATERMARKS,
-    ENSURE_CHATS,
+    UPSERT_CHATS,
     STORE_MESSAGES,
     DELETE_DROPPED_MESSAGES,
-    OFFER_FALLBACK_TITLES,
     ENSURE_WATERMARKS,
     DROP_EMPTY_WATERMARKS,
     UPDATE_WATERMARKS,
@@ -151,11 +154,10 @@ impl EffectStore for PgStore {
             .collect();
         let ids: Vec<Uuid> = messages.iter().map(|m| m.event.message_id.0).collect();
         let mut created = HashSet::new();
-        let (locked, recorded, gone_users, gone_messages, stored, watermarks, memory_reads) = futures_util::try_join!(
+        let (locked, recorded, (gone_users, gone_messages), stored, watermarks, memory_reads) = futures_util::try_join!(
             lock_users(&tx, &st, &users),
             record_processed(&tx, &st, messages),
-            column_set::<String>(&tx, &st, TOMBSTONED_USERS, &users),
-            column_set::<Uuid>(&tx, &st, TOMBSTONED_MESSAGES, &ids),
+            tombstones(&tx, &st, &users, &ids),
             stored_messages(&tx, &st, &ids),
             lock_watermarks(&tx, &st, &chats, &mut created),
             statements::first_reads(&tx, &st, &candidates, statements::Identities::New),
@@ -215,12 +217,11 @@ impl EffectStore for PgStore {
             .filter(|c| !settled.watermarks.contains_key(*c))
             .copied()
             .collect();
-        let (_, stored_now, _, _, _, _, _, _, _) = futures_util::try_join!(
-            execute(&tx, &st, ENSURE_CHATS, &owed_chats),
+        let (_, stored_now, _, _, _, _, _, _) = futures_util::try_join!(
+            upsert_chats(&tx, &st, &owed_chats, &settled.titles),
             store_messages(&tx, &st, owed),
             execute(&tx, &st, DELETE_DROPPED_MESSAGES, &dropped),
             statements::write(&tx, &st, &writes),
-            offer_titles(&tx, &st, &settled.titles),
             upsert_watermarks(&tx, &st, &settled.watermarks),
             execute(&tx, &st, DROP_EMPTY_WATERMARKS, &empty),
             insert_dead_letters(&tx, &letters_stmt, &outcome.dead_lettered, &no_chats),
@@ -311,23 +312,30 @@ async fn compare_digests(
     Ok((duplicates, letters))
 }
 
-/// One column of a query over a list, as a set.
-async fn column_set<T>(
+/// The forgotten users and messages among the batch's.
+async fn tombstones(
     tx: &Transaction<'_>,
     st: &StatementCache,
-    sql: &'static str,
-    keys: &(dyn tokio_postgres::types::ToSql + Sync),
-) -> Result<HashSet<T>, PortError>
-where
-    T: for<'r> tokio_postgres::types::FromSql<'r> + std::hash::Hash + Eq,
-{
-    Ok(tx
-        .query(&st.cached(sql)?, &[keys])
+    users: &[&str],
+    messages: &[Uuid],
+) -> Result<(HashSet<String>, HashSet<Uuid>), PortError> {
+    let mut gone_users = HashSet::new();
+    let mut gone_messages = HashSet::new();
+    for r in tx
+        .query(&st.cached(TOMBSTONES)?, &[&users, &messages])
         .await
         .map_err(classify)?
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect())
+    {
+        match r.get::<_, &str>(0) {
+            "u" => {
+                gone_users.insert(r.get(1));
+            }
+            _ => {
+                gone_messages.insert(r.get(2));
+            }
+        }
+    }
+    Ok((gone_users, gone_messages))
 }
 
 async fn stored_messages(
@@ -425,27 +433,31 @@ async fn store_messages(
         .len())
 }
 
-async fn offer_titles(
+async fn upsert_chats(
     tx: &Transaction<'_>,
     st: &StatementCache,
+    chats: &[Uuid],
     titles: &std::collections::BTreeMap<Uuid, &PlannedMessage>,
 ) -> Result<(), PortError> {
-    if titles.is_empty() {
+    if chats.is_empty() {
         return Ok(());
     }
-    let chats: Vec<Uuid> = titles.keys().copied().collect();
-    let texts: Vec<&str> = titles
-        .values()
-        .map(|m| m.title_candidate.as_deref().unwrap_or_default())
+    let offer = |c: &Uuid| titles.get(c).filter(|m| m.title_candidate.is_some());
+    let texts: Vec<Option<&str>> = chats
+        .iter()
+        .map(|c| offer(c).and_then(|m| m.title_candidate.as_deref()))
         .collect();
-    let at: Vec<DateTime<Utc>> = titles.values().map(|m| m.event.created_at).collect();
-    let mids: Vec<Uuid> = titles.values().map(|m| m.event.message_id.0).collect();
-    tx.execute(
-        &st.cached(OFFER_FALLBACK_TITLES)?,
-        &[&chats, &texts, &at, &mids],
-    )
-    .await
-    .map_err(classify)?;
+    let at: Vec<Option<DateTime<Utc>>> = chats
+        .iter()
+        .map(|c| offer(c).map(|m| m.event.created_at))
+        .collect();
+    let mids: Vec<Option<Uuid>> = chats
+        .iter()
+        .map(|c| offer(c).map(|m| m.event.message_id.0))
+        .collect();
+    tx.execute(&st.cached(UPSERT_CHATS)?, &[&chats, &texts, &at, &mids])
+        .await
+        .map_err(classify)?;
     Ok(())
 }
 

@@ -375,15 +375,21 @@ pub async fn first_reads(
         });
     }
     let requests = window::requests(changes);
-    let check: Vec<Uuid> = changes.added.iter().map(|s| s.id).collect();
-    let messages = match identities {
-        Identities::Check => window::messages_to_check(changes),
-        Identities::New => Vec::new(),
+    // New statements of the worker have fresh random ids: no fact can hold one.
+    let (check, messages) = match identities {
+        Identities::Check => (
+            changes.added.iter().map(|s| s.id).collect(),
+            window::messages_to_check(changes),
+        ),
+        Identities::New => (Vec::new(), Vec::new()),
     };
-    let (loaded, legacy) = futures_util::try_join!(
+    let (mut loaded, legacy) = futures_util::try_join!(
         load(tx, st, &requests, &check, &messages),
         legacy_pairs(tx, st, changes)
     )?;
+    if identities == Identities::New {
+        loaded.free.extend(changes.added.iter().map(|s| s.id));
+    }
     Ok(FirstReads { loaded, legacy })
 }
 
@@ -570,6 +576,25 @@ async fn load(
     Ok(loaded)
 }
 
+/// Set once `memory_legacy_pairs` was seen empty: it only ever shrinks (V8 filled it), so from
+/// then on nothing is asked of it.
+static LEGACY_DRAINED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+const ANY_LEGACY: &str = "SELECT EXISTS (SELECT 1 FROM memory_legacy_pairs)";
+
+/// Notes whether any timeline stored before V8 is left to re-derive (at start; the table only
+/// shrinks, so an empty one stays empty).
+pub async fn note_legacy_pairs(pool: &crate::postgres::PgPool) -> Result<(), PortError> {
+    let conn = pool.get().await.map_err(crate::postgres::pool_error)?;
+    let any: bool = conn
+        .query_one(ANY_LEGACY, &[])
+        .await
+        .map_err(classify)?
+        .get(0);
+    LEGACY_DRAINED.store(!any, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
 /// The touched timelines stored before V8 and never re-derived since; claimed here (the
 /// caller's transaction re-derives them whole).
 async fn legacy_pairs(
@@ -577,6 +602,9 @@ async fn legacy_pairs(
     st: &StatementCache,
     changes: &Changes,
 ) -> Result<HashSet<(String, String)>, PortError> {
+    if LEGACY_DRAINED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(HashSet::new());
+    }
     let stmt = st.cached(LEGACY_PAIRS)?;
     let pairs: HashSet<(&str, &str)> = changes
         .added
