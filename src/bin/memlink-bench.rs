@@ -367,7 +367,7 @@ INSERT INTO messages (id, chat_id, user_id, role, content, created_at)
   RETURNING id AS mid \gset
 INSERT INTO outbox_events (id, aggregate_id, event_type, payload)
   VALUES (gen_random_uuid(), md5(:r::text)::uuid::text, 'message.created',
-          jsonb_build_object('message_id', :mid, 'chat_id', md5(:r::text)::uuid, 'user_id', 'pgbench',
+          jsonb_build_object('message_id', :mid::text, 'chat_id', md5(:r::text)::uuid, 'user_id', 'pgbench',
                              'role', 'user', 'content', 'I live in City7.', 'created_at', now()));
 COMMIT;
 "#;
@@ -408,13 +408,14 @@ async fn main() -> anyhow::Result<()> {
             ids.extend(id);
         }
     } else {
-        // One producer transaction per event, paced.
+        // One producer transaction per event, paced; prepared once, as a real producer would.
+        let insert = client.prepare(INSERT_EVENTS).await?;
         let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
         let mut next = Instant::now();
         for i in 0..args.events {
             let (a, b, c) = event(i, &chats, &run);
             client
-                .execute(INSERT_EVENTS, &[&vec![a], &vec![b], &vec![c]])
+                .execute(&insert, &[&vec![a], &vec![b], &vec![c]])
                 .await?;
             ids.push(a);
             next += interval;

@@ -16,6 +16,7 @@ use memlink_actors::ports::{ApplyOutcome, EffectStore, PortError};
 use memlink_actors::settle::{
     candidate_statements, event_id_conflict, settle, Settle, StoredMessage,
 };
+use tokio_postgres::types::Type;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
@@ -100,11 +101,16 @@ const DELETE_DROPPED_MESSAGES: &str =
 
 /// Watermarks locked in the first round trip. `updated_at` is integer epoch seconds, by
 /// contract.
+/// An upsert, though every row exists: its arbiter is the primary key, so the plan is index
+/// lookups whatever the table's statistics say (a cached generic UPDATE ... FROM plan chose
+/// sequential scans while the table was young).
 const UPDATE_WATERMARKS: &str = "
-    UPDATE watermarks w
-       SET message_count = u.message_count, checksum = u.checksum, updated_at = extract(epoch FROM now())::int8
+    INSERT INTO watermarks AS w (chat_id, message_count, checksum, updated_at)
+    SELECT u.chat_id, u.message_count, u.checksum, extract(epoch FROM now())::int8
       FROM unnest($1::uuid[], $2::int8[], $3::bytea[]) AS u(chat_id, message_count, checksum)
-     WHERE w.chat_id = u.chat_id";
+    ON CONFLICT (chat_id) DO UPDATE
+       SET message_count = EXCLUDED.message_count, checksum = EXCLUDED.checksum,
+           updated_at = EXCLUDED.updated_at";
 
 const SETTLE_INFLIGHT: &str = "DELETE FROM inflight_batches WHERE id = $1";
 
@@ -114,8 +120,6 @@ const STATEMENTS: &[&str] = &[
     PROCESSED_DIGESTS,
     memory::LOCK_USERS,
     TOMBSTONES,
-    STORED_MESSAGES,
-    LOCK_WATERMARKS,
     UPSERT_CHATS,
     STORE_MESSAGES,
     DELETE_DROPPED_MESSAGES,
@@ -158,7 +162,7 @@ impl EffectStore for PgStore {
             lock_users(&tx, &st, &users),
             record_processed(&tx, &st, messages),
             tombstones(&tx, &st, &users, &ids),
-            stored_messages(&tx, &st, &ids),
+            stored_messages(&tx, &ids),
             lock_watermarks(&tx, &st, &chats, &mut created),
             statements::first_reads(&tx, &st, &candidates, statements::Identities::New),
         )?;
@@ -340,11 +344,12 @@ async fn tombstones(
 
 async fn stored_messages(
     tx: &Transaction<'_>,
-    st: &StatementCache,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, StoredMessage>, PortError> {
     Ok(tx
-        .query(&st.cached(STORED_MESSAGES)?, &[&ids])
+        // Planned for the ids at hand each time: a cached generic plan for `= ANY($1)` chose
+        // sequential scans while the table was young.
+        .query_typed(STORED_MESSAGES, &[(&ids, Type::UUID_ARRAY)])
         .await
         .map_err(classify)?
         .into_iter()
@@ -375,11 +380,16 @@ async fn lock_watermarks(
     if chats.is_empty() {
         return Ok(HashMap::new());
     }
-    let (ensure, lock) = (st.cached(ENSURE_WATERMARKS)?, st.cached(LOCK_WATERMARKS)?);
+    let ensure = st.cached(ENSURE_WATERMARKS)?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&chats];
-    let (made, rows) =
-        futures_util::try_join!(tx.query(&ensure, &params), tx.query(&lock, &params))
-            .map_err(classify)?;
+    let typed: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 1] =
+        [(&chats, Type::UUID_ARRAY)];
+    let (made, rows) = futures_util::try_join!(
+        tx.query(&ensure, &params),
+        // Planned for the chats at hand each time (see STORED_MESSAGES).
+        tx.query_typed(LOCK_WATERMARKS, &typed)
+    )
+    .map_err(classify)?;
     created.extend(made.iter().map(|r| r.get::<_, Uuid>(0)));
     Ok(rows
         .into_iter()

@@ -55,6 +55,9 @@ const MARK_RELAYED: &str = "
 const MARK_DEAD: &str = "
     UPDATE outbox_events SET status = 'dead', attempts = attempts + 1 WHERE id = ANY($1)";
 
+/// Every statement a relay round may run, prepared once per connection.
+const RELAY_STATEMENTS: &[&str] = &[CLAIM_PENDING, MARK_RELAYED, MARK_DEAD, INSERT_DEAD_LETTERS];
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn relay_batch<'a>(
@@ -63,9 +66,13 @@ impl OutboxStore for PgStore {
         work: ClaimWork<'a>,
     ) -> Result<Option<Settlement>, PortError> {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let st = conn.statements();
+        st.ensure(&**conn, RELAY_STATEMENTS)
+            .await
+            .map_err(classify)?;
         let tx = conn.transaction().await.map_err(classify)?;
         let rows = tx
-            .query(CLAIM_PENDING, &[&(limit as i64)])
+            .query(&st.cached(CLAIM_PENDING)?, &[&(limit as i64)])
             .await
             .map_err(classify)?;
         if rows.is_empty() {
@@ -85,7 +92,7 @@ impl OutboxStore for PgStore {
             if ids.is_empty() {
                 return Ok(());
             }
-            tx.execute(MARK_RELAYED, &[&ids, &stream_ids])
+            tx.execute(&st.cached(MARK_RELAYED)?, &[&ids, &stream_ids])
                 .await
                 .map(|_| ())
                 .map_err(classify)
@@ -94,9 +101,16 @@ impl OutboxStore for PgStore {
             if dead.is_empty() {
                 return Ok(());
             }
-            tx.execute(MARK_DEAD, &[&dead]).await.map_err(classify)?;
-            let stmt = tx.prepare(INSERT_DEAD_LETTERS).await.map_err(classify)?;
-            insert_dead_letters(&tx, &stmt, &letters, &HashMap::new()).await
+            tx.execute(&st.cached(MARK_DEAD)?, &[&dead])
+                .await
+                .map_err(classify)?;
+            insert_dead_letters(
+                &tx,
+                &st.cached(INSERT_DEAD_LETTERS)?,
+                &letters,
+                &HashMap::new(),
+            )
+            .await
         };
         futures_util::try_join!(relayed, rejected)?;
         tx.commit().await.map_err(classify)?;
