@@ -29,6 +29,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+export MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" MEMLINK_HTTP_ADDR=127.0.0.1:0
+# Throughput, measured as the peer's harness does: every event preloaded, then the daemon
+# started, timed from its start to the last event processed.
+case " $* " in
+  *" --rate "*|*" --history "*|*" --ingest "*) ;;
+  *)
+    DATABASE_URL="$bench_url" RUST_LOG=warn "$bin/memlink" migrate >/dev/null
+    DATABASE_URL="$bench_url" RUST_LOG=warn "$bin/memlink-bench" --spawn-daemon "$bin/memlink" "$@"
+    exit 0 ;;
+esac
 log="$(mktemp)"
 DATABASE_URL="$bench_url" MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" \
     MEMLINK_HTTP_ADDR=127.0.0.1:0 RUST_LOG=warn,memlink::http=info "$bin/memlink" run 2>"$log" &

@@ -25,11 +25,17 @@ use super::{classify, pool_error, PgPool};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Where the last full claim ended, while a backlog is being worked through (see
+    /// [`CLAIM_PENDING_AFTER`]).
+    claimed_up_to: std::sync::Arc<std::sync::Mutex<Option<(DateTime<Utc>, Uuid)>>>,
 }
 
 impl PgStore {
     pub fn new(pool: PgPool) -> PgStore {
-        PgStore { pool }
+        PgStore {
+            pool,
+            claimed_up_to: Default::default(),
+        }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -40,8 +46,20 @@ impl PgStore {
 /// The payload comes back as text (see [`OutboxRow`]), in outbox order. The rows stay locked
 /// by the claiming transaction; other relays skip them.
 const CLAIM_PENDING: &str = "
-    SELECT id, aggregate_id, event_type, payload::text FROM outbox_events
+    SELECT id, aggregate_id, event_type, payload::text, created_at FROM outbox_events
      WHERE status = 'pending'
+     ORDER BY created_at, id
+     LIMIT $1
+       FOR UPDATE SKIP LOCKED";
+
+/// The same, past where the previous full claim ended. While a backlog is worked through, the
+/// rows just relayed leave dead entries at the head of the pending index that every claim from
+/// the start would wade through again (their versions are not yet dead to every snapshot).
+/// A row committed late with an older position is not lost: once a claim comes back short the
+/// next one starts from the head again.
+const CLAIM_PENDING_AFTER: &str = "
+    SELECT id, aggregate_id, event_type, payload::text, created_at FROM outbox_events
+     WHERE status = 'pending' AND (created_at, id) > ($2, $3)
      ORDER BY created_at, id
      LIMIT $1
        FOR UPDATE SKIP LOCKED";
@@ -56,7 +74,13 @@ const MARK_DEAD: &str = "
     UPDATE outbox_events SET status = 'dead', attempts = attempts + 1 WHERE id = ANY($1)";
 
 /// Every statement a relay round may run, prepared once per connection.
-const RELAY_STATEMENTS: &[&str] = &[CLAIM_PENDING, MARK_RELAYED, MARK_DEAD, INSERT_DEAD_LETTERS];
+const RELAY_STATEMENTS: &[&str] = &[
+    CLAIM_PENDING,
+    CLAIM_PENDING_AFTER,
+    MARK_RELAYED,
+    MARK_DEAD,
+    INSERT_DEAD_LETTERS,
+];
 
 #[async_trait]
 impl OutboxStore for PgStore {
@@ -71,11 +95,30 @@ impl OutboxStore for PgStore {
             .await
             .map_err(classify)?;
         let tx = conn.transaction().await.map_err(classify)?;
-        let rows = tx
-            .query(&st.cached(CLAIM_PENDING)?, &[&(limit as i64)])
-            .await
-            .map_err(classify)?;
+        let after = *self
+            .claimed_up_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let rows = match after {
+            Some((at, id)) => {
+                tx.query(
+                    &st.cached(CLAIM_PENDING_AFTER)?,
+                    &[&(limit as i64), &at, &id],
+                )
+                .await
+            }
+            None => {
+                tx.query(&st.cached(CLAIM_PENDING)?, &[&(limit as i64)])
+                    .await
+            }
+        }
+        .map_err(classify)?;
+        let full = rows.len() >= limit;
+        let last = rows
+            .last()
+            .and_then(|r| Some((r.try_get(4).ok()?, r.try_get(0).ok()?)));
         if rows.is_empty() {
+            *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner()) = None;
             return Ok(None);
         }
         // A failure from here on drops the transaction: rolled back, the rows are pending.
@@ -114,6 +157,11 @@ impl OutboxStore for PgStore {
         };
         futures_util::try_join!(relayed, rejected)?;
         tx.commit().await.map_err(classify)?;
+        // Only a committed claim moves the position; a short one sends the next to the head.
+        *self
+            .claimed_up_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = if full { last } else { None };
         Ok(Some(settlement))
     }
 }

@@ -37,7 +37,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            batch_size: 2_000,
+            batch_size: 1_000,
             poll: Duration::from_secs(2),
         }
     }

@@ -50,7 +50,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            batch_size: 1_000,
+            batch_size: 500,
             block: Duration::from_millis(250),
             reclaim_idle: Duration::from_secs(30),
             reclaim_every: Duration::from_secs(5),
