@@ -221,8 +221,7 @@ async fn history(
 ) -> anyhow::Result<()> {
     let run = format!("{:08x}", rand::random::<u32>());
     let chats: Vec<Uuid> = (0..args.users.max(1)).map(|_| Uuid::new_v4()).collect();
-    let mut first = None;
-    let mut last = 0.0;
+    let mut rates: Vec<f64> = Vec::new();
     let mut said = 0usize;
     for round in 1..=rounds {
         let events: Vec<(Uuid, String, serde_json::Value)> = (0..args.round)
@@ -251,13 +250,20 @@ async fn history(
         let eps = args.round as f64 / started.elapsed().as_secs_f64();
         let per_pair = said / args.users.max(1) / 2;
         println!("round={round} statements_per_user_predicate={per_pair} events_per_sec={eps:.0}");
-        first.get_or_insert(eps);
-        last = eps;
+        rates.push(eps);
     }
-    let first = first.unwrap_or(0.0);
+    let first = rates.first().copied().unwrap_or(0.0);
+    let last = rates.last().copied().unwrap_or(0.0);
+    // On a noisy machine single rounds swing; the means of the first and last three say more.
+    let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
+    let (head, tail) = (
+        mean(&rates[..rates.len().min(3)]),
+        mean(&rates[rates.len().saturating_sub(3)..]),
+    );
     println!(
-        "history rounds={rounds} first_round_events_per_sec={first:.0} last_round_events_per_sec={last:.0} last_over_first={:.2}",
-        if first > 0.0 { last / first } else { 0.0 }
+        "history rounds={rounds} first_round_events_per_sec={first:.0} last_round_events_per_sec={last:.0} last_over_first={:.2} first3_mean={head:.0} last3_mean={tail:.0} last3_over_first3={:.2}",
+        if first > 0.0 { last / first } else { 0.0 },
+        if head > 0.0 { tail / head } else { 0.0 }
     );
     Ok(())
 }
