@@ -21,13 +21,16 @@ use uuid::Uuid;
 
 use super::{classify, pool_error, PgPool};
 
+/// An outbox row's place in claim order: (created_at, id).
+type OutboxPosition = (DateTime<Utc>, Uuid);
+
 /// The Postgres implementation of every storage port.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     /// Where the last full claim ended, while a backlog is being worked through (see
     /// [`CLAIM_PENDING_AFTER`]).
-    claimed_up_to: std::sync::Arc<std::sync::Mutex<Option<(DateTime<Utc>, Uuid)>>>,
+    claimed_up_to: std::sync::Arc<std::sync::Mutex<Option<OutboxPosition>>>,
 }
 
 impl PgStore {
