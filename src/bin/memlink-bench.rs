@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -87,6 +86,26 @@ const RESULTS: &str = "
       FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
      WHERE o.id = ANY($1)";
 
+/// A `message.created` payload by the engine's own encoder, as the chat API writes it.
+fn message_payload(chat: Uuid, user: &str, content: &str) -> serde_json::Value {
+    use memlink_actors::domain::{
+        ChatId, Content, EventId, MessageCreated, MessageId, Role, UserId,
+    };
+    let (Ok(user_id), Ok(content)) = (UserId::try_new(user), Content::try_new(content)) else {
+        // The bench writes only valid messages; an invalid one here is a bench bug.
+        panic!("bench message {user:?} / {content:?} is not valid");
+    };
+    memlink_actors::decode::encode_message_created(&MessageCreated {
+        event_id: EventId(Uuid::nil()),
+        message_id: MessageId(Uuid::new_v4()),
+        chat_id: ChatId(chat),
+        user_id,
+        role: Role::User,
+        content,
+        created_at: chrono::Utc::now(),
+    })
+}
+
 fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Value) {
     let chat = chats[i % chats.len()];
     let content = match i % 4 {
@@ -95,10 +114,7 @@ fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Valu
         2 => "What a lovely day it is today, thanks for asking!".to_owned(),
         _ => format!("I work at Company{} and I like hiking.", i % 53),
     };
-    let payload = json!({
-        "message_id": Uuid::new_v4(), "chat_id": chat, "user_id": format!("bench-{run}-{}", i % 5_000),
-        "role": "user", "content": content, "created_at": chrono::Utc::now().to_rfc3339(),
-    });
+    let payload = message_payload(chat, &format!("bench-{run}-{}", i % 5_000), &content);
     (Uuid::new_v4(), chat.to_string(), payload)
 }
 
@@ -235,10 +251,7 @@ async fn history(
                 } else {
                     format!("I live in City{k}.")
                 };
-                let payload = json!({
-                    "message_id": Uuid::new_v4(), "chat_id": chats[user], "user_id": format!("hist-{run}-{user}"),
-                    "role": "user", "content": content, "created_at": chrono::Utc::now().to_rfc3339(),
-                });
+                let payload = message_payload(chats[user], &format!("hist-{run}-{user}"), &content);
                 (Uuid::new_v4(), chats[user].to_string(), payload)
             })
             .collect();
