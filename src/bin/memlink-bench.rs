@@ -86,6 +86,16 @@ const RESULTS: &str = "
       FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
      WHERE o.id = ANY($1)";
 
+/// Where the latency goes: outbox insert → the relay's transaction (`relayed_at`), and from
+/// there → the worker's transaction (`processed_at`), medians and p99s.
+const STAGES: &str = "
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.relayed_at - o.created_at)),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM o.relayed_at - o.created_at)),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at)),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at))
+      FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
+     WHERE o.id = ANY($1) AND o.relayed_at IS NOT NULL";
+
 /// A `message.created` payload by the engine's own encoder, as the chat API writes it.
 fn message_payload(chat: Uuid, user: &str, content: &str) -> serde_json::Value {
     use memlink_actors::domain::{
@@ -514,6 +524,15 @@ async fn main() -> anyhow::Result<()> {
         p50 * 1e3,
         p99 * 1e3,
         max * 1e3
+    );
+    let st = client.query_one(STAGES, &[&ids]).await?;
+    let stage = |i: usize| st.get::<_, Option<f64>>(i).unwrap_or(0.0) * 1e3;
+    println!(
+        "latency_stages_ms to_relay p50={:.1} p99={:.1} relay_to_worker p50={:.1} p99={:.1}",
+        stage(0),
+        stage(1),
+        stage(2),
+        stage(3)
     );
     if let Some(rss) = daemon_pid.and_then(peak_rss_mb) {
         println!("daemon_peak_rss_mb={rss:.1}");

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod dlq;
 pub mod error;
 pub mod memory;
+pub mod metrics;
 pub mod probe;
 pub mod uri;
 
@@ -50,6 +51,7 @@ pub fn probe() -> actix_web::Route {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", probe().to(admin::healthz))
+        .route("/metrics", probe().to(metrics::scrape))
         .route("/readyz", probe().to(admin::readyz))
         .route(
             "/v1/chats/{chat_id}/messages",
@@ -105,7 +107,6 @@ where
             .app_data(query_errors.clone())
             .app_data(path_errors.clone())
             .configure(routes)
-            .configure(crate::telemetry::routes)
             .configure(extra.clone())
             .default_service(web::to(not_found))
     })
