@@ -26,9 +26,9 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redact_url, Config};
 use crate::console::Console;
-use crate::diagnose::{OpsContext, Target, Thresholds};
-use crate::heartbeat::{self, Identity, RestartWindow};
 use crate::http::{self, AppState};
+use crate::ops::diagnose::{OpsContext, Target, Thresholds};
+use crate::ops::heartbeat::{self, Identity, RestartWindow};
 use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};

@@ -9,7 +9,7 @@ use memlink_actors::status::ActorState;
 use metrics::gauge;
 
 use super::{probe, AppState};
-use crate::diagnose::{self, CODES};
+use crate::ops::diagnose::{self, CODES};
 use crate::postgres::api;
 
 fn pool_gauges(name: &'static str, state: bb8::State) {

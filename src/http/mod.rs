@@ -37,7 +37,7 @@ pub struct AppState {
     pub stream: String,
     pub group: String,
     /// Role, identity and what the self-diagnosis looks at.
-    pub ops: std::sync::Arc<crate::diagnose::OpsContext>,
+    pub ops: std::sync::Arc<crate::ops::diagnose::OpsContext>,
     /// A client must send its request head, and then its whole body, each within this.
     pub client_timeout: Duration,
     /// The probes' slow checks, with their last answers.
