@@ -27,8 +27,8 @@ pub enum Command {
         no_migrate: bool,
         /// Which actors to run: all (relay, worker, watermark), relay, or worker (worker and
         /// watermark).
-        #[arg(long, value_enum, default_value_t = crate::role::Role::All, env = "MEMLINK_ROLE")]
-        role: crate::role::Role,
+        #[arg(long, value_enum, default_value_t = crate::role::ProcessRole::All, env = "MEMLINK_ROLE")]
+        role: crate::role::ProcessRole,
     },
     /// Diagnose the pipeline from Postgres, Redis and the heartbeats (and a daemon's admin
     /// endpoint): exit 0 healthy, 1 warnings, 2 critical findings.

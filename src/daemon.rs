@@ -32,7 +32,7 @@ use crate::ops::heartbeat::{self, Identity, RestartWindow};
 use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
-use crate::role::Role;
+use crate::role::ProcessRole;
 use crate::{redis_gate, system, systemd, telemetry};
 
 /// How the daemon ended, when it did not end well.
@@ -53,7 +53,7 @@ pub enum DaemonError {
 pub struct RunOptions {
     pub migrate: bool,
     /// Which actors this process runs.
-    pub role: Role,
+    pub role: ProcessRole,
 }
 
 /// Whether a startup step may succeed on another try.
@@ -329,7 +329,7 @@ fn reconcile_setting() -> Option<String> {
 }
 
 /// This process as its heartbeat row describes it.
-fn identity(config: &Config, role: Role) -> Identity {
+fn identity(config: &Config, role: ProcessRole) -> Identity {
     Identity {
         instance_id: uuid::Uuid::new_v4(),
         host: crate::config::hostname(),

@@ -91,7 +91,7 @@ fn config_error(e: config::ConfigError) -> u8 {
     exit::CONFIG
 }
 
-fn run(config: Config, migrate: bool, role: memlink::role::Role) -> u8 {
+fn run(config: Config, migrate: bool, role: memlink::role::ProcessRole) -> u8 {
     let result =
         actix_web::rt::System::new().block_on(daemon::run(config, RunOptions { migrate, role }));
     match result {

@@ -14,7 +14,7 @@ use memlink_actors::status::StatusBoard;
 use memlink_actors::supervisor::{RootSupervisor, StartDeferred};
 
 use crate::redis::RedisBus;
-use crate::role::Role;
+use crate::role::ProcessRole;
 use crate::systemd;
 
 /// The actors that cannot work without Redis (they publish to or read the stream).
@@ -74,7 +74,7 @@ pub struct Gate {
     pub status: StatusBoard,
     /// The Redis URL, redacted.
     pub redis: String,
-    pub role: Role,
+    pub role: ProcessRole,
     /// The bound HTTP address, for the `STATUS=` line.
     pub http: String,
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum ProcessRole {
     /// Relay, worker and watermark in one process (the default).
     #[default]
     All,
@@ -18,36 +18,36 @@ pub enum Role {
     Worker,
 }
 
-impl Role {
+impl ProcessRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::All => "all",
-            Role::Relay => "relay",
-            Role::Worker => "worker",
+            ProcessRole::All => "all",
+            ProcessRole::Relay => "relay",
+            ProcessRole::Worker => "worker",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Role> {
+    pub fn parse(s: &str) -> Option<ProcessRole> {
         match s {
-            "all" => Some(Role::All),
-            "relay" => Some(Role::Relay),
-            "worker" => Some(Role::Worker),
+            "all" => Some(ProcessRole::All),
+            "relay" => Some(ProcessRole::Relay),
+            "worker" => Some(ProcessRole::Worker),
             _ => None,
         }
     }
 
     /// Whether this role publishes the outbox to the stream.
     pub fn runs_relay(self) -> bool {
-        matches!(self, Role::All | Role::Relay)
+        matches!(self, ProcessRole::All | ProcessRole::Relay)
     }
 
     /// Whether this role reads the stream (and folds watermarks).
     pub fn runs_worker(self) -> bool {
-        matches!(self, Role::All | Role::Worker)
+        matches!(self, ProcessRole::All | ProcessRole::Worker)
     }
 }
 
-impl std::fmt::Display for Role {
+impl std::fmt::Display for ProcessRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -59,12 +59,12 @@ mod tests {
 
     #[test]
     fn roles_name_their_actors() {
-        assert!(Role::All.runs_relay() && Role::All.runs_worker());
-        assert!(Role::Relay.runs_relay() && !Role::Relay.runs_worker());
-        assert!(!Role::Worker.runs_relay() && Role::Worker.runs_worker());
-        for r in [Role::All, Role::Relay, Role::Worker] {
-            assert_eq!(Role::parse(r.as_str()), Some(r));
+        assert!(ProcessRole::All.runs_relay() && ProcessRole::All.runs_worker());
+        assert!(ProcessRole::Relay.runs_relay() && !ProcessRole::Relay.runs_worker());
+        assert!(!ProcessRole::Worker.runs_relay() && ProcessRole::Worker.runs_worker());
+        for r in [ProcessRole::All, ProcessRole::Relay, ProcessRole::Worker] {
+            assert_eq!(ProcessRole::parse(r.as_str()), Some(r));
         }
-        assert_eq!(Role::parse("both"), None);
+        assert_eq!(ProcessRole::parse("both"), None);
     }
 }

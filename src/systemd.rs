@@ -12,7 +12,7 @@ use memlink_actors::status::{ActorState, StatusBoard};
 use memlink_actors::supervisor::{Health, RootSupervisor};
 use sd_notify::NotifyState;
 
-use crate::role::Role;
+use crate::role::ProcessRole;
 
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
@@ -21,7 +21,7 @@ fn notify(states: &[NotifyState<'_>]) {
 }
 
 /// systemd's `STATUS=` line: which actors run and which wait for Redis.
-pub fn status_line(role: Role, status: &StatusBoard, http: &str) -> String {
+pub fn status_line(role: ProcessRole, status: &StatusBoard, http: &str) -> String {
     let board = status.snapshot();
     let named = |waiting: bool| {
         board

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use memlink_actors::memory::window::Changes;
-use memlink_actors::memory::{Kind, Statement};
+use memlink_actors::memory::{Statement, StatementKind};
 use memlink_actors::testkit::memory::MemoryStore;
 use proptest::prelude::*;
 use serde_json::json;
@@ -44,12 +44,12 @@ fn at(minute: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_769_067_000 + minute * 60, 0).unwrap()
 }
 
-fn kind(k: u8) -> Kind {
+fn kind(k: u8) -> StatementKind {
     match k {
-        0..=3 => Kind::Assert,
-        4 => Kind::Correction,
-        5 => Kind::Change,
-        _ => Kind::Retraction,
+        0..=3 => StatementKind::Assert,
+        4 => StatementKind::Correction,
+        5 => StatementKind::Change,
+        _ => StatementKind::Retraction,
     }
 }
 

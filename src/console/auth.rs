@@ -27,7 +27,7 @@ use super::html::{self, ConsoleError, Frame};
 use super::{Console, BASE};
 use crate::config::ConsoleMode;
 use crate::logging::Quoted;
-use crate::postgres::dlq::{Actor, Channel};
+use crate::postgres::dlq::{Channel, Operator};
 
 const COOKIE: &str = "memlink_console";
 /// A session lasts a working shift.
@@ -186,7 +186,7 @@ impl Viewer {
 
     /// The actor of a mutation: the console must be `on`, and the form must carry this
     /// session's CSRF token.
-    pub fn authorize(&self, presented_csrf: &str) -> Result<Actor, ConsoleError> {
+    pub fn authorize(&self, presented_csrf: &str) -> Result<Operator, ConsoleError> {
         if self.mode != ConsoleMode::On {
             return Err(ConsoleError::Forbidden(
                 "the console is read-only (MEMLINK_CONSOLE): no action can be taken here"
@@ -207,7 +207,7 @@ impl Viewer {
                     .to_owned(),
             ));
         }
-        Actor::parse(name, Channel::Console).map_err(ConsoleError::Forbidden)
+        Operator::parse(name, Channel::Console).map_err(ConsoleError::Forbidden)
     }
 }
 
@@ -316,7 +316,7 @@ pub async fn sign_in(
             html::sign_in_page(&next, Some(why), true),
         ))
     };
-    let actor = match Actor::parse(&form.operator, Channel::Console) {
+    let actor = match Operator::parse(&form.operator, Channel::Console) {
         Ok(a) => a,
         Err(why) => {
             return refuse(

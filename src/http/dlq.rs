@@ -17,7 +17,9 @@ use super::admin::AdminAuth;
 use super::chat::{parse_chat_id, read_body};
 use super::error::ApiError;
 use super::AppState;
-use crate::postgres::dlq::{self, Actor, BulkFilter, Channel, DlqError, LetterStatus, ListFilter};
+use crate::postgres::dlq::{
+    self, BulkFilter, Channel, DlqError, LetterStatus, ListFilter, Operator,
+};
 
 /// The header naming who acts; absent, the actor is [`DEFAULT_ACTOR`].
 pub const ACTOR_HEADER: &str = "X-Memlink-Actor";
@@ -89,7 +91,7 @@ fn parse_since(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     .transpose()
 }
 
-fn actor(req: &HttpRequest) -> Result<Actor, ApiError> {
+fn actor(req: &HttpRequest) -> Result<Operator, ApiError> {
     let name = match req.headers().get(ACTOR_HEADER) {
         None => DEFAULT_ACTOR,
         Some(v) => v.to_str().map_err(|_| {
@@ -99,7 +101,7 @@ fn actor(req: &HttpRequest) -> Result<Actor, ApiError> {
             )
         })?,
     };
-    Actor::parse(name, Channel::Http)
+    Operator::parse(name, Channel::Http)
         .map_err(|why| ApiError::bad_request("invalid_actor", format!("{ACTOR_HEADER}: {why}")))
 }
 

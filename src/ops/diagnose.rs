@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::postgres::{self, PgPool};
 use crate::redis::{RedisBus, RedisPool, StreamStats};
-use crate::role::Role;
+use crate::role::ProcessRole;
 
 /// How urgent a finding is. `critical`: the pipeline is losing time or correctness now (the
 /// daemon reports not ready). `warning`: needs a human soon. `info`: worth knowing.
@@ -187,16 +187,16 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    fn role(&self) -> Option<Role> {
-        Role::parse(&self.role)
+    fn role(&self) -> Option<ProcessRole> {
+        ProcessRole::parse(&self.role)
     }
 
     fn runs_relay(&self) -> bool {
-        self.role().is_some_and(Role::runs_relay)
+        self.role().is_some_and(ProcessRole::runs_relay)
     }
 
     fn runs_worker(&self) -> bool {
-        self.role().is_some_and(Role::runs_worker)
+        self.role().is_some_and(ProcessRole::runs_worker)
     }
 
     /// Where events go (relay) or come from (worker): backend, server, stream, group.
@@ -1015,7 +1015,7 @@ pub struct OpsContext {
     pub target: Target,
     pub thresholds: Thresholds,
     pub redis: RedisPool,
-    pub role: Role,
+    pub role: ProcessRole,
     pub instance_id: Uuid,
 }
 

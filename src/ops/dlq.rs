@@ -16,8 +16,8 @@ use crate::cli::{DlqActionArgs, DlqBulkArgs, DlqCommand};
 use crate::config;
 use crate::exit;
 use crate::postgres::dlq::{
-    self, Actor, BulkFilter, BulkReport, Channel, DeadLetterDetail, DlqError, LetterStatus,
-    ListFilter, ListPage,
+    self, BulkFilter, BulkReport, Channel, DeadLetterDetail, DlqError, LetterStatus, ListFilter,
+    ListPage, Operator,
 };
 use crate::postgres::{self, PgPool};
 
@@ -58,7 +58,7 @@ enum Request {
 
 #[derive(Debug)]
 struct Action {
-    actor: Actor,
+    actor: Operator,
     note: Option<String>,
     json: bool,
 }
@@ -202,7 +202,7 @@ impl Action {
             .as_deref()
             .or(user.filter(|u| !u.trim().is_empty()))
             .unwrap_or(DEFAULT_ACTOR);
-        let actor = Actor::parse(name, Channel::Cli).map_err(|why| format!("--actor: {why}"))?;
+        let actor = Operator::parse(name, Channel::Cli).map_err(|why| format!("--actor: {why}"))?;
         if let Some(note) = &args.note {
             dlq::check_note(note).map_err(|why| format!("--note: {why}"))?;
         }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::postgres::{classify, pool_error, PgPool};
 use crate::redis::RedisPool;
-use crate::role::Role;
+use crate::role::ProcessRole;
 use memlink_actors::ports::PortError;
 
 /// How far back `recent_restarts` looks.
@@ -33,7 +33,7 @@ pub struct Identity {
     pub instance_id: Uuid,
     pub host: String,
     pub pid: i32,
-    pub role: Role,
+    pub role: ProcessRole,
     /// The Redis URL, redacted.
     pub bus: String,
     /// The Redis database number from the URL (part of the bus identity).

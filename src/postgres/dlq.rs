@@ -53,16 +53,16 @@ impl Channel {
 
 /// Who performed an action: a validated, bounded name and the channel it came through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
+pub struct Operator {
     name: String,
     channel: Channel,
 }
 
-impl Actor {
+impl Operator {
     pub const MAX_CHARS: usize = 128;
 
-    /// An actor name: trimmed, 1 to [`Actor::MAX_CHARS`] characters, no control characters.
-    pub fn parse(name: &str, channel: Channel) -> Result<Actor, String> {
+    /// An actor name: trimmed, 1 to [`Operator::MAX_CHARS`] characters, no control characters.
+    pub fn parse(name: &str, channel: Channel) -> Result<Operator, String> {
         let name = name.trim();
         if name.is_empty() {
             return Err("the actor name is empty".to_owned());
@@ -76,7 +76,7 @@ impl Actor {
         if name.chars().any(char::is_control) {
             return Err("the actor name contains a control character".to_owned());
         }
-        Ok(Actor {
+        Ok(Operator {
             name: name.to_owned(),
             channel,
         })
@@ -668,7 +668,7 @@ pub async fn replay(
     pool: &PgPool,
     id: Uuid,
     patch: Option<&Value>,
-    actor: &Actor,
+    actor: &Operator,
     note: Option<&str>,
 ) -> Result<ReplayOutcome, DlqError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
@@ -683,7 +683,7 @@ async fn replay_in(
     tx: &Transaction<'_>,
     id: Uuid,
     patch: Option<&Value>,
-    actor: &Actor,
+    actor: &Operator,
     note: Option<&str>,
     bulk: bool,
 ) -> Result<ReplayOutcome, DlqError> {
@@ -757,7 +757,7 @@ async fn replay_in(
     })
 }
 
-fn log_replayed(o: &ReplayOutcome, actor: &Actor, bulk: bool) {
+fn log_replayed(o: &ReplayOutcome, actor: &Operator, bulk: bool) {
     log::info!(target: TARGET,
         "event=dead_letter_replayed id={} reason={} actor={} channel={} patched={} event_id={} outbox={} bulk={bulk}",
         o.dead_letter_id, o.reason, Quoted(actor.name()), actor.channel().as_str(), o.patched, o.event_id, o.outbox_action);
@@ -788,7 +788,7 @@ const INSERT_DISCARD_ACTIONS: &str = "
 pub async fn discard(
     pool: &PgPool,
     id: Uuid,
-    actor: &Actor,
+    actor: &Operator,
     note: Option<&str>,
 ) -> Result<DiscardOutcome, DlqError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
@@ -818,7 +818,7 @@ async fn discard_in(
     tx: &Transaction<'_>,
     ids: &[Uuid],
     action_ids: &[Uuid],
-    actor: &Actor,
+    actor: &Operator,
     note: Option<&str>,
     bulk: bool,
 ) -> Result<(), PortError> {
@@ -841,7 +841,7 @@ async fn discard_in(
     Ok(())
 }
 
-fn log_discarded(id: Uuid, reason: &str, actor: &Actor, bulk: bool) {
+fn log_discarded(id: Uuid, reason: &str, actor: &Operator, bulk: bool) {
     log::info!(target: TARGET,
         "event=dead_letter_discarded id={id} reason={reason} actor={} channel={} bulk={bulk}",
         Quoted(actor.name()), actor.channel().as_str());
@@ -1156,7 +1156,7 @@ fn filter_params(f: &BulkFilter) -> [&(dyn tokio_postgres::types::ToSql + Sync);
 pub async fn bulk_replay(
     pool: &PgPool,
     filter: &BulkFilter,
-    actor: &Actor,
+    actor: &Operator,
     dry_run: bool,
     note: Option<&str>,
 ) -> Result<BulkReport, DlqError> {
@@ -1200,7 +1200,7 @@ pub async fn bulk_replay(
 pub async fn bulk_discard(
     pool: &PgPool,
     filter: &BulkFilter,
-    actor: &Actor,
+    actor: &Operator,
     dry_run: bool,
     note: Option<&str>,
 ) -> Result<BulkReport, DlqError> {
@@ -1225,7 +1225,7 @@ pub async fn bulk_discard(
     Ok(report)
 }
 
-fn log_bulk(report: &BulkReport, filter: &BulkFilter, actor: &Actor) {
+fn log_bulk(report: &BulkReport, filter: &BulkFilter, actor: &Operator) {
     let action = match report.action {
         BulkAction::Replay => "replay",
         BulkAction::Discard => "discard",
@@ -1244,11 +1244,14 @@ mod tests {
 
     #[test]
     fn actor_names_are_bounded_and_printable() {
-        assert_eq!(Actor::parse("  ana ", Channel::Cli).unwrap().name(), "ana");
-        assert!(Actor::parse("   ", Channel::Http).is_err());
-        assert!(Actor::parse("a\nb", Channel::Http).is_err());
-        assert!(Actor::parse(&"x".repeat(129), Channel::Http).is_err());
-        assert!(Actor::parse(&"é".repeat(128), Channel::Http).is_ok());
+        assert_eq!(
+            Operator::parse("  ana ", Channel::Cli).unwrap().name(),
+            "ana"
+        );
+        assert!(Operator::parse("   ", Channel::Http).is_err());
+        assert!(Operator::parse("a\nb", Channel::Http).is_err());
+        assert!(Operator::parse(&"x".repeat(129), Channel::Http).is_err());
+        assert!(Operator::parse(&"é".repeat(128), Channel::Http).is_ok());
     }
 
     #[test]

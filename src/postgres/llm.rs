@@ -20,7 +20,7 @@ use crate::config::LlmMode;
 use crate::llm::facts::{
     extractor_name, merge, LlmFact, StoredFact, LLM_CONFIDENCE, LLM_EXTRACTOR_VERSION, LLM_RULE_ID,
 };
-use memlink_actors::memory::{Changes, Kind, Statement};
+use memlink_actors::memory::{Changes, Statement, StatementKind};
 
 /// A user message to enrich.
 #[derive(Debug, Clone)]
@@ -351,7 +351,7 @@ pub async fn store_facts(
             user_id: job.user_id.clone(),
             predicate: f.predicate.as_str().to_owned(),
             object: no_nul(&f.object),
-            kind: Kind::from(f.kind),
+            kind: StatementKind::from(f.kind),
             attributes: serde_json::Value::Object(serde_json::Map::new()),
             message_id: job.message_id,
             chat_id: job.chat_id,

@@ -11,7 +11,7 @@ use super::lexicon;
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum TokenKind {
     Word,
     /// One punctuation or symbol character (emoji included).
     Punct(char),
@@ -37,7 +37,7 @@ pub(crate) struct Tok {
     /// Span of the normalised form in [`Doc::arena`].
     ns: usize,
     ne: usize,
-    pub kind: Kind,
+    pub kind: TokenKind,
     pub quote: Quote,
     /// First character is uppercase ("Ana", "McDonald").
     pub cap: bool,
@@ -53,11 +53,11 @@ pub(crate) struct Tok {
 
 impl Tok {
     pub fn is_word(&self) -> bool {
-        self.kind == Kind::Word
+        self.kind == TokenKind::Word
     }
 
     pub fn is_punct(&self, c: char) -> bool {
-        self.kind == Kind::Punct(c)
+        self.kind == TokenKind::Punct(c)
     }
 
     /// All letters uppercase and at least two of them ("EST", "IBM").
@@ -154,9 +154,9 @@ impl<'a> Doc<'a> {
 
     fn push_punct(&mut self, start: usize, c: char, quote: Quote) {
         let kind = if is_break(c) {
-            Kind::Newline
+            TokenKind::Newline
         } else {
-            Kind::Punct(c)
+            TokenKind::Punct(c)
         };
         let ns = self.arena.len();
         self.toks.push(Tok {
@@ -206,7 +206,7 @@ impl<'a> Doc<'a> {
             end,
             ns,
             ne,
-            kind: Kind::Word,
+            kind: TokenKind::Word,
             quote: Quote::None,
             cap,
             has_upper,
@@ -222,7 +222,7 @@ impl<'a> Doc<'a> {
         while let Some((i, c)) = chars.next() {
             if is_break(c) {
                 // A run of line breaks is one boundary.
-                if !matches!(self.toks.last(), Some(t) if t.kind == Kind::Newline) {
+                if !matches!(self.toks.last(), Some(t) if t.kind == TokenKind::Newline) {
                     self.push_punct(i, c, Quote::None);
                 }
             } else if c.is_whitespace() || c.is_control() || is_invisible(c) {
@@ -329,7 +329,7 @@ impl<'a> Doc<'a> {
         let mut any_lower = false;
         let mut any_upper = false;
         for t in &self.toks {
-            if t.kind != Kind::Word {
+            if t.kind != TokenKind::Word {
                 continue;
             }
             any_lower |= t.has_lower;
@@ -355,7 +355,7 @@ impl<'a> Doc<'a> {
         let mut start = true;
         for (i, t) in self.toks.iter().enumerate() {
             match t.kind {
-                Kind::Word => {
+                TokenKind::Word => {
                     if t.has_upper
                         && !start
                         && self.n(i) != "i"
@@ -365,10 +365,11 @@ impl<'a> Doc<'a> {
                     }
                     start = false;
                 }
-                Kind::Newline | Kind::Punct('.' | '!' | '?' | '…' | '"' | '“' | '(' | ':') => {
+                TokenKind::Newline
+                | TokenKind::Punct('.' | '!' | '?' | '…' | '"' | '“' | '(' | ':') => {
                     start = true
                 }
-                Kind::Punct(_) => {}
+                TokenKind::Punct(_) => {}
             }
         }
         false
@@ -385,7 +386,7 @@ impl<'a> Doc<'a> {
                 let mut question = false;
                 let mut j = i;
                 while j < n && self.is_boundary_char(j) {
-                    if matches!(self.toks[j].kind, Kind::Punct('?' | '？')) {
+                    if matches!(self.toks[j].kind, TokenKind::Punct('?' | '？')) {
                         question = true;
                     }
                     j += 1;
@@ -416,7 +417,7 @@ impl<'a> Doc<'a> {
     fn is_boundary_char(&self, i: usize) -> bool {
         matches!(
             self.toks[i].kind,
-            Kind::Newline | Kind::Punct('.' | '!' | '?' | '…' | ';' | '？' | '！' | '。')
+            TokenKind::Newline | TokenKind::Punct('.' | '!' | '?' | '…' | ';' | '？' | '！' | '。')
         )
     }
 
@@ -424,14 +425,14 @@ impl<'a> Doc<'a> {
         if !self.is_boundary_char(i) {
             return false;
         }
-        if self.toks[i].kind == Kind::Punct('.') && i > 0 {
+        if self.toks[i].kind == TokenKind::Punct('.') && i > 0 {
             let prev = &self.toks[i - 1];
             // "Dr. Smith", "St. Mary's": a dot glued to a title does not end the sentence.
-            if prev.kind == Kind::Word
+            if prev.kind == TokenKind::Word
                 && prev.end == self.toks[i].start
                 && lexicon::is_abbreviation(self.n(i - 1))
                 && i + 1 < self.toks.len()
-                && self.toks[i + 1].kind == Kind::Word
+                && self.toks[i + 1].kind == TokenKind::Word
             {
                 return false;
             }
@@ -450,10 +451,10 @@ impl<'a> Doc<'a> {
             let t = &self.toks[i];
             let is_sep = matches!(
                 t.kind,
-                Kind::Punct(',' | ':' | '-' | '—' | '–' | '(' | ')' | '，')
+                TokenKind::Punct(',' | ':' | '-' | '—' | '–' | '(' | ')' | '，')
             );
             // "the town where I grew up ...": a relative clause about the user.
-            let is_conj = t.kind == Kind::Word
+            let is_conj = t.kind == TokenKind::Word
                 && (is_conj_word(self.n(i))
                     || (matches!(self.n(i), "where" | "why") && self.n(i + 1) == "i"));
             // "Me and my partner ...": one subject, not two clauses.
@@ -497,11 +498,11 @@ impl<'a> Doc<'a> {
     /// Whether a new clause starts at `i` with "I" and a verb, though nothing marks it: the word
     /// before must be one that ends a clause ("cool", "lol"), not "think", "if" or a noun.
     fn run_on_i(&self, start: usize, i: usize, end: usize) -> bool {
-        if i <= start + 1 || self.toks[i].kind != Kind::Word || self.n(i) != "i" {
+        if i <= start + 1 || self.toks[i].kind != TokenKind::Word || self.n(i) != "i" {
             return false;
         }
         let prev = &self.toks[i - 1];
-        if prev.kind != Kind::Word || prev.start == self.toks[i].start {
+        if prev.kind != TokenKind::Word || prev.start == self.toks[i].start {
             return false;
         }
         let verb = self.n(i + 1);

@@ -19,5 +19,5 @@ pub mod reextract;
 pub mod timeline;
 pub mod window;
 
-pub use model::{value_key, Ending, Fact, Kind, SaidKey, Scope, Statement};
+pub use model::{value_key, Ending, Fact, SaidKey, Scope, Statement, StatementKind};
 pub use window::{Changes, Loaded, Neighbourhood, Outcome, Request, Writes};

@@ -14,29 +14,29 @@ use crate::extract::{Cardinality, ExtractedFact, Predicate, EXTRACTOR_NAME, EXTR
 
 /// How a statement relates to what was known before (the extractor's `FactKind`, as stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub enum StatementKind {
     Assert,
     Correction,
     Change,
     Retraction,
 }
 
-impl Kind {
+impl StatementKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Assert => "assert",
-            Kind::Correction => "correction",
-            Kind::Change => "change",
-            Kind::Retraction => "retraction",
+            StatementKind::Assert => "assert",
+            StatementKind::Correction => "correction",
+            StatementKind::Change => "change",
+            StatementKind::Retraction => "retraction",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Kind> {
+    pub fn parse(s: &str) -> Option<StatementKind> {
         match s {
-            "assert" => Some(Kind::Assert),
-            "correction" => Some(Kind::Correction),
-            "change" => Some(Kind::Change),
-            "retraction" => Some(Kind::Retraction),
+            "assert" => Some(StatementKind::Assert),
+            "correction" => Some(StatementKind::Correction),
+            "change" => Some(StatementKind::Change),
+            "retraction" => Some(StatementKind::Retraction),
             _ => None,
         }
     }
@@ -86,7 +86,7 @@ pub struct Statement {
     pub predicate: String,
     /// The value as said in this message (casing may differ from the fact's).
     pub object: String,
-    pub kind: Kind,
+    pub kind: StatementKind,
     pub attributes: Value,
     pub message_id: Uuid,
     pub chat_id: Uuid,
@@ -123,7 +123,7 @@ impl Statement {
     }
 
     /// What identifies a statement: (message, predicate, value up to case, kind).
-    pub fn identity(&self) -> (Uuid, String, String, Kind) {
+    pub fn identity(&self) -> (Uuid, String, String, StatementKind) {
         (
             self.message_id,
             self.predicate.clone(),
@@ -150,7 +150,7 @@ impl Statement {
             predicate: fact.predicate.as_str().to_owned(),
             // PostgreSQL `text` cannot hold NUL.
             object: fact.object.replace('\0', "\u{fffd}"),
-            kind: Kind::from(fact.kind),
+            kind: StatementKind::from(fact.kind),
             attributes: Value::Object(
                 fact.attributes
                     .iter()
@@ -183,14 +183,14 @@ impl Statement {
     }
 }
 
-impl From<crate::extract::FactKind> for Kind {
-    fn from(k: crate::extract::FactKind) -> Kind {
+impl From<crate::extract::FactKind> for StatementKind {
+    fn from(k: crate::extract::FactKind) -> StatementKind {
         use crate::extract::FactKind;
         match k {
-            FactKind::Assert => Kind::Assert,
-            FactKind::Correction => Kind::Correction,
-            FactKind::Change => Kind::Change,
-            FactKind::Retraction => Kind::Retraction,
+            FactKind::Assert => StatementKind::Assert,
+            FactKind::Correction => StatementKind::Correction,
+            FactKind::Change => StatementKind::Change,
+            FactKind::Retraction => StatementKind::Retraction,
         }
     }
 }
@@ -208,7 +208,7 @@ pub struct Fact {
     pub user_id: String,
     pub predicate: String,
     pub object: String,
-    pub kind: Kind,
+    pub kind: StatementKind,
     pub attributes: Value,
     pub chat_id: Uuid,
     pub source_message_id: Uuid,
@@ -218,7 +218,7 @@ pub struct Fact {
     /// retraction record, which is an instant rather than a value.
     pub valid_to: Option<DateTime<Utc>>,
     pub superseded_by: Option<Uuid>,
-    pub supersede_kind: Option<Kind>,
+    pub supersede_kind: Option<StatementKind>,
     pub span_start: i32,
     pub span_end: i32,
     pub rule_id: String,
@@ -232,7 +232,7 @@ pub struct Fact {
 pub struct Ending {
     pub valid_to: Option<DateTime<Utc>>,
     pub superseded_by: Option<Uuid>,
-    pub supersede_kind: Option<Kind>,
+    pub supersede_kind: Option<StatementKind>,
 }
 
 impl Ending {

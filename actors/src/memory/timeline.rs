@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::model::{derived_fact_id, value_key, Ending, Fact, Kind, Statement};
+use super::model::{derived_fact_id, value_key, Ending, Fact, Statement, StatementKind};
 use crate::extract::Cardinality;
 
 /// A run of statements: one fact. Indices point into the ordered slice given to [`fold`].
@@ -30,7 +30,7 @@ pub struct Run {
     /// A retraction record: an instant, never a value.
     pub retraction: bool,
     /// (the run that ended it, how, when).
-    pub ended: Option<(usize, Kind, DateTime<Utc>)>,
+    pub ended: Option<(usize, StatementKind, DateTime<Utc>)>,
 }
 
 /// The runs of a timeline, and which are still open after its last statement.
@@ -56,7 +56,7 @@ pub fn fold(ordered: &[&Statement], cardinality: Cardinality) -> Folded {
             }),
             Cardinality::Many => open.get(&key).copied(),
         };
-        if s.kind == Kind::Retraction {
+        if s.kind == StatementKind::Retraction {
             let here = runs.len();
             runs.push(Run {
                 statements: vec![i],
@@ -65,7 +65,7 @@ pub fn fold(ordered: &[&Statement], cardinality: Cardinality) -> Folded {
             });
             // A retraction ends the matching value if it is current; otherwise it ends nothing.
             if let Some(r) = open_run {
-                runs[r].ended = Some((here, Kind::Retraction, s.said_at));
+                runs[r].ended = Some((here, StatementKind::Retraction, s.said_at));
                 match cardinality {
                     Cardinality::One => current = None,
                     Cardinality::Many => {
@@ -89,10 +89,10 @@ pub fn fold(ordered: &[&Statement], cardinality: Cardinality) -> Folded {
         match cardinality {
             Cardinality::One => {
                 if let Some(prev) = current {
-                    let how = if s.kind == Kind::Correction {
-                        Kind::Correction
+                    let how = if s.kind == StatementKind::Correction {
+                        StatementKind::Correction
                     } else {
-                        Kind::Change
+                        StatementKind::Change
                     };
                     runs[prev].ended = Some((here, how, s.said_at));
                 }
@@ -162,10 +162,10 @@ pub fn ending_of(run: &Run, valid_from: DateTime<Utc>, ids: &[Uuid]) -> Ending {
     }
     match run.ended {
         None => Ending::CURRENT,
-        Some((by, Kind::Correction, _)) => Ending {
+        Some((by, StatementKind::Correction, _)) => Ending {
             valid_to: Some(valid_from),
             superseded_by: Some(ids[by]),
-            supersede_kind: Some(Kind::Correction),
+            supersede_kind: Some(StatementKind::Correction),
         },
         Some((by, how, at)) => Ending {
             valid_to: Some(at),

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::model::{cardinality_of, Ending, Fact, Kind, SaidKey, Scope, Statement};
+use super::model::{cardinality_of, Ending, Fact, SaidKey, Scope, Statement, StatementKind};
 use super::timeline::{assign_ids, ending_of, fold};
 
 /// Statements read before the change at first: the latest value statement is usually the
@@ -94,7 +94,7 @@ pub struct Loaded {
 }
 
 /// What identifies a statement (see [`Statement::identity`]).
-pub type Identity = (Uuid, String, String, Kind);
+pub type Identity = (Uuid, String, String, StatementKind);
 
 /// The messages whose stored statements' identities a plan needs in [`Loaded::stored`].
 pub fn messages_to_check(changes: &Changes) -> Vec<Uuid> {
@@ -338,7 +338,7 @@ fn plan_scope(
     let seed_at = n
         .before
         .iter()
-        .position(|s| s.kind != Kind::Retraction)
+        .position(|s| s.kind != StatementKind::Retraction)
         .filter(|_| !n.whole);
     let lead: Vec<&Statement> = match seed_at {
         Some(i) => n.before[..=i].iter().rev().collect(),
@@ -434,7 +434,7 @@ fn plan_scope(
             // never true, from wherever it now starts.
             let stored = loaded.facts.get(&id).map_or(Ending::CURRENT, Fact::ending);
             match stored.supersede_kind {
-                Some(Kind::Correction) => Ending {
+                Some(StatementKind::Correction) => Ending {
                     valid_to: Some(valid_from),
                     ..stored
                 },

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::statements::message_statements;
 use super::{lock_users, rebuild};
-use crate::postgres::dlq::Actor;
+use crate::postgres::dlq::Operator;
 use crate::postgres::{classify, pool_error, PgPool};
 
 /// What `DELETE /v1/users/{user_id}` removed.
@@ -74,7 +74,7 @@ pub async fn forget_user(
 pub async fn forget_user_by(
     pool: &PgPool,
     user_id: &str,
-    by: Option<&Actor>,
+    by: Option<&Operator>,
 ) -> Result<(DateTime<Utc>, UserForgotten), PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let tx = conn.transaction().await.map_err(classify)?;
@@ -130,7 +130,7 @@ pub async fn forget_user_by(
             &None::<Uuid>,
             &deleted_at,
             &counts,
-            &by.map(Actor::name),
+            &by.map(Operator::name),
             &by.map(|a| a.channel().as_str()),
         ],
     )
@@ -167,7 +167,7 @@ pub async fn forget_message_by(
     pool: &PgPool,
     chat_id: Uuid,
     message_id: Uuid,
-    by: Option<&Actor>,
+    by: Option<&Operator>,
 ) -> Result<Option<(DateTime<Utc>, MessageForgotten)>, PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let st = conn.statements();
@@ -242,7 +242,7 @@ pub async fn forget_message_by(
             &Some(message_id),
             &deleted_at,
             &counts,
-            &by.map(Actor::name),
+            &by.map(Operator::name),
             &by.map(|a| a.channel().as_str()),
         ],
     )

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use memlink_actors::memory::window::{
     self, Changes, Loaded, Neighbourhood, Outcome, Request, Writes,
 };
-use memlink_actors::memory::{Fact, Kind, Statement};
+use memlink_actors::memory::{Fact, Statement, StatementKind};
 use memlink_actors::ports::PortError;
 use serde_json::Value;
 use tokio_postgres::{Row, Transaction};
@@ -244,7 +244,7 @@ pub(crate) fn statement_from_row(r: &Row, at: usize) -> Statement {
         user_id: r.get(at + 2),
         predicate: r.get(at + 3),
         object: r.get(at + 4),
-        kind: Kind::parse(r.get(at + 5)).unwrap_or(Kind::Assert),
+        kind: StatementKind::parse(r.get(at + 5)).unwrap_or(StatementKind::Assert),
         attributes: r.get(at + 6),
         message_id: r.get(at + 7),
         chat_id: r.get(at + 8),
@@ -265,7 +265,7 @@ pub(crate) fn fact_from_row(r: &Row, at: usize) -> Fact {
         user_id: r.get(at + 1),
         predicate: r.get(at + 2),
         object: r.get(at + 3),
-        kind: Kind::parse(r.get(at + 4)).unwrap_or(Kind::Assert),
+        kind: StatementKind::parse(r.get(at + 4)).unwrap_or(StatementKind::Assert),
         attributes: r.get(at + 5),
         chat_id: r.get(at + 6),
         source_message_id: r.get(at + 7),
@@ -273,7 +273,9 @@ pub(crate) fn fact_from_row(r: &Row, at: usize) -> Fact {
         valid_from: r.get(at + 9),
         valid_to: r.get(at + 10),
         superseded_by: r.get(at + 11),
-        supersede_kind: r.get::<_, Option<&str>>(at + 12).and_then(Kind::parse),
+        supersede_kind: r
+            .get::<_, Option<&str>>(at + 12)
+            .and_then(StatementKind::parse),
         span_start: r.get(at + 13),
         span_end: r.get(at + 14),
         rule_id: r.get(at + 15),
@@ -569,7 +571,7 @@ async fn load(
                 r.get(0),
                 r.get(1),
                 r.get(2),
-                Kind::parse(r.get(3)).unwrap_or(Kind::Assert),
+                StatementKind::parse(r.get(3)).unwrap_or(StatementKind::Assert),
             )
         })
         .collect();
@@ -719,7 +721,7 @@ async fn upsert_facts(
     let by: Vec<Option<Uuid>> = rows.iter().map(|f| f.superseded_by).collect();
     let how: Vec<Option<&str>> = rows
         .iter()
-        .map(|f| f.supersede_kind.map(Kind::as_str))
+        .map(|f| f.supersede_kind.map(StatementKind::as_str))
         .collect();
     let starts: Vec<i32> = rows.iter().map(|f| f.span_start).collect();
     let ends: Vec<i32> = rows.iter().map(|f| f.span_end).collect();

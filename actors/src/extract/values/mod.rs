@@ -30,7 +30,7 @@ pub(crate) use phrases::gerund;
 pub(crate) use phrases::{gerund_phrase, item_text, languages, phrases};
 pub(crate) use places::{org, place};
 
-use super::text::{Doc, Kind, Quote};
+use super::text::{Doc, Quote, TokenKind};
 
 /// A half-open token range `[a, b)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +85,8 @@ pub(crate) fn join(doc: &Doc<'_>, r: R) -> String {
 pub(crate) fn skip_open(doc: &Doc<'_>, mut i: usize, end: usize) -> usize {
     while i < end {
         match doc.toks[i].kind {
-            Kind::Punct('(' | '[' | '<' | '*') => i += 1,
-            Kind::Punct(_) if doc.toks[i].quote != Quote::None => i += 1,
+            TokenKind::Punct('(' | '[' | '<' | '*') => i += 1,
+            TokenKind::Punct(_) if doc.toks[i].quote != Quote::None => i += 1,
             _ => break,
         }
     }

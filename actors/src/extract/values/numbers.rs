@@ -1,7 +1,7 @@
 //! Ages and calendar dates. It must never read a measure ("5 minutes", "6 feet") as an age.
 
 use super::super::lexicon as lx;
-use super::super::text::{Doc, Kind};
+use super::super::text::{Doc, TokenKind};
 use super::*;
 
 // ---------------------------------------------------------------- numbers, dates
@@ -12,7 +12,7 @@ pub(crate) fn age_follow_ok(doc: &Doc<'_>, k: usize, end: usize) -> bool {
     }
     let t = &doc.toks[k];
     match t.kind {
-        Kind::Word => matches!(
+        TokenKind::Word => matches!(
             doc.n(k),
             "and"
                 | "now"
@@ -33,11 +33,11 @@ pub(crate) fn age_follow_ok(doc: &Doc<'_>, k: usize, end: usize) -> bool {
                 | "in"
                 | "this"
         ),
-        Kind::Punct(c) => !matches!(
+        TokenKind::Punct(c) => !matches!(
             c,
             '%' | '\'' | '"' | '′' | '″' | '/' | ':' | '+' | '°' | '$'
         ),
-        Kind::Newline => true,
+        TokenKind::Newline => true,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::super::gazetteer;
 use super::super::lexicon::{self as lx, class::FILLER};
-use super::super::text::{Doc, Kind};
+use super::super::text::{Doc, TokenKind};
 use super::*;
 
 // ---------------------------------------------------------------- free phrases and lists
@@ -162,13 +162,13 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
     while k < end {
         let t = &doc.toks[k];
         match t.kind {
-            Kind::Word => {
+            TokenKind::Word => {
                 let n = doc.n(k);
                 if phrase_stop(n) || (k + 1 < end && phrase_stop_pair(n, doc.n(k + 1))) {
                     break;
                 }
             }
-            Kind::Punct(',' | '&' | '/' | '-' | '\'' | '’') => {}
+            TokenKind::Punct(',' | '&' | '/' | '-' | '\'' | '’') => {}
             _ => break,
         }
         k += 1;
