@@ -674,6 +674,52 @@ mod tests {
     }
 
     #[test]
+    fn retentions_default_to_an_hour_a_week_and_thirty_days_and_accept_seconds() {
+        let c = Config::from_lookup(&lookup(&BASE)).unwrap();
+        assert_eq!(
+            c.retention,
+            Retention {
+                stream: Duration::from_secs(3_600),
+                processed: Duration::from_secs(604_800),
+                dead_letters: Duration::from_secs(2_592_000),
+            }
+        );
+        let mut env = BASE.to_vec();
+        env.extend([
+            (vars::STREAM_RETENTION_SECS, "2"),
+            (vars::RETENTION_SECS, "5"),
+            (vars::DEAD_LETTER_RETENTION_SECS, "7"),
+        ]);
+        let c = Config::from_lookup(&lookup(&env)).unwrap();
+        assert_eq!(
+            (
+                c.retention.stream,
+                c.retention.processed,
+                c.retention.dead_letters
+            ),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(5),
+                Duration::from_secs(7)
+            )
+        );
+        for bad in ["0", "-1", "1h"] {
+            let mut env = BASE.to_vec();
+            env.push((vars::RETENTION_SECS, bad));
+            assert!(
+                matches!(
+                    Config::from_lookup(&lookup(&env)),
+                    Err(ConfigError::Invalid {
+                        var: vars::RETENTION_SECS,
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn the_console_mode_defaults_by_token_and_address() {
         let mode = |extra: &[(&str, &str)]| {
             let mut env = BASE.to_vec();

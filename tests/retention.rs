@@ -476,14 +476,19 @@ fn consumers_of_stopped_processes_leave_the_group_unless_they_own_pending_entrie
         v.push(("MEMLINK_CONSUMER", consumer));
         v
     };
-    // A consumer exists once its worker was delivered an entry.
+    // A consumer exists once its worker was delivered an entry; wait until it acknowledged it
+    // (a consumer killed while owning it would rightly stay, with reclaiming set to an hour).
     let wait_consumer = |daemon: &Daemon, name: &str| {
         let (code, body) = daemon.post_message(&new_uuid(), "ret", "user", "I live in Oslo.");
         assert_eq!(code, 201, "{body}");
         eventually(
-            &format!("consumer {name} in the group"),
+            &format!("consumer {name} in the group, nothing pending"),
             Duration::from_secs(30),
-            || consumer_names(&env).iter().any(|n| n == name).then_some(()),
+            || {
+                consumers(&env)
+                    .contains(&(name.to_owned(), 0))
+                    .then_some(())
+            },
         )
     };
 

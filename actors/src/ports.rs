@@ -330,10 +330,12 @@ pub struct ConsumerState {
 pub trait StreamJanitor: Send + Sync {
     /// Every consumer group of the stream (not only memlink's); empty when there is no stream.
     async fn groups(&self) -> Result<Vec<GroupMark>, PortError>;
-    /// Removes the entries whose ids are below `min_id`, unless, at that moment, some group's
-    /// last-delivered id or oldest pending entry is below it (a group appeared or moved since
-    /// [`StreamJanitor::groups`]): then nothing, `None`. Check and trim are one atomic step.
-    async fn trim_below(&self, min_id: StreamId) -> Result<Option<u64>, PortError>;
+    /// Removes entries whose ids are below `min_id`, about `limit` at most (whole internal
+    /// nodes first, then the rest exactly, so one call never blocks the broker for long),
+    /// unless, at that moment, some group's last-delivered id or oldest pending entry is below
+    /// it (a group appeared or moved since [`StreamJanitor::groups`]): then nothing, `None`.
+    /// Check and trim are one atomic step. Half of `limit` or more removed: more may be left.
+    async fn trim_below(&self, min_id: StreamId, limit: usize) -> Result<Option<u64>, PortError>;
     /// The consumers of this process's group.
     async fn consumers(&self) -> Result<Vec<ConsumerState>, PortError>;
     /// Removes a consumer from the group if, at that moment, it owns no pending entry

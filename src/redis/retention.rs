@@ -15,8 +15,11 @@ use redis::Value;
 
 use super::{as_array, as_int, as_pairs, as_text, fail, pool_fail, RedisBus};
 
-/// KEYS[1] the stream, ARGV[1] the floor. -1 when some group's last-delivered id or oldest
-/// pending entry is below the floor, else XTRIM's count. Ids are compared as (ms, seq).
+/// KEYS[1] the stream, ARGV[1] the floor, ARGV[2] the limit. -1 when some group's
+/// last-delivered id or oldest pending entry is below the floor, else how many entries went:
+/// whole nodes first (`~ LIMIT`: bounded work), then, when that was not cut short by the limit
+/// (it evicts whole nodes until the limit is near), the rest below the floor exactly (at most
+/// one node's worth). Ids are compared as (ms, seq).
 const TRIM_BELOW: &str = r"
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
@@ -40,7 +43,12 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local p = redis.call('XPENDING', KEYS[1], name)
   if p[1] > 0 and below(p[2], floor) then return -1 end
 end
-return redis.call('XTRIM', KEYS[1], 'MINID', '=', floor)
+local limit = tonumber(ARGV[2])
+local n = redis.call('XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', limit)
+if n < limit / 2 then
+  n = n + redis.call('XTRIM', KEYS[1], 'MINID', '=', floor)
+end
+return n
 ";
 
 /// KEYS[1] the stream, ARGV[1] the group, ARGV[2] the consumer. -1 when it owns pending
@@ -103,7 +111,7 @@ impl StreamJanitor for RedisBus {
         Ok(out)
     }
 
-    async fn trim_below(&self, min_id: StreamId) -> Result<Option<u64>, PortError> {
+    async fn trim_below(&self, min_id: StreamId, limit: usize) -> Result<Option<u64>, PortError> {
         let mut conn = self.pool.get().await.map_err(pool_fail)?;
         // EVAL, not EVALSHA: two short scripts, run every few seconds at most.
         let n: i64 = redis::cmd("EVAL")
@@ -111,6 +119,7 @@ impl StreamJanitor for RedisBus {
             .arg(1)
             .arg(&self.stream)
             .arg(min_id.to_string())
+            .arg(limit.max(1))
             .query_async(&mut *conn)
             .await
             .map_err(fail)?;

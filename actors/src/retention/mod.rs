@@ -43,6 +43,9 @@ pub const NAME: &str = "retention";
 /// How long idempotency keys are honoured (the chat API's contract): never removed earlier.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
+/// Stream entries trimmed per round at most (whole radix-tree nodes: microseconds each).
+pub const STREAM_TRIM_LIMIT: usize = 10_000;
+
 /// What each removal counts under, in metrics and `/admin/status`.
 pub mod kind {
     pub const STREAM_ENTRIES: &str = "stream_entries";
@@ -241,8 +244,9 @@ pub async fn run_round(deps: &RetentionDeps) -> (Pace, RetentionReport) {
     }
     let stream_cutoff =
         now - chrono::Duration::from_std(deps.config.stream).unwrap_or(chrono::Duration::MAX);
-    if let Err(e) = trim_stream(deps, stream_cutoff, &mut report).await {
-        report.fail(e);
+    match trim_stream(deps, stream_cutoff, &mut report).await {
+        Ok(more) => busy |= more,
+        Err(e) => report.fail(e),
     }
     if let Err(e) = prune_consumers(deps, &mut report).await {
         report.fail(e);
@@ -255,25 +259,27 @@ pub async fn run_round(deps: &RetentionDeps) -> (Pace, RetentionReport) {
     (pace, report)
 }
 
+/// Trims below the floor; whether more may be left to trim.
 async fn trim_stream(
     deps: &RetentionDeps,
     cutoff: DateTime<Utc>,
     report: &mut RetentionReport,
-) -> Result<(), PortError> {
+) -> Result<bool, PortError> {
     let groups = deps.stream.groups().await?;
     // No group at all: nothing says which entries were handled, so nothing is trimmed.
     if groups.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let Some(floor) = stream_floor(cutoff, &groups) else {
-        return Ok(());
+        return Ok(false);
     };
-    // A group appeared or moved back in between: the next round looks again.
-    if let Some(trimmed) = deps.stream.trim_below(floor).await? {
+    // None: a group appeared or moved back in between; the next round looks again.
+    let trimmed = deps.stream.trim_below(floor, STREAM_TRIM_LIMIT).await?;
+    if let Some(trimmed) = trimmed {
         report.stream_floor = Some(floor);
         report.add(kind::STREAM_ENTRIES, trimmed);
     }
-    Ok(())
+    Ok(trimmed.is_some_and(|n| n >= (STREAM_TRIM_LIMIT / 2) as u64))
 }
 
 async fn prune_consumers(
@@ -469,6 +475,100 @@ mod tests {
                 ("unknown-old".to_owned(), ConsumerGone::Orphaned),
             ]
         );
+    }
+
+    /// A broker that fails, and a store that removes a full batch of outbox rows.
+    struct DownBroker;
+    #[async_trait::async_trait]
+    impl StreamJanitor for DownBroker {
+        async fn groups(&self) -> Result<Vec<GroupMark>, PortError> {
+            Err(PortError::transient("redis", "connection refused"))
+        }
+        async fn trim_below(&self, _: StreamId, _: usize) -> Result<Option<u64>, PortError> {
+            unreachable!("no groups were read")
+        }
+        async fn consumers(&self) -> Result<Vec<ConsumerState>, PortError> {
+            Err(PortError::transient("redis", "connection refused"))
+        }
+        async fn remove_consumer(&self, _: &str) -> Result<bool, PortError> {
+            unreachable!("no consumers were read")
+        }
+    }
+
+    struct FullBatches(Mutex<Vec<(PurgeKind, DateTime<Utc>)>>);
+    #[async_trait::async_trait]
+    impl RetentionStore for FullBatches {
+        async fn purge(
+            &self,
+            kind: PurgeKind,
+            before: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<crate::ports::Purged, PortError> {
+            self.0.lock().unwrap().push((kind, before));
+            let rows = if kind == PurgeKind::ProcessedOutbox {
+                limit as u64
+            } else {
+                0
+            };
+            Ok(crate::ports::Purged {
+                rows,
+                dependent: rows / 2,
+            })
+        }
+        async fn consumer_processes(&self) -> Result<Vec<ConsumerProcess>, PortError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn config() -> RetentionConfig {
+        RetentionConfig {
+            stream: Duration::from_secs(5),
+            processed: Duration::from_secs(10),
+            dead_letters: Duration::from_secs(20),
+            batch_size: 100,
+            orphan_consumer_idle: Duration::from_secs(60),
+            consumer: "me".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_removals_go_on_while_the_broker_is_down() {
+        let store = Arc::new(FullBatches(Mutex::new(Vec::new())));
+        let deps = RetentionDeps {
+            store: store.clone(),
+            stream: Arc::new(DownBroker),
+            ambient: crate::testkit::ambient(),
+            status: StatusBoard::new(),
+            board: RetentionBoard::new(config(), true),
+            config: config(),
+        };
+        let (pace, report) = run_round(&deps).await;
+        // Every Postgres kind ran, with cutoffs from the injected clock.
+        let now = deps.ambient.clock.now();
+        let calls = store.0.lock().unwrap().clone();
+        assert_eq!(calls.len(), 4);
+        assert_eq!(
+            calls[0],
+            (
+                PurgeKind::ProcessedOutbox,
+                now - chrono::Duration::seconds(10)
+            )
+        );
+        assert_eq!(report.removed[kind::OUTBOX_EVENTS], 100);
+        assert_eq!(report.removed[kind::PROCESSED_EVENTS], 50);
+        // The broker's failure paces the actor (backoff) and shows on the board.
+        assert!(
+            matches!(pace, Pace::Failing(ref e) if e.port == "redis"),
+            "{pace:?}"
+        );
+        deps.board.record(&report);
+        let shown = deps.board.snapshot();
+        assert_eq!(shown["removed_total"]["outbox_events"], 100);
+        assert_eq!(shown["settings"]["retention_secs"], 10);
+        assert!(shown["last_run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"));
     }
 
     #[test]
