@@ -30,6 +30,11 @@ impl PgRetention {
     }
 }
 
+// Every eligibility check below is a correlated scalar subquery (`(SELECT true ...)`), never
+// EXISTS or NOT EXISTS: those may be planned as a hash over the whole other table, which each
+// round would then read in full. A scalar subquery is one index probe per candidate row, and
+// the LIMIT stops the walk after a batch. The deletes go by primary key (`= ANY(ARRAY(...))`).
+
 /// Relayed rows relayed before `$1` whose event a worker processed or dead-lettered (or that
 /// were confirmed before V8), oldest first, with their `processed_events` rows processed before
 /// `$1` (a younger one stays, and goes with [`PURGE_PROCESSED_EVENTS`] later). Both in one
@@ -39,30 +44,29 @@ const PURGE_PROCESSED_OUTBOX: &str = "
         SELECT o.id FROM outbox_events o
          WHERE o.status = 'relayed' AND o.relayed_at < $1
            AND (o.confirmed_at IS NOT NULL
-                OR EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = o.id)
-                OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = o.id::text))
+                OR (SELECT true FROM processed_events p WHERE p.event_id = o.id)
+                OR (SELECT true FROM dead_letters d WHERE d.event_id = o.id::text LIMIT 1))
          ORDER BY o.relayed_at
          LIMIT $2
            FOR UPDATE SKIP LOCKED),
     gone AS (
-        DELETE FROM outbox_events o USING doomed d WHERE o.id = d.id
-     RETURNING o.id),
+        DELETE FROM outbox_events WHERE id = ANY (ARRAY(SELECT id FROM doomed))
+     RETURNING id),
     events AS (
-        DELETE FROM processed_events p USING gone g
-         WHERE p.event_id = g.id AND p.processed_at < $1
+        DELETE FROM processed_events
+         WHERE event_id = ANY (ARRAY(SELECT id FROM gone)) AND processed_at < $1
      RETURNING 1)
     SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM events)";
 
 /// Idempotency records processed before `$1` whose event no outbox row holds any more (gone
 /// with its row, or published straight to the stream by a producer).
 const PURGE_PROCESSED_EVENTS: &str = "
-    WITH doomed AS (
+    DELETE FROM processed_events WHERE event_id = ANY (ARRAY(
         SELECT p.event_id FROM processed_events p
          WHERE p.processed_at < $1
-           AND NOT EXISTS (SELECT 1 FROM outbox_events o WHERE o.id = p.event_id)
+           AND (SELECT true FROM outbox_events o WHERE o.id = p.event_id) IS NULL
          LIMIT $2
-           FOR UPDATE SKIP LOCKED)
-    DELETE FROM processed_events p USING doomed d WHERE p.event_id = d.event_id";
+           FOR UPDATE SKIP LOCKED))";
 
 /// Keys first used before `$1` (the engine never passes a cutoff inside their 24 hours).
 const PURGE_IDEMPOTENCY_KEYS: &str = "
@@ -75,16 +79,16 @@ const PURGE_RESOLVED_DEAD_LETTERS: &str = "
     WITH doomed AS (
         SELECT d.id FROM dead_letters d
          WHERE d.status IN ('discarded', 'replayed') AND d.last_seen < $1
-           AND NOT EXISTS (SELECT 1 FROM dead_letter_actions a
-                            WHERE a.dead_letter_id = d.id AND a.at >= $1)
+           AND (SELECT true FROM dead_letter_actions a
+                 WHERE a.dead_letter_id = d.id AND a.at >= $1 LIMIT 1) IS NULL
          ORDER BY d.status, d.received_at
          LIMIT $2
            FOR UPDATE SKIP LOCKED),
     actions AS (
-        DELETE FROM dead_letter_actions a USING doomed d WHERE a.dead_letter_id = d.id
+        DELETE FROM dead_letter_actions WHERE dead_letter_id = ANY (ARRAY(SELECT id FROM doomed))
      RETURNING 1),
     letters AS (
-        DELETE FROM dead_letters l USING doomed d WHERE l.id = d.id
+        DELETE FROM dead_letters WHERE id = ANY (ARRAY(SELECT id FROM doomed))
      RETURNING 1)
     SELECT (SELECT count(*) FROM letters), (SELECT count(*) FROM actions)";
 
