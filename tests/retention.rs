@@ -2,7 +2,8 @@
 //! stream entries go while pending, undelivered and young ones stay; processed outbox rows and
 //! their bookkeeping go while pending, dead and unconfirmed rows stay; resolved dead letters
 //! expire and open ones stay; consumers of stopped or killed processes leave the group, one
-//! owning pending entries stays. What was removed shows in `/admin/status` and `/metrics`.
+//! owning pending entries stays; an event redelivered after its exactly-once record expired
+//! changes nothing. What was removed shows in `/admin/status` and `/metrics`.
 
 mod common;
 
@@ -574,4 +575,43 @@ fn consumers_of_stopped_processes_leave_the_group_unless_they_own_pending_entrie
     );
     let retention = c.status()["retention"].clone();
     assert_eq!(retention["removed_total"]["consumers"], 3, "{retention}");
+}
+
+/// Exactly-once at the edge of the window: an event redelivered after its `processed_events`
+/// row expired is recognised by its stored message and changes nothing.
+#[test]
+fn an_event_redelivered_after_its_record_expired_changes_nothing() {
+    let env = TestEnv::new();
+    let daemon = env.spawn_daemon(&[("MEMLINK_RETENTION_SECS", "1")]);
+    let (chat, message, event) = (new_uuid(), new_uuid(), new_uuid());
+    let payload = message_payload(
+        &chat,
+        &message,
+        "edge",
+        "My name is Edge. I live in Oslo.",
+        json!(chrono::Utc::now().to_rfc3339()),
+    );
+    env.xadd_message(&event, &payload);
+    let facts = eventually("processed", Duration::from_secs(30), || {
+        let n = env.count("SELECT count(*) FROM facts");
+        (n > 0 && env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 1)
+            .then_some(n)
+    });
+    // Published straight to the stream: no outbox row holds it, so its record expires alone.
+    eventually("the record expired", Duration::from_secs(30), || {
+        (env.count("SELECT count(*) FROM processed_events") == 0).then_some(())
+    });
+    env.xadd_message(&event, &payload);
+    eventually(
+        "the redelivery recorded again",
+        Duration::from_secs(30),
+        || (env.count("SELECT count(*) FROM processed_events") == 1).then_some(()),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.count("SELECT count(*) FROM facts"), facts);
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 1);
+    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 0);
+    let (code, view) = daemon.get(&format!("/v1/chats/{chat}"));
+    assert_eq!(code, 200, "{view}");
+    assert_eq!(view["watermark"]["message_count"], 1, "{view}");
 }
