@@ -4,6 +4,7 @@
 #                                                       scripts/bench.sh --events 15000 --rate 500
 #                                                       scripts/bench.sh --history 20 --round 5000
 #                                                       scripts/bench.sh --ingest --connections 8
+#   MEMLINK_STREAM_RETENTION_SECS=30 MEMLINK_RETENTION_SECS=60 scripts/bench.sh --soak --minutes 10
 # The daemon's own settings pass through the environment (MEMLINK_WORKERS=2 scripts/bench.sh ...).
 set -euo pipefail
 
@@ -33,7 +34,7 @@ export MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" MEMLINK_HTTP_ADD
 # Throughput, measured as the peer's harness does: every event preloaded, then the daemon
 # started, timed from its start to the last event processed.
 case " $* " in
-  *" --rate "*|*" --history "*|*" --ingest "*) ;;
+  *" --rate "*|*" --history "*|*" --ingest "*|*" --soak "*) ;;
   *)
     DATABASE_URL="$bench_url" RUST_LOG=warn "$bin/memlink" migrate >/dev/null
     DATABASE_URL="$bench_url" RUST_LOG=warn "$bin/memlink-bench" --spawn-daemon "$bin/memlink" "$@"

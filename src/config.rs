@@ -36,6 +36,9 @@ pub mod vars {
     pub const LLM_MAX_RETRIES: &str = "MEMLINK_LLM_MAX_RETRIES";
     pub const LLM_CA_FILE: &str = "MEMLINK_LLM_CA_FILE";
     pub const CONSOLE: &str = "MEMLINK_CONSOLE";
+    pub const STREAM_RETENTION_SECS: &str = "MEMLINK_STREAM_RETENTION_SECS";
+    pub const RETENTION_SECS: &str = "MEMLINK_RETENTION_SECS";
+    pub const DEAD_LETTER_RETENTION_SECS: &str = "MEMLINK_DEAD_LETTER_RETENTION_SECS";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +80,32 @@ pub struct Config {
     pub llm: Option<LlmConfig>,
     /// The browser console at `/admin/ui` (`MEMLINK_CONSOLE`).
     pub console: ConsoleMode,
+    /// What retention keeps, and for how long.
+    pub retention: Retention,
+}
+
+/// How long memlink keeps what it no longer needs (the retention actor's settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Acknowledged stream entries (`MEMLINK_STREAM_RETENTION_SECS`, default an hour).
+    pub stream: Duration,
+    /// Processed outbox rows and per-event bookkeeping (`MEMLINK_RETENTION_SECS`, a week).
+    pub processed: Duration,
+    /// Discarded and replayed dead letters and their audit rows
+    /// (`MEMLINK_DEAD_LETTER_RETENTION_SECS`, 30 days).
+    pub dead_letters: Duration,
+}
+
+/// Whole seconds, at least 1 (seconds-level settings serve tests and soak runs).
+fn retention_secs(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    parse_or(env, var, default, |s| match s.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+        _ => Err("expected whole seconds, at least 1".to_owned()),
+    })
 }
 
 /// What the admin console at `/admin/ui` may do (`MEMLINK_CONSOLE=off|read-only|on`).
@@ -201,6 +230,7 @@ impl std::fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("llm", &self.llm)
             .field("console", &self.console)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -324,8 +354,14 @@ impl Config {
             var: vars::CONSOLE,
             reason,
         })?;
+        let retention = Retention {
+            stream: retention_secs(env, vars::STREAM_RETENTION_SECS, "3600")?,
+            processed: retention_secs(env, vars::RETENTION_SECS, "604800")?,
+            dead_letters: retention_secs(env, vars::DEAD_LETTER_RETENTION_SECS, "2592000")?,
+        };
         Ok(Config {
             console,
+            retention,
             database_url,
             redis_url,
             redis_ca_file,
@@ -635,6 +671,52 @@ mod tests {
         assert_eq!(c.reclaim_idle, Duration::from_secs(30));
         assert!(c.consumer.ends_with(&format!("-{}", std::process::id())));
         assert_eq!(c.admin_token, None);
+    }
+
+    #[test]
+    fn retentions_default_to_an_hour_a_week_and_thirty_days_and_accept_seconds() {
+        let c = Config::from_lookup(&lookup(&BASE)).unwrap();
+        assert_eq!(
+            c.retention,
+            Retention {
+                stream: Duration::from_secs(3_600),
+                processed: Duration::from_secs(604_800),
+                dead_letters: Duration::from_secs(2_592_000),
+            }
+        );
+        let mut env = BASE.to_vec();
+        env.extend([
+            (vars::STREAM_RETENTION_SECS, "2"),
+            (vars::RETENTION_SECS, "5"),
+            (vars::DEAD_LETTER_RETENTION_SECS, "7"),
+        ]);
+        let c = Config::from_lookup(&lookup(&env)).unwrap();
+        assert_eq!(
+            (
+                c.retention.stream,
+                c.retention.processed,
+                c.retention.dead_letters
+            ),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(5),
+                Duration::from_secs(7)
+            )
+        );
+        for bad in ["0", "-1", "1h"] {
+            let mut env = BASE.to_vec();
+            env.push((vars::RETENTION_SECS, bad));
+            assert!(
+                matches!(
+                    Config::from_lookup(&lookup(&env)),
+                    Err(ConfigError::Invalid {
+                        var: vars::RETENTION_SECS,
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use memlink_actors::pace::Pacer;
 use memlink_actors::ports::{Ambient, PortError, StreamBus};
 use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
 use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
+use memlink_actors::retention::{RetentionActor, RetentionBoard, RetentionConfig, RetentionDeps};
 use memlink_actors::status::StatusBoard;
 use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
 use memlink_actors::watermark::{WatermarkActor, WatermarkConfig, WatermarkDeps};
@@ -30,6 +31,7 @@ use crate::http::{self, AppState};
 use crate::ops::diagnose::{OpsContext, Target, Thresholds};
 use crate::ops::heartbeat::{self, Identity, RestartWindow};
 use crate::postgres::recovery::{PgInflight, PgReconcile};
+use crate::postgres::retention::PgRetention;
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
 use crate::role::ProcessRole;
@@ -162,20 +164,29 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     // Who this process is: its heartbeat row, and the owner of its in-flight markers (so a
     // marker's owner can be told alive or dead from the heartbeats).
     let identity = Arc::new(identity(&config, opts.role));
-    let specs: Vec<ChildSpec> =
-        child_specs(&config, &pg, &bus, &status, &ambient, identity.instance_id)
-            .into_iter()
-            .filter(|spec| {
-                // The reconciler re-publishes outbox rows: relay work.
-                if spec.name == memlink_actors::relay::NAME
-                    || spec.name == memlink_actors::reconciler::NAME
-                {
-                    opts.role.runs_relay()
-                } else {
-                    opts.role.runs_worker()
-                }
-            })
-            .collect();
+    // Retention runs beside the worker: it trims what the group acknowledged and removes the
+    // group's departed consumers.
+    let retention = RetentionBoard::new(retention_config(&config), opts.role.runs_worker());
+    let specs: Vec<ChildSpec> = child_specs(
+        &config,
+        &pg,
+        &bus,
+        &status,
+        &ambient,
+        identity.instance_id,
+        &retention,
+    )
+    .into_iter()
+    .filter(|spec| {
+        // The reconciler re-publishes outbox rows: relay work.
+        if spec.name == memlink_actors::relay::NAME || spec.name == memlink_actors::reconciler::NAME
+        {
+            opts.role.runs_relay()
+        } else {
+            opts.role.runs_worker()
+        }
+    })
+    .collect();
     let supervision = SupervisorConfig {
         intensity: config.restart_intensity,
         period: config.restart_period,
@@ -268,6 +279,7 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         ops,
         client_timeout: config.http_client_timeout,
         checks: http::admin::Checks::new(),
+        retention,
     };
     // Handlers before the port answers: a supervisor that sees this process up and stops it
     // at once gets a graceful stop (and a `SIGTERM` stop reason), not the default kill.
@@ -376,6 +388,20 @@ fn unreachable_backoff() -> ExponentialBackoff {
     }
 }
 
+/// The retention actor's settings, from the configuration.
+fn retention_config(config: &Config) -> RetentionConfig {
+    RetentionConfig {
+        stream: config.retention.stream,
+        processed: config.retention.processed,
+        dead_letters: config.retention.dead_letters,
+        batch_size: 1_000,
+        // Heartbeat rows are pruned after a week: a consumer no row names and idle as long
+        // belongs to a process long gone.
+        orphan_consumer_idle: Duration::from_secs(7 * 86_400),
+        consumer: config.consumer.clone(),
+    }
+}
+
 fn child_specs(
     config: &Config,
     pg: &postgres::PgPool,
@@ -383,8 +409,10 @@ fn child_specs(
     status: &StatusBoard,
     ambient: &Ambient,
     instance: uuid::Uuid,
+    retention: &RetentionBoard,
 ) -> Vec<ChildSpec> {
     let store = Arc::new(PgStore::new(pg.clone()));
+    let janitor: Arc<dyn memlink_actors::ports::StreamJanitor> = Arc::new(bus.clone());
     let bus: Arc<dyn StreamBus> = Arc::new(bus.clone());
 
     let relay_deps = RelayDeps {
@@ -517,6 +545,34 @@ fn child_specs(
     } else {
         log::warn!(target: "memlink::reconciler", "event=reconciler_disabled");
     }
+    // After the workers: when the tree drains (in start order), their rounds are done before
+    // this process's consumer leaves the group.
+    let retention_deps = RetentionDeps {
+        store: Arc::new(PgRetention::new(
+            pg.clone(),
+            config.stream.clone(),
+            config.group.clone(),
+        )),
+        stream: janitor,
+        ambient: ambient.clone(),
+        status: status.clone(),
+        board: retention.clone(),
+        config: retention_config(config),
+    };
+    let retention_pacer = Pacer::new(backoff(), retention_deps.config.every());
+    children.push(ChildSpec {
+        name: memlink_actors::retention::NAME,
+        factory: Box::new(move |restarts| {
+            let (deps, pacer) = (retention_deps.clone(), retention_pacer.clone());
+            let addr = Supervisor::start(move |_| RetentionActor::new(deps, pacer, restarts));
+            ChildLink {
+                name: memlink_actors::retention::NAME,
+                ping: addr.clone().recipient(),
+                drain: addr.recipient(),
+                wake: None,
+            }
+        }),
+    });
     if let Some(llm) = &config.llm {
         children.push(crate::llm::enricher::child_spec(
             crate::llm::enricher::EnricherDeps {

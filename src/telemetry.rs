@@ -142,6 +142,10 @@ fn describe() {
     );
     describe_counter!("memlink_actor_restarts_total", "Actor restarts, by actor.");
     describe_counter!(
+        "memlink_retention_removed_total",
+        "Rows and stream entries removed by retention, by kind (stream_entries, outbox_events, processed_events, idempotency_keys, dead_letters, dead_letter_actions, consumers)."
+    );
+    describe_counter!(
         "memlink_watermark_folded_total",
         "Messages folded into chat watermarks."
     );

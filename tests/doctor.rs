@@ -78,7 +78,7 @@ fn pending_events_with_no_relay_alive_is_the_missing_relay_incident() {
         .collect();
     assert_eq!(
         actors,
-        vec!["watermark", "worker"],
+        vec!["retention", "watermark", "worker"],
         "a worker role runs no relay"
     );
     let chat = new_uuid();

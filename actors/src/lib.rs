@@ -17,6 +17,8 @@
 //! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
 //! - [`relay`], [`worker`], [`watermark`], [`reconciler`]: the actors, each `{mod.rs: logic,
 //!   actor.rs: messages and handlers}`.
+//! - [`periodic`]: the one actor type of the jobs that run a round now and then (the
+//!   reconciler, [`retention`]).
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
 //! - [`memory`]: the memory model (statements, facts with history) and its incremental
 //!   derivation; the store reads and writes what it plans.
@@ -36,10 +38,12 @@ pub mod memory;
 pub mod messages;
 pub mod observe;
 pub mod pace;
+pub mod periodic;
 pub mod plan;
 pub mod ports;
 pub mod reconciler;
 pub mod relay;
+pub mod retention;
 pub mod settle;
 pub mod status;
 pub mod supervisor;

@@ -52,3 +52,10 @@ pub fn folded(messages: usize) {
 pub fn restart(actor: &'static str) {
     counter!("memlink_actor_restarts_total", "actor" => actor).increment(1);
 }
+
+/// Rows or entries removed by retention, by kind (`memlink_actors::retention::kind`).
+pub fn retention_removed(kind: &'static str, count: u64) {
+    if count > 0 {
+        counter!("memlink_retention_removed_total", "kind" => kind).increment(count);
+    }
+}

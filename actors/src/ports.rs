@@ -269,3 +269,127 @@ pub struct Ambient {
     pub ids: Arc<dyn IdSource>,
     pub entropy: Arc<dyn Entropy>,
 }
+
+/// A stream entry id (`<milliseconds>-<sequence>`), ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl StreamId {
+    pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
+
+    /// The first id of a millisecond.
+    pub fn at_ms(ms: u64) -> StreamId {
+        StreamId { ms, seq: 0 }
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+impl std::str::FromStr for StreamId {
+    type Err = String;
+
+    /// `1700000000000-3`, or `1700000000000` (sequence 0).
+    fn from_str(s: &str) -> Result<StreamId, String> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        match (ms.parse(), seq.parse()) {
+            (Ok(ms), Ok(seq)) => Ok(StreamId { ms, seq }),
+            _ => Err(format!("not a stream entry id: {s:?}")),
+        }
+    }
+}
+
+/// Where one consumer group of the stream stands: entries above `last_delivered` were never
+/// delivered to it, and `oldest_pending` (if any) was delivered but not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMark {
+    pub name: String,
+    pub last_delivered: StreamId,
+    pub oldest_pending: Option<StreamId>,
+}
+
+/// One consumer of this process's group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerState {
+    pub name: String,
+    /// Entries delivered to it and not acknowledged.
+    pub pending: u64,
+    /// Since it last read or claimed.
+    pub idle: Duration,
+}
+
+/// The stream as retention sees it: every group's position, trimming, and this group's
+/// consumers.
+#[async_trait]
+pub trait StreamJanitor: Send + Sync {
+    /// Every consumer group of the stream (not only memlink's); empty when there is no stream.
+    async fn groups(&self) -> Result<Vec<GroupMark>, PortError>;
+    /// Removes entries whose ids are below `min_id`, about `limit` at most (whole internal
+    /// nodes first, then the rest exactly, so one call never blocks the broker for long),
+    /// unless, at that moment, some group's last-delivered id or oldest pending entry is below
+    /// it (a group appeared or moved since [`StreamJanitor::groups`]): then nothing, `None`.
+    /// Check and trim are one atomic step. Half of `limit` or more removed: more may be left.
+    async fn trim_below(&self, min_id: StreamId, limit: usize) -> Result<Option<u64>, PortError>;
+    /// The consumers of this process's group.
+    async fn consumers(&self) -> Result<Vec<ConsumerState>, PortError>;
+    /// Removes a consumer from the group if, at that moment, it owns no pending entry
+    /// (atomically: a consumer's pending entries are never dropped with it). Whether it went.
+    async fn remove_consumer(&self, name: &str) -> Result<bool, PortError>;
+}
+
+/// What a [`RetentionStore::purge`] pass removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeKind {
+    /// Relayed outbox rows whose event a worker processed or dead-lettered (never pending,
+    /// dead or unconfirmed rows), with their `processed_events` rows when those are old too.
+    ProcessedOutbox,
+    /// `processed_events` rows of events no outbox row holds any more.
+    ProcessedEvents,
+    /// Idempotency keys (expired after 24 hours anyway).
+    IdempotencyKeys,
+    /// Discarded or replayed dead letters with no action since the cutoff, and their
+    /// actions. Open (`dead`) letters never.
+    ResolvedDeadLetters,
+}
+
+/// Rows removed, by table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Rows of the kind's own table (outbox rows, processed events, keys, letters): what the
+    /// batch limit counts.
+    pub rows: u64,
+    /// Rows of a dependent table removed with them (processed events of the outbox rows,
+    /// actions of the letters).
+    pub dependent: u64,
+}
+
+/// How a consumer's process looks in the heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerProcess {
+    pub consumer: String,
+    /// Some process of this consumer name beats and has not stopped.
+    pub alive: bool,
+}
+
+/// What retention removes from Postgres, and the heartbeats it reads.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Removes at most `limit` rows of `kind` older than `before` (oldest first where the
+    /// table allows), each in its own short transaction, skipping rows another transaction
+    /// holds.
+    async fn purge(
+        &self,
+        kind: PurgeKind,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Purged, PortError>;
+    /// The consumer names of this stream and group in the heartbeats, each saying whether a
+    /// process of that name is alive (the database's clock: fresh within three intervals).
+    async fn consumer_processes(&self) -> Result<Vec<ConsumerProcess>, PortError>;
+}

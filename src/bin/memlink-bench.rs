@@ -14,6 +14,13 @@
 //!   inserts (message + outbox row) in one transaction at the same concurrency, while the
 //!   daemon processes what arrives.
 //!
+//! - `--soak --minutes N`: steady traffic (`--rate` events/s, default 100, written into the
+//!   outbox in ten producer transactions a second) for N minutes, printing every
+//!   `--sample-secs` the stream length, the row counts of the tables retention bounds (and of
+//!   those that grow with user data), Redis `used_memory` and the daemon's resident memory, then
+//!   each series' first, last and highest value. Run the daemon with short retentions
+//!   (`MEMLINK_STREAM_RETENTION_SECS`, `MEMLINK_RETENTION_SECS`); see docs/benchmarks.md.
+//!
 //! It only measures; it never changes what the daemon does.
 #![forbid(unsafe_code)]
 
@@ -70,6 +77,15 @@ struct Args {
     /// event processed.
     #[arg(long)]
     spawn_daemon: Option<String>,
+    /// Soak mode: steady traffic for `--minutes`, sampling storage over time.
+    #[arg(long)]
+    soak: bool,
+    /// Soak mode: how long.
+    #[arg(long, default_value_t = 10)]
+    minutes: u64,
+    /// Soak mode: seconds between samples.
+    #[arg(long, default_value_t = 15)]
+    sample_secs: u64,
 }
 
 const INSERT_EVENTS: &str = "
@@ -406,6 +422,165 @@ INSERT INTO outbox_events (id, aggregate_id, event_type, payload)
 COMMIT;
 "#;
 
+/// The daemon's resident memory now (not its peak), in MiB.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Row counts of the tables retention bounds, and of two that grow with user data.
+const SOAK_COUNTS: &str = "
+    SELECT (SELECT count(*) FROM outbox_events),
+           (SELECT count(*) FROM outbox_events WHERE status = 'pending'),
+           (SELECT count(*) FROM processed_events),
+           (SELECT count(*) FROM dead_letters),
+           (SELECT count(*) FROM messages),
+           (SELECT count(*) FROM facts)";
+
+/// One sample of the soak: (name, value) in print order.
+async fn soak_sample(
+    client: &tokio_postgres::Client,
+    redis: &mut redis::Connection,
+    stream: &str,
+    group: &str,
+    daemon_pid: Option<u32>,
+) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let r = client.query_one(SOAK_COUNTS, &[]).await?;
+    let xlen: i64 = redis::cmd("XLEN").arg(stream).query(redis)?;
+    let info: String = redis::cmd("INFO").arg("memory").query(redis)?;
+    let used = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let consumers: Vec<redis::Value> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(stream)
+        .arg(group)
+        .query(redis)
+        .unwrap_or_default();
+    let mut out = vec![
+        ("stream_len", xlen as f64),
+        ("consumers", consumers.len() as f64),
+        ("outbox_rows", r.get::<_, i64>(0) as f64),
+        ("outbox_pending", r.get::<_, i64>(1) as f64),
+        ("processed_events", r.get::<_, i64>(2) as f64),
+        ("dead_letters", r.get::<_, i64>(3) as f64),
+        ("messages", r.get::<_, i64>(4) as f64),
+        ("facts", r.get::<_, i64>(5) as f64),
+        ("redis_used_memory_mb", used / 1_048_576.0),
+    ];
+    if let Some(rss) = daemon_pid.and_then(rss_mb) {
+        out.push(("daemon_rss_mb", rss));
+    }
+    Ok(out)
+}
+
+/// Soak mode: steady traffic, storage sampled over time.
+async fn soak(client: &tokio_postgres::Client, args: &Args) -> anyhow::Result<()> {
+    let redis_url = std::env::var("REDIS_URL").context("REDIS_URL is not set")?;
+    let stream = std::env::var("MEMLINK_STREAM").unwrap_or_else(|_| "memlink:events".into());
+    let group = std::env::var("MEMLINK_GROUP").unwrap_or_else(|_| "memlink-workers".into());
+    let mut redis = redis::Client::open(redis_url.as_str())?.get_connection()?;
+    let mut spawned = match &args.spawn_daemon {
+        Some(bin) => Some(
+            std::process::Command::new(bin)
+                .arg("run")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .context("start the daemon")?,
+        ),
+        None => None,
+    };
+    let daemon_pid = spawned.as_ref().map(|c| c.id()).or(args.daemon_pid);
+    let run = format!("{:08x}", rand::random::<u32>());
+    let chats: Vec<Uuid> = (0..args.chats.max(1)).map(|_| Uuid::new_v4()).collect();
+    let rate = if args.rate == 0 { 100 } else { args.rate };
+    let per_tick = (rate as usize).div_ceil(10);
+    let insert = client.prepare(INSERT_EVENTS).await?;
+    println!(
+        "mode=soak minutes={} rate={rate}/s sample_secs={} stream={stream}",
+        args.minutes, args.sample_secs
+    );
+    let started = Instant::now();
+    let end = started + Duration::from_secs(args.minutes * 60);
+    let mut next_tick = started;
+    let mut next_sample = started;
+    let mut sent = 0usize;
+    let mut series: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    loop {
+        let now = Instant::now();
+        if now >= next_sample {
+            let sample = soak_sample(client, &mut redis, &stream, &group, daemon_pid).await?;
+            let line: Vec<String> = sample
+                .iter()
+                .map(|(k, v)| {
+                    if k.ends_with("_mb") {
+                        format!("{k}={v:.1}")
+                    } else {
+                        format!("{k}={v:.0}")
+                    }
+                })
+                .collect();
+            println!(
+                "t={:>4}s sent={sent} {}",
+                started.elapsed().as_secs(),
+                line.join(" ")
+            );
+            for (k, v) in sample {
+                match series.iter_mut().find(|(name, _)| *name == k) {
+                    Some((_, values)) => values.push(v),
+                    None => series.push((k, vec![v])),
+                }
+            }
+            next_sample += Duration::from_secs(args.sample_secs.max(1));
+            if now >= end {
+                break;
+            }
+        }
+        if now >= next_tick && now < end {
+            let (mut id, mut chat, mut payload) = (Vec::new(), Vec::new(), Vec::new());
+            for i in sent..sent + per_tick {
+                let (a, b, c) = event(i, &chats, &run);
+                id.push(a);
+                chat.push(b);
+                payload.push(c);
+            }
+            client.execute(&insert, &[&id, &chat, &payload]).await?;
+            sent += per_tick;
+            next_tick += Duration::from_millis(100);
+        }
+        let wake = if now < end {
+            next_tick.min(next_sample)
+        } else {
+            next_sample
+        };
+        if let Some(wait) = wake.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    println!("summary: series first / last / max");
+    for (k, values) in &series {
+        let first = values.first().copied().unwrap_or(0.0);
+        let last = values.last().copied().unwrap_or(0.0);
+        let max = values.iter().copied().fold(f64::MIN, f64::max);
+        println!("{k:<22} {first:>12.1} {last:>12.1} {max:>12.1}");
+    }
+    if let Some(child) = spawned.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -420,6 +595,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.ingest {
         return ingest(&url, &args).await;
+    }
+    if args.soak {
+        return soak(&client, &args).await;
     }
     let run = format!("{:08x}", rand::random::<u32>());
     let chats: Vec<Uuid> = (0..args.chats.max(1)).map(|_| Uuid::new_v4()).collect();

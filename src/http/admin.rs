@@ -220,6 +220,7 @@ pub async fn status(
                 .get(memlink_actors::reconciler::REPUBLISHED).copied().unwrap_or(0),
         },
         "llm": crate::llm::status_json(&state.status, llm_backlog.ok()),
+        "retention": state.retention.snapshot(),
         "actors": state.status.snapshot(),
         "role": state.ops.role,
         "instance_id": state.ops.instance_id,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub client_timeout: Duration,
     /// The probes' slow checks, with their last answers.
     pub checks: admin::Checks,
+    /// Retention's settings and what it removed (`/admin/status`).
+    pub retention: memlink_actors::retention::RetentionBoard,
 }
 
 /// Probes answer `GET` and `HEAD` alike (a `HEAD` gets the same status, no body).

@@ -15,6 +15,7 @@ pub mod llm;
 pub mod memory;
 pub mod pool;
 pub mod recovery;
+pub mod retention;
 pub mod store;
 
 use memlink_actors::ports::PortError;

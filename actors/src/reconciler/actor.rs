@@ -1,106 +1,50 @@
-//! ReconcilerActor: messages and handlers only; the work is in [`super::run_round`].
+//! The reconciler as a [`PeriodicJob`]: what it logs and counts; the rounds are
+//! [`super::run_round`], the actor is the shared [`PeriodicActor`].
 
-use actix::prelude::*;
+use std::time::Duration;
 
 use super::{run_round, ReconcileReport, ReconcilerDeps, NAME, REPUBLISHED};
-use crate::messages::{Drain, Ping, Round};
-use crate::pace::{Pace, Pacer};
+use crate::pace::Pace;
+use crate::periodic::{LocalFuture, PeriodicActor, PeriodicJob};
+use crate::ports::{Ambient, PortError};
+use crate::status::StatusBoard;
 
-pub struct ReconcilerActor {
-    deps: ReconcilerDeps,
-    pacer: Pacer,
-    restarts: u32,
-    draining: bool,
-}
+pub type ReconcilerActor = PeriodicActor<ReconcilerDeps>;
 
-impl ReconcilerActor {
-    pub fn new(deps: ReconcilerDeps, pacer: Pacer, restarts: u32) -> ReconcilerActor {
-        ReconcilerActor {
-            deps,
-            pacer,
-            restarts,
-            draining: false,
+impl PeriodicJob for ReconcilerDeps {
+    type Report = ReconcileReport;
+    const NAME: &'static str = NAME;
+    const TARGET: &'static str = "memlink::reconciler";
+
+    fn status(&self) -> &StatusBoard {
+        &self.status
+    }
+
+    fn ambient(&self) -> &Ambient {
+        &self.ambient
+    }
+
+    /// Nothing can be older than the threshold right after a start: the first pass waits.
+    fn first_round_after(&self) -> Duration {
+        self.config.every
+    }
+
+    fn round(&self) -> LocalFuture<(Pace, ReconcileReport)> {
+        let deps = self.clone();
+        Box::pin(async move {
+            let report = run_round(&deps).await;
+            (report.pace.clone(), report)
+        })
+    }
+
+    fn record(&self, report: &ReconcileReport) {
+        if report.republished > 0 {
+            log::warn!(target: "memlink::reconciler", "event=reconciled examined={} republished={}", report.examined, report.republished);
+            self.status.bump(REPUBLISHED, report.republished as u64);
         }
     }
 
-    fn after_round(&mut self, report: ReconcileReport, ctx: &mut Context<Self>) {
-        match &report.pace {
-            Pace::Failing(e) => {
-                log::warn!(target: "memlink::reconciler", "event=reconciler_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
-                self.deps.status.degraded(NAME, &e.message);
-            }
-            _ => {
-                if report.republished > 0 {
-                    log::warn!(target: "memlink::reconciler", "event=reconciled examined={} republished={}", report.examined, report.republished);
-                    self.deps
-                        .status
-                        .bump(REPUBLISHED, report.republished as u64);
-                }
-                self.deps
-                    .status
-                    .progress(NAME, self.deps.ambient.clock.now());
-            }
-        }
-        let delay = self
-            .pacer
-            .next_delay(&report.pace, self.deps.ambient.entropy.unit());
-        if !self.draining {
-            ctx.notify_later(Round, delay);
-        }
-    }
-}
-
-impl Actor for ReconcilerActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let d = &self.deps;
-        let delay = crate::lifecycle::announce_start(
-            NAME,
-            "memlink::reconciler",
-            self.restarts,
-            &self.pacer,
-            &d.status,
-            &d.ambient,
-        );
-        // Nothing can be older than the threshold right after a start: the first pass waits.
-        ctx.notify_later(Round, delay.max(d.config.every));
-    }
-}
-
-impl Supervised for ReconcilerActor {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts = self.restarts.saturating_add(1);
-    }
-}
-
-impl Handler<Round> for ReconcilerActor {
-    type Result = AtomicResponse<Self, ()>;
-
-    fn handle(&mut self, _: Round, _ctx: &mut Context<Self>) -> Self::Result {
-        if self.draining {
-            return AtomicResponse::new(Box::pin(fut::ready(())));
-        }
-        let deps = self.deps.clone();
-        AtomicResponse::new(Box::pin(
-            async move { run_round(&deps).await }
-                .into_actor(self)
-                .map(|report, act, ctx| act.after_round(report, ctx)),
-        ))
-    }
-}
-
-impl Handler<Ping> for ReconcilerActor {
-    type Result = ();
-    fn handle(&mut self, _: Ping, _ctx: &mut Context<Self>) {}
-}
-
-impl Handler<Drain> for ReconcilerActor {
-    type Result = ();
-    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) {
-        self.draining = true;
-        self.deps
-            .status
-            .set_state(NAME, crate::status::ActorState::Stopped);
+    fn failed(&self, error: &PortError, attempt: u32) {
+        log::warn!(target: "memlink::reconciler", "event=reconciler_retry error={:?} attempt={attempt}", error.message);
     }
 }
