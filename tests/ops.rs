@@ -434,7 +434,7 @@ fn roles_run_only_their_actors_and_say_so() {
     worker.signal("TERM");
     let mut worker = worker;
     worker.wait_exit(Duration::from_secs(30)).expect("exits");
-    let reason: String = env
+    let reason: Option<String> = env
         .pg()
         .query_one(
             "SELECT stop_reason FROM heartbeats WHERE role = 'worker'",
@@ -442,7 +442,12 @@ fn roles_run_only_their_actors_and_say_so() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(reason, "SIGTERM");
+    assert_eq!(
+        reason.as_deref(),
+        Some("SIGTERM"),
+        "the worker's log:\n{}",
+        worker.log_lines_with("event=").join("\n")
+    );
 }
 
 /// The line filters (`|~ \`...\``) of every Loki rule, by alert. The evaluator below supports

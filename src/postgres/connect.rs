@@ -10,7 +10,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use bb8_postgres::PostgresConnectionManager;
 use tokio_postgres::config::SslMode as DriverSslMode;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::Socket;
@@ -167,10 +166,7 @@ impl PgConnector {
     /// A lazy pool: connections are made on first use, and failures are logged with their
     /// real cause (bb8 itself only reports "timed out").
     pub fn pool(&self, max_size: u32) -> PgPool {
-        let manager = super::pool::CachingManager::new(PostgresConnectionManager::new(
-            self.config.clone(),
-            self.tls.clone(),
-        ));
+        let manager = super::pool::CachingManager::new(self.config.clone(), self.tls.clone());
         bb8::Pool::builder()
             .max_size(max_size)
             // A round trip per checkout costs more than the rare broken connection it catches:

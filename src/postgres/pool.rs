@@ -108,13 +108,26 @@ impl DerefMut for PgConn {
 }
 
 /// bb8's PostgreSQL manager, giving each connection a statement cache.
+///
+/// Every connection is opened and driven on the runtime that built the pool (the daemon's
+/// main one), whichever thread first asks for it. A connection opened by an HTTP worker
+/// thread would otherwise live on that thread's runtime and die with it when the server
+/// stops, leaving closed connections in the pool for the drains and the final heartbeat.
 pub struct CachingManager<Tls: MakeTlsConnect<Socket>> {
     inner: PostgresConnectionManager<Tls>,
+    config: tokio_postgres::Config,
+    tls: Tls,
+    home: Option<tokio::runtime::Handle>,
 }
 
-impl<Tls: MakeTlsConnect<Socket>> CachingManager<Tls> {
-    pub fn new(inner: PostgresConnectionManager<Tls>) -> Self {
-        CachingManager { inner }
+impl<Tls: MakeTlsConnect<Socket> + Clone> CachingManager<Tls> {
+    pub fn new(config: tokio_postgres::Config, tls: Tls) -> Self {
+        CachingManager {
+            inner: PostgresConnectionManager::new(config.clone(), tls.clone()),
+            config,
+            tls,
+            home: tokio::runtime::Handle::try_current().ok(),
+        }
     }
 }
 
@@ -129,8 +142,24 @@ where
     type Error = Error;
 
     async fn connect(&self) -> Result<PgConn, Error> {
+        let client = match &self.home {
+            Some(home) => {
+                let (config, tls) = (self.config.clone(), self.tls.clone());
+                let opened = home.spawn(async move {
+                    let (client, connection) = config.connect(tls).await?;
+                    tokio::spawn(connection);
+                    Ok::<Client, Error>(client)
+                });
+                match opened.await {
+                    Ok(result) => result?,
+                    // The home runtime is gone (the process is ending): open it here.
+                    Err(_) => self.inner.connect().await?,
+                }
+            }
+            None => self.inner.connect().await?,
+        };
         Ok(PgConn {
-            client: self.inner.connect().await?,
+            client,
             statements: StatementCache::default(),
         })
     }

@@ -58,6 +58,7 @@ pub fn build_pool(
 ) -> Result<RedisPool, RedisSetupError> {
     let manager = RedisManager {
         client: client(url, ca_file)?,
+        home: tokio::runtime::Handle::try_current().ok(),
     };
     Ok(bb8::Pool::builder()
         .max_size(max_size)
@@ -65,10 +66,13 @@ pub fn build_pool(
         .build_unchecked(manager))
 }
 
-/// bb8's manager for multiplexed connections of one client (TLS or not).
+/// bb8's manager for multiplexed connections of one client (TLS or not). Each connection is
+/// opened and driven on the runtime that built the pool, as the PostgreSQL pool's are: one
+/// opened by an HTTP worker thread would otherwise die with that thread's runtime.
 #[derive(Debug, Clone)]
 pub struct RedisManager {
     client: redis::Client,
+    home: Option<tokio::runtime::Handle>,
 }
 
 impl bb8::ManageConnection for RedisManager {
@@ -76,6 +80,14 @@ impl bb8::ManageConnection for RedisManager {
     type Error = redis::RedisError;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
+        if let Some(home) = &self.home {
+            let client = self.client.clone();
+            let opened = home.spawn(async move { client.get_multiplexed_async_connection().await });
+            if let Ok(result) = opened.await {
+                return result;
+            }
+            // The home runtime is gone (the process is ending): open it here.
+        }
         self.client.get_multiplexed_async_connection().await
     }
 
