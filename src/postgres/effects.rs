@@ -112,6 +112,13 @@ const UPDATE_WATERMARKS: &str = "
        SET message_count = EXCLUDED.message_count, checksum = EXCLUDED.checksum,
            updated_at = EXCLUDED.updated_at";
 
+/// The outbox rows of dropped events (a producer's row for a forgotten user, or a POST that
+/// raced the forget) keep no text: the engine's redacted payload replaces theirs.
+const REDACT_DROPPED_OUTBOX: &str = "
+    UPDATE outbox_events o SET payload = u.payload
+      FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, payload)
+     WHERE o.id = u.id";
+
 const SETTLE_INFLIGHT: &str = "DELETE FROM inflight_batches WHERE id = $1";
 
 /// Every statement the transaction may run, prepared before it begins.
@@ -128,6 +135,7 @@ const STATEMENTS: &[&str] = &[
     UPDATE_WATERMARKS,
     SETTLE_INFLIGHT,
     INSERT_DEAD_LETTERS,
+    REDACT_DROPPED_OUTBOX,
 ];
 
 #[async_trait]
@@ -180,6 +188,11 @@ impl EffectStore for PgStore {
             applied: settled.owed.len(),
             duplicates: settled.duplicates,
             dead_lettered: batch.dead_letters.clone(),
+            forgotten_entries: settled
+                .dropped
+                .iter()
+                .filter_map(|(m, _)| m.stream_entry_id.clone())
+                .collect(),
         };
         outcome
             .dead_lettered
@@ -221,10 +234,21 @@ impl EffectStore for PgStore {
             .filter(|c| !settled.watermarks.contains_key(*c))
             .copied()
             .collect();
-        let (_, stored_now, _, _, _, _, _, _) = futures_util::try_join!(
+        let dropped_events: Vec<Uuid> = settled
+            .dropped
+            .iter()
+            .map(|(m, _)| m.event.event_id.0)
+            .collect();
+        let redacted: Vec<serde_json::Value> = settled
+            .dropped
+            .iter()
+            .map(|(m, _)| memlink_actors::forget::redacted_event_payload(&m.event))
+            .collect();
+        let (_, stored_now, _, _, _, _, _, _, _) = futures_util::try_join!(
             upsert_chats(&tx, &st, &owed_chats, &settled.titles),
             store_messages(&tx, &st, owed),
             execute(&tx, &st, DELETE_DROPPED_MESSAGES, &dropped),
+            redact_dropped_outbox(&tx, &st, &dropped_events, &redacted),
             statements::write(&tx, &st, &writes),
             upsert_watermarks(&tx, &st, &settled.watermarks),
             execute(&tx, &st, DROP_EMPTY_WATERMARKS, &empty),
@@ -487,6 +511,20 @@ async fn upsert_watermarks(
         .await
         .map_err(classify)?;
     Ok(())
+}
+
+async fn redact_dropped_outbox(
+    tx: &Transaction<'_>,
+    st: &StatementCache,
+    events: &[Uuid],
+    payloads: &[serde_json::Value],
+) -> Result<u64, PortError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    tx.execute(&st.cached(REDACT_DROPPED_OUTBOX)?, &[&events, &payloads])
+        .await
+        .map_err(classify)
 }
 
 async fn settle_inflight(

@@ -98,10 +98,7 @@ impl OutboxStore for PgStore {
             .await
             .map_err(classify)?;
         let tx = conn.transaction().await.map_err(classify)?;
-        let after = *self
-            .claimed_up_to
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let after = *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner());
         let rows = match after {
             Some((at, id)) => {
                 tx.query(
@@ -161,10 +158,8 @@ impl OutboxStore for PgStore {
         futures_util::try_join!(relayed, rejected)?;
         tx.commit().await.map_err(classify)?;
         // Only a committed claim moves the position; a short one sends the next to the head.
-        *self
-            .claimed_up_to
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = if full { last } else { None };
+        *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner()) =
+            if full { last } else { None };
         Ok(Some(settlement))
     }
 }

@@ -335,6 +335,14 @@ async fn commit_round(
         };
         return RoundReport::failing(e, Some(Carry::Prepared(ack_only)));
     }
+    if !outcome.forgotten_entries.is_empty() {
+        // Acked, so no consumer needs them; a forgotten user's text must not stay in the
+        // stream. A failure leaves them for stream retention, and is no reason to retry.
+        if let Err(e) = deps.bus.delete(&outcome.forgotten_entries).await {
+            log::warn!(target: "memlink::worker", "event=forgotten_entries_not_deleted count={} error={:?}",
+                outcome.forgotten_entries.len(), e.message);
+        }
+    }
     if reclaimed {
         if let Err(e) = deps.ledger.clear_in_flight(&prepared.ack_ids).await {
             // A stale marker only matters if this process dies, and the entry is acked: harmless.
@@ -405,6 +413,7 @@ async fn apply_isolating(
                 total.applied += o.applied;
                 total.duplicates += o.duplicates;
                 total.dead_lettered.extend(o.dead_lettered);
+                total.forgotten_entries.extend(o.forgotten_entries);
             }
             Err(e) if e.is_transient() => return Err(e),
             Err(e) => dead.push(crate::plan::dead_letter_for_message(
