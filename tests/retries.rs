@@ -107,3 +107,81 @@ fn an_entry_failing_transiently_forever_is_dead_lettered_and_the_queue_moves() {
         "{metrics}"
     );
 }
+
+/// Entries pending on a consumer `ghost` under an in-flight batch marker of a process whose
+/// heartbeat is fresh (`live`) or stale; a daemon takes them over. Returns its log.
+fn take_over_from(live: bool) -> String {
+    let env = TestEnv::new();
+    env.migrate();
+    let chat = new_uuid();
+    let mut r = env.redis();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&env.stream)
+        .arg(&env.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut r)
+        .expect("XGROUP CREATE");
+    let ids: Vec<String> = ["I live in Rome.", "I like tea.", "I have a cat."]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            env.xadd_message(
+                &new_uuid(),
+                &message_payload(&chat, &new_uuid(), "sam", c, json!(1769067001 + i as i64)),
+            )
+        })
+        .collect();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&env.group)
+        .arg("ghost")
+        .arg("COUNT")
+        .arg(10)
+        .arg("STREAMS")
+        .arg(&env.stream)
+        .arg(">")
+        .query(&mut r)
+        .expect("XREADGROUP as ghost");
+    let owner = new_uuid();
+    let mut pg = env.pg();
+    pg.execute(
+        "INSERT INTO heartbeats (instance_id, host, pid, role, version, bus, stream, group_name, consumer,
+                                 interval_secs, last_seen)
+         VALUES ($1::text::uuid, 'another-host', 4242, 'worker', 'test', 'redis://elsewhere', $2, $3, 'ghost',
+                 $4, now() - make_interval(secs => $5))",
+        &[
+            &owner,
+            &env.stream,
+            &env.group,
+            &(if live { 3600 } else { 1 }),
+            &(if live { 0.0f64 } else { 3600.0 }),
+        ],
+    )
+    .expect("the owner's heartbeat");
+    pg.execute(
+        "INSERT INTO inflight_batches (id, stream, grp, owner, entry_ids) VALUES ($1::text::uuid, $2, $3, $4::text::uuid, $5)",
+        &[&new_uuid(), &env.stream, &env.group, &owner, &ids],
+    )
+    .expect("the owner's in-flight marker");
+    let daemon = env.spawn_daemon(&[("MEMLINK_RECLAIM_IDLE_SECS", "1")]);
+    eventually("the entries taken over and processed", LONG, || {
+        (env.count("SELECT count(*) FROM messages WHERE processed_at IS NOT NULL") == 3)
+            .then_some(())
+    });
+    assert_eq!(env.count("SELECT count(*) FROM dead_letters"), 0);
+    daemon.log_text()
+}
+
+/// Taking entries over from a live but slow owner is not a process death: nothing is
+/// isolated as a suspect. From an owner whose heartbeat went stale it is.
+#[test]
+fn reclaiming_from_a_live_owner_is_not_a_death() {
+    let live = take_over_from(true);
+    assert!(live.contains("event=entries_reclaimed"), "{live}");
+    assert!(!live.contains("event=isolating_suspects"), "{live}");
+    let dead = take_over_from(false);
+    assert!(dead.contains("event=entries_reclaimed"), "{dead}");
+    assert!(dead.contains("event=isolating_suspects"), "{dead}");
+}

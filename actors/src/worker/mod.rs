@@ -276,6 +276,26 @@ async fn fresh_round(deps: &WorkerDeps, read: ReadEntries) -> RoundReport {
     commit_round(deps, prepared, None, false).await
 }
 
+/// Whether the owner of an in-flight marker still runs, from what its heartbeat says (`host`,
+/// `pid`, whether it is fresh): on this host (`here`) its process is asked directly
+/// (`running`; a killed process is gone at once, long before its heartbeat goes stale);
+/// elsewhere its heartbeat must be fresh. An owner without a heartbeat row is gone. Taking an
+/// entry over from an owner that is alive (slow, not dead) is not a death and must not count
+/// toward `crashed_process`.
+pub fn marker_owner_alive(
+    host: Option<&str>,
+    pid: Option<i32>,
+    heartbeat_fresh: bool,
+    here: &str,
+    running: impl Fn(i32) -> bool,
+) -> bool {
+    match (host, pid) {
+        (Some(host), Some(pid)) if host == here => heartbeat_fresh && running(pid),
+        (Some(_), Some(_)) => heartbeat_fresh,
+        _ => false,
+    }
+}
+
 /// Entries of a round, by what happens to them.
 struct Triage {
     /// Handled this round.
@@ -618,6 +638,21 @@ mod tests {
         assert_eq!(round.batch.dead_letters[0].reason, Reason::InvalidJson);
         assert_eq!(round.batch.messages.len(), 1);
         assert!(!round.panicked);
+    }
+
+    #[test]
+    fn a_live_but_slow_owner_is_not_dead() {
+        let up = |_| true;
+        let gone = |_| false;
+        // Elsewhere: the heartbeat decides.
+        assert!(marker_owner_alive(Some("b"), Some(7), true, "a", gone));
+        assert!(!marker_owner_alive(Some("b"), Some(7), false, "a", up));
+        // Here: the process itself, and a fresh heartbeat.
+        assert!(marker_owner_alive(Some("a"), Some(7), true, "a", up));
+        assert!(!marker_owner_alive(Some("a"), Some(7), true, "a", gone));
+        assert!(!marker_owner_alive(Some("a"), Some(7), false, "a", up));
+        // No heartbeat row: gone.
+        assert!(!marker_owner_alive(None, None, false, "a", up));
     }
 
     #[test]
