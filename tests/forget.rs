@@ -269,6 +269,22 @@ fn forgetting_a_user_leaves_no_byte_of_their_text_anywhere() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["redacted"]["stream_entries_deleted"], 0, "{body}");
     assert_eq!(body["redacted"]["outbox_events"], 0, "{body}");
+
+    // A malformed event for the user after the forget: dead-lettered without the text, and
+    // its entry deleted once acked.
+    let late = json!({"message_id": new_uuid(), "chat_id": chat, "user_id": user, "role": "user",
+        "content": format!("Late {secret}"), "created_at": format!("then {quoted}")});
+    env.xadd_message(&new_uuid(), &late);
+    eventually("the late letter", LONG, || {
+        (env.count("SELECT count(*) FROM dead_letters") == 3).then_some(())
+    });
+    eventually("the late entry deleted", LONG, || {
+        entries_holding(&env, &secret).is_empty().then_some(())
+    });
+    let left = tables_holding(&env, &secret);
+    assert!(left.is_empty(), "the late text is in {left:?}");
+    assert!(tables_holding(&env, &quoted).is_empty());
+
     worker.signal("TERM");
     assert!(worker.wait_exit(LONG).is_some());
     for log in [first_log, worker.log_text()] {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::decode::{decode_outbox_row, OutboxRow, RawEntry};
 use crate::domain::{Event, MessageCreated, Role};
+use crate::plan::DeadLetter;
 
 /// What a forgotten text is replaced with. Not empty, so a redacted outbox row still pending
 /// decodes, is published, and is then dropped by the worker for its tombstone (an empty
@@ -63,6 +64,38 @@ pub fn redacted_event_payload(m: &MessageCreated) -> Value {
         "role": m.role,
         "created_at": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
     }))
+}
+
+/// The user a dead letter's payload names (its `user_id` member), if it names one.
+pub fn letter_user(d: &DeadLetter) -> Option<String> {
+    let payload = d.payload.as_deref()?;
+    serde_json::from_slice::<Value>(payload)
+        .ok()?
+        .get("user_id")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Dead letters of forgotten users keep no text, as a forget would have left them (a
+/// malformed event for a user who is gone arrives after the forget): `raw`, `payload` and
+/// the quoted values of `detail` are redacted; the rest stays. Returns the stream entries of
+/// the redacted letters: once acked, they are deleted from the stream too.
+pub fn redact_letters_of_forgotten(
+    letters: &mut [DeadLetter],
+    forgotten: &std::collections::HashSet<String>,
+) -> Vec<String> {
+    let mut entries = Vec::new();
+    for d in letters.iter_mut() {
+        if letter_user(d).is_some_and(|u| forgotten.contains(&u)) {
+            d.raw = redacted_raw();
+            d.payload = d.payload.as_deref().map(redact_payload_bytes);
+            d.detail = redact_detail(&d.detail);
+            if d.source == crate::plan::Source::Stream {
+                entries.push(d.source_ref.clone());
+            }
+        }
+    }
+    entries
 }
 
 /// Digits and the punctuation of RFC 3339, short: no word fits.
@@ -297,6 +330,51 @@ mod tests {
             ..row
         };
         assert_eq!(settled_by_forget(&bad), None);
+    }
+
+    #[test]
+    fn letters_of_forgotten_users_lose_their_text() {
+        let letter = |user: &str| DeadLetter {
+            id: Uuid::from_u128(1),
+            source: crate::plan::Source::Stream,
+            source_ref: "1-0".into(),
+            event_id: None,
+            event_type: None,
+            reason: crate::decode::Reason::InvalidTimestamp,
+            detail: "created_at: \"secret\" is not a date".into(),
+            raw: b"payload={secret}".to_vec(),
+            raw_len: 16,
+            payload: Some(
+                json!({"user_id": user, "content": "secret", "created_at": "secret"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            delivery_count: 1,
+            actor: "worker",
+            received_at: chrono::DateTime::<chrono::Utc>::default(),
+        };
+        let mut letters = vec![letter("gone"), letter("here")];
+        let forgotten = ["gone".to_owned()].into_iter().collect();
+        assert_eq!(
+            redact_letters_of_forgotten(&mut letters, &forgotten),
+            vec!["1-0"]
+        );
+        let text = |d: &DeadLetter| {
+            format!(
+                "{} {} {}",
+                d.detail,
+                String::from_utf8_lossy(&d.raw),
+                String::from_utf8_lossy(d.payload.as_deref().unwrap_or_default())
+            )
+        };
+        assert!(
+            !text(&letters[0]).contains("secret"),
+            "{}",
+            text(&letters[0])
+        );
+        assert_eq!(letter_user(&letters[0]).as_deref(), Some("gone"));
+        assert_eq!(letters[0].raw_len, 16);
+        assert!(text(&letters[1]).contains("secret"));
     }
 
     fn entry(id: &str, event: &str) -> RawEntry {

@@ -152,9 +152,18 @@ impl EffectStore for PgStore {
 
         // Round trip 1: every read, the users' locks first (the memory reads and the
         // watermark locks happen under them).
+        // The users of the batch's messages, and of its dead letters (a malformed event of a
+        // user forgotten meanwhile keeps no text): locked, like a forget, so that either the
+        // forget sees what this commits, or this sees the tombstone.
+        let letter_users: Vec<String> = batch
+            .dead_letters
+            .iter()
+            .filter_map(memlink_actors::forget::letter_user)
+            .collect();
         let users: Vec<&str> = messages
             .iter()
             .map(|m| m.event.user_id.as_str())
+            .chain(letter_users.iter().map(String::as_str))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -207,6 +216,11 @@ impl EffectStore for PgStore {
             outcome.duplicates += dups;
             outcome.dead_lettered.extend(letters);
         }
+        let gone = memlink_actors::forget::redact_letters_of_forgotten(
+            &mut outcome.dead_lettered,
+            &read.forgotten_users,
+        );
+        outcome.forgotten_entries.extend(gone);
         for (m, why) in &settled.dropped {
             log::info!(target: "memlink::worker", "event={} event_id={} message_id={} chat_id={} user_id={:?}",
                 why.event(), m.event.event_id, m.event.message_id, m.event.chat_id, m.event.user_id.as_str());

@@ -62,7 +62,7 @@ const PROCESSED_OF_MESSAGES: &str =
 /// outbox (no index names users): forgetting is rare, and retention bounds the table.
 const OUTBOX_OF_USER: &str = "
     SELECT id, payload, stream_id, status, aggregate_id, event_type, payload::text FROM outbox_events
-     WHERE payload->>'user_id' = $1 AND ($2::text IS NULL OR payload->>'message_id' = $2)
+     WHERE payload->>'user_id' = $1 AND ($2::text IS NULL OR lower(payload->>'message_id') = $2)
        FOR UPDATE";
 
 /// Which of these events were processed.
