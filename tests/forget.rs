@@ -287,7 +287,32 @@ fn forgetting_a_user_leaves_no_byte_of_their_text_anywhere() {
 
     worker.signal("TERM");
     assert!(worker.wait_exit(LONG).is_some());
-    for log in [first_log, worker.log_text()] {
+
+    // With a relay again: the redacted pending row is published and dropped, and a malformed
+    // row a producer writes for the user now is dead-lettered without the text.
+    let mut all = env.spawn_daemon(&[("RUST_LOG", "info")]);
+    let bad_late = json!({"message_id": new_uuid(), "chat_id": "chat-18", "user_id": user,
+        "role": "user", "content": format!("Outbox late {secret}"), "created_at": 1769067300});
+    env.pg()
+        .execute(
+            "INSERT INTO outbox_events (id, aggregate_id, event_type, payload) VALUES ($1::text::uuid, 'chat-18', 'message.created', $2)",
+            &[&new_uuid(), &bad_late],
+        )
+        .unwrap();
+    eventually("the late outbox letter", LONG, || {
+        (env.count("SELECT count(*) FROM dead_letters") == 4).then_some(())
+    });
+    eventually("the pending row dropped", LONG, || {
+        all.log_lines_with("event=forgotten_user_event_dropped")
+            .first()
+            .cloned()
+    });
+    let left = tables_holding(&env, &secret);
+    assert!(left.is_empty(), "the late text is in {left:?}");
+    assert_eq!(entries_holding(&env, &secret), Vec::<String>::new());
+    all.signal("TERM");
+    assert!(all.wait_exit(LONG).is_some());
+    for log in [first_log, worker.log_text(), all.log_text()] {
         assert!(
             !log.contains(&secret),
             "message content reached the log:\n{log}"

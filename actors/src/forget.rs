@@ -78,24 +78,23 @@ pub fn letter_user(d: &DeadLetter) -> Option<String> {
 
 /// Dead letters of forgotten users keep no text, as a forget would have left them (a
 /// malformed event for a user who is gone arrives after the forget): `raw`, `payload` and
-/// the quoted values of `detail` are redacted; the rest stays. Returns the stream entries of
-/// the redacted letters: once acked, they are deleted from the stream too.
+/// the quoted values of `detail` are redacted; the rest stays. Returns the positions of the
+/// letters redacted (their stream entries, once acked, are deleted too; their outbox rows are
+/// redacted with them).
 pub fn redact_letters_of_forgotten(
     letters: &mut [DeadLetter],
     forgotten: &std::collections::HashSet<String>,
-) -> Vec<String> {
-    let mut entries = Vec::new();
-    for d in letters.iter_mut() {
+) -> Vec<usize> {
+    let mut redacted = Vec::new();
+    for (i, d) in letters.iter_mut().enumerate() {
         if letter_user(d).is_some_and(|u| forgotten.contains(&u)) {
             d.raw = redacted_raw();
             d.payload = d.payload.as_deref().map(redact_payload_bytes);
             d.detail = redact_detail(&d.detail);
-            if d.source == crate::plan::Source::Stream {
-                entries.push(d.source_ref.clone());
-            }
+            redacted.push(i);
         }
     }
-    entries
+    redacted
 }
 
 /// Digits and the punctuation of RFC 3339, short: no word fits.
@@ -357,7 +356,7 @@ mod tests {
         let forgotten = ["gone".to_owned()].into_iter().collect();
         assert_eq!(
             redact_letters_of_forgotten(&mut letters, &forgotten),
-            vec!["1-0"]
+            vec![0]
         );
         let text = |d: &DeadLetter| {
             format!(

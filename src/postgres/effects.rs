@@ -220,7 +220,13 @@ impl EffectStore for PgStore {
             &mut outcome.dead_lettered,
             &read.forgotten_users,
         );
-        outcome.forgotten_entries.extend(gone);
+        let gone_entries: Vec<String> = gone
+            .iter()
+            .filter_map(|&i| outcome.dead_lettered.get(i))
+            .filter(|d| d.source == memlink_actors::plan::Source::Stream)
+            .map(|d| d.source_ref.clone())
+            .collect();
+        outcome.forgotten_entries.extend(gone_entries);
         for (m, why) in &settled.dropped {
             log::info!(target: "memlink::worker", "event={} event_id={} message_id={} chat_id={} user_id={:?}",
                 why.event(), m.event.event_id, m.event.message_id, m.event.chat_id, m.event.user_id.as_str());
