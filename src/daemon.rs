@@ -26,9 +26,9 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redact_url, Config};
 use crate::console::Console;
-use crate::diagnose::{OpsContext, Target, Thresholds};
-use crate::heartbeat::{self, Identity, RestartWindow};
 use crate::http::{self, AppState};
+use crate::ops::diagnose::{OpsContext, Target, Thresholds};
+use crate::ops::heartbeat::{self, Identity, RestartWindow};
 use crate::postgres::recovery::{PgInflight, PgReconcile};
 use crate::postgres::{self, store::PgStore};
 use crate::redis::{self as redis_adapter, RedisBus};
@@ -269,6 +269,10 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         client_timeout: config.http_client_timeout,
         checks: http::admin::Checks::new(),
     };
+    // Handlers before the port answers: a supervisor that sees this process up and stops it
+    // at once gets a graceful stop (and a `SIGTERM` stop reason), not the default kill.
+    let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Http)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Http)?;
     let console = Console::new(config.console, config.admin_token.as_deref());
     let (server, bound) =
         http::bind_with(state, config.http_addr, console.configure()).map_err(DaemonError::Bind)?;
@@ -292,8 +296,6 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     ));
     log::info!(target: "memlink::daemon", "event=ready role={} instance={} http={bound}", opts.role, identity.instance_id);
 
-    let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Http)?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Http)?;
     let outcome = tokio::select! {
         _ = sigterm.recv() => Ok("SIGTERM"),
         _ = sigint.recv() => Ok("SIGINT"),

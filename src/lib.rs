@@ -5,50 +5,43 @@
 //! - [`config`], [`cli`]: the environment and the command line, validated before anything
 //!   binds.
 //! - [`daemon`]: builds the supervision tree and runs it until a signal or an escalation.
-//! - [`dlq_cmd`]: `memlink dlq ...`, the dead-letter CLI (Postgres only).
 //! - [`postgres`]: pool, migrations, the store behind the engine's ports, the API's queries,
 //!   and the outbox LISTEN.
 //! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
 //! - [`redis_gate`]: starting without the broker; the relay and worker start when Redis answers.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`console`]: the admin console in a browser, at `/admin/ui` on the same server.
-//! - [`reextract`]: `memlink reextract`, re-deriving facts with the current extractor.
-//! - [`eval_extractor`]: `memlink eval-extractor`, scoring the extractor on labelled messages.
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
 //! - [`tls`]: the rustls client configurations for PostgreSQL, Redis and the LLM endpoint.
 //! - [`error_text`]: errors with their causes and without passwords, for operators.
-//! - [`role`], [`heartbeat`]: which actors a process runs, and its row in `heartbeats`.
-//! - [`diagnose`], [`telemetry`], [`logging`]: self-diagnosis (findings), Prometheus
-//!   metrics, one-line text or JSON logs.
-//! - [`doctor`], [`verify`]: the operator's commands `memlink doctor` and `memlink verify`.
+//! - [`role`]: which actors a process runs.
+//! - [`telemetry`], [`logging`]: Prometheus metrics (a leaf every adapter records through),
+//!   one-line text or JSON logs.
+//! - [`ops`]: the operator's side, apart from the adapters: the heartbeat row, the
+//!   self-diagnosis (findings), and the commands `memlink doctor`, `verify`, `dlq`,
+//!   `reextract` and `eval-extractor`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod daemon;
-pub mod dlq_cmd;
-pub mod eval_extractor;
 pub mod http;
 pub mod llm;
+pub mod ops;
 pub mod postgres;
 pub mod redis;
 pub mod redis_gate;
-pub mod reextract;
 pub mod system;
 pub mod systemd;
 pub mod tls;
 
-// Operations: roles, heartbeats, self-diagnosis, metrics, logs, doctor and verify.
-pub mod diagnose;
-pub mod doctor;
+// Operations: roles, metrics, logs.
 pub mod error_text;
-pub mod heartbeat;
 pub mod logging;
 pub mod role;
 pub mod telemetry;
-pub mod verify;
 
 /// Exit codes (sysexits.h), a contract with systemd units and scripts.
 pub mod exit {

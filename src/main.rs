@@ -25,9 +25,9 @@ fn main() -> ExitCode {
             admin_token,
             outbox_stale_secs,
         } => match Config::from_env() {
-            Ok(config) => memlink::doctor::run(
+            Ok(config) => memlink::ops::doctor::run(
                 &config,
-                &memlink::doctor::DoctorOptions {
+                &memlink::ops::doctor::DoctorOptions {
                     json,
                     admin_url,
                     admin_token,
@@ -42,9 +42,9 @@ fn main() -> ExitCode {
             timeout,
             base_url,
         } => match Config::from_env() {
-            Ok(config) => memlink::verify::run(
+            Ok(config) => memlink::ops::verify::run(
                 &config,
-                &memlink::verify::VerifyOptions {
+                &memlink::ops::verify::VerifyOptions {
                     outbox,
                     json,
                     timeout: std::time::Duration::from_secs(timeout),
@@ -57,12 +57,12 @@ fn main() -> ExitCode {
             Ok(url) => migrate(url),
             Err(e) => config_error(e),
         },
-        Command::Dlq { command } => memlink::dlq_cmd::run(command),
+        Command::Dlq { command } => memlink::ops::dlq::run(command),
         Command::EvalExtractor {
             file,
             json,
             summary,
-        } => memlink::eval_extractor::run(&memlink::eval_extractor::Options {
+        } => memlink::ops::eval_extractor::run(&memlink::ops::eval_extractor::Options {
             file,
             json,
             summary,
@@ -72,9 +72,9 @@ fn main() -> ExitCode {
             dry_run,
             json,
         } => match config::database_url(&|k| std::env::var(k).ok()) {
-            Ok(url) => memlink::reextract::main(
+            Ok(url) => memlink::ops::reextract::main(
                 &url,
-                memlink::reextract::Options {
+                memlink::ops::reextract::Options {
                     since,
                     dry_run,
                     json,

@@ -271,7 +271,7 @@ fn alert_rules(rel: &str) -> Vec<Yaml> {
 #[test]
 fn the_runbook_covers_every_finding_and_every_alert() {
     let anchors = runbook_anchors();
-    for (code, _, runbook) in memlink::diagnose::CODES {
+    for (code, _, runbook) in memlink::ops::diagnose::CODES {
         assert!(
             anchors.contains(*code),
             "docs/runbook.md has no section {code}"

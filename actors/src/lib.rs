@@ -10,7 +10,8 @@
 //! - [`decode`]: the boundary: raw stream entries and outbox rows → `Event` or `Rejection`
 //!   with a machine-readable [`decode::Reason`].
 //! - [`extract`], [`title`], [`checksum`]: pure logic applied per message and per chat.
-//! - [`plan`]: one message → its effects (facts, title candidate, digest) or a dead letter.
+//! - [`plan`]: one message → its effects (facts, title candidate, digest) or a dead letter;
+//!   [`batch`]: the data a worker round commits (planned messages, dead letters).
 //! - [`backoff`], [`pace`], [`lifecycle`]: validated exponential backoff, restart budget,
 //!   round pacing, and what every actor does when it (re)starts.
 //! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
@@ -26,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod batch;
 pub mod checksum;
 pub mod decode;
 pub mod dlq;

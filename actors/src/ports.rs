@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::batch::{DeadLetter, EffectBatch};
 use crate::decode::{OutboxRow, RawEntry};
-use crate::plan::{DeadLetter, EffectBatch};
 
 /// Whether an operation may succeed if tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,7 @@ pub trait StreamBus: Send + Sync {
 pub trait InflightLedger: Send + Sync {
     /// Marks a batch of fresh entries as handled by `owner` (this process), under `marker`,
     /// before they are handled. The batch's effects transaction removes it
-    /// ([`crate::plan::EffectBatch::inflight`]).
+    /// ([`crate::batch::EffectBatch::inflight`]).
     async fn mark_batch(&self, owner: Uuid, marker: Uuid, ids: &[String]) -> Result<(), PortError>;
     /// Marks `ids` (taken over from another consumer) as handled by `owner` and returns, per
     /// id in order, how many processes have died while handling it (a marker, or a batch

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -87,6 +86,36 @@ const RESULTS: &str = "
       FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
      WHERE o.id = ANY($1)";
 
+/// Where the latency goes: outbox insert → the relay's transaction (`relayed_at`), and from
+/// there → the worker's transaction (`processed_at`), medians and p99s.
+const STAGES: &str = "
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.relayed_at - o.created_at)),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM o.relayed_at - o.created_at)),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at)),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at))
+      FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
+     WHERE o.id = ANY($1) AND o.relayed_at IS NOT NULL";
+
+/// A `message.created` payload by the engine's own encoder, as the chat API writes it.
+fn message_payload(chat: Uuid, user: &str, content: &str) -> serde_json::Value {
+    use memlink_actors::domain::{
+        ChatId, Content, EventId, MessageCreated, MessageId, Role, UserId,
+    };
+    let (Ok(user_id), Ok(content)) = (UserId::try_new(user), Content::try_new(content)) else {
+        // The bench writes only valid messages; an invalid one here is a bench bug.
+        panic!("bench message {user:?} / {content:?} is not valid");
+    };
+    memlink_actors::decode::encode_message_created(&MessageCreated {
+        event_id: EventId(Uuid::nil()),
+        message_id: MessageId(Uuid::new_v4()),
+        chat_id: ChatId(chat),
+        user_id,
+        role: Role::User,
+        content,
+        created_at: chrono::Utc::now(),
+    })
+}
+
 fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Value) {
     let chat = chats[i % chats.len()];
     let content = match i % 4 {
@@ -95,10 +124,7 @@ fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Valu
         2 => "What a lovely day it is today, thanks for asking!".to_owned(),
         _ => format!("I work at Company{} and I like hiking.", i % 53),
     };
-    let payload = json!({
-        "message_id": Uuid::new_v4(), "chat_id": chat, "user_id": format!("bench-{run}-{}", i % 5_000),
-        "role": "user", "content": content, "created_at": chrono::Utc::now().to_rfc3339(),
-    });
+    let payload = message_payload(chat, &format!("bench-{run}-{}", i % 5_000), &content);
     (Uuid::new_v4(), chat.to_string(), payload)
 }
 
@@ -235,10 +261,7 @@ async fn history(
                 } else {
                     format!("I live in City{k}.")
                 };
-                let payload = json!({
-                    "message_id": Uuid::new_v4(), "chat_id": chats[user], "user_id": format!("hist-{run}-{user}"),
-                    "role": "user", "content": content, "created_at": chrono::Utc::now().to_rfc3339(),
-                });
+                let payload = message_payload(chats[user], &format!("hist-{run}-{user}"), &content);
                 (Uuid::new_v4(), chats[user].to_string(), payload)
             })
             .collect();
@@ -501,6 +524,15 @@ async fn main() -> anyhow::Result<()> {
         p50 * 1e3,
         p99 * 1e3,
         max * 1e3
+    );
+    let st = client.query_one(STAGES, &[&ids]).await?;
+    let stage = |i: usize| st.get::<_, Option<f64>>(i).unwrap_or(0.0) * 1e3;
+    println!(
+        "latency_stages_ms to_relay p50={:.1} p99={:.1} relay_to_worker p50={:.1} p99={:.1}",
+        stage(0),
+        stage(1),
+        stage(2),
+        stage(3)
     );
     if let Some(rss) = daemon_pid.and_then(peak_rss_mb) {
         println!("daemon_peak_rss_mb={rss:.1}");

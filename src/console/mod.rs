@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 
 use crate::config::ConsoleMode;
-use crate::diagnose::{Finding, Snapshot};
+use crate::ops::diagnose::{Finding, Snapshot};
 use crate::postgres::console::MinuteStats;
 
 /// Where the console lives.

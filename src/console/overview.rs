@@ -4,7 +4,7 @@
 //! findings with their runbook text.
 //!
 //! It reads the same self-diagnosis as `/admin/status`, `/readyz` and `memlink doctor`
-//! ([`crate::diagnose`]), so they never disagree. The live part is re-fetched by htmx every
+//! ([`crate::ops::diagnose`]), so they never disagree. The live part is re-fetched by htmx every
 //! 2 s (see `assets/console.js`: paused while the tab is hidden, with a toggle). Read-only.
 
 use std::sync::Arc;
@@ -20,8 +20,8 @@ use serde_json::Value;
 use super::auth::Viewer;
 use super::html::{self, fmt_age, fmt_time, iso, page, respond, url_with, ConsoleError, Nav};
 use super::{runbook, Console, BASE};
-use crate::diagnose::{self, Finding, Heartbeat, Severity, Snapshot};
 use crate::http::AppState;
+use crate::ops::diagnose::{self, Finding, Heartbeat, Severity, Snapshot};
 use crate::postgres::console::{recent_minutes, MinuteStats};
 
 /// How often the page refreshes itself.

@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn every_finding_code_has_a_runbook_section() {
-        for (code, _, _) in crate::diagnose::CODES {
+        for (code, _, _) in crate::ops::diagnose::CODES {
             let html = section(code).unwrap_or_else(|| panic!("no runbook section for {code}"));
             assert!(
                 html.contains("<p>") || html.contains("<li>"),

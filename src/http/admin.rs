@@ -61,7 +61,7 @@ pub struct Checks {
     /// `None`: the supervisor is not running.
     pub health: std::sync::Arc<probe::Latest<Option<Vec<memlink_actors::supervisor::ChildHealth>>>>,
     /// The self-diagnosis snapshot (several queries to Postgres and Redis).
-    pub diagnosis: std::sync::Arc<probe::Latest<crate::diagnose::Snapshot>>,
+    pub diagnosis: std::sync::Arc<probe::Latest<crate::ops::diagnose::Snapshot>>,
 }
 
 impl Checks {
@@ -99,7 +99,7 @@ pub async fn health(
 pub async fn diagnosis(
     state: &web::Data<AppState>,
     deadline: tokio::time::Instant,
-) -> Option<std::sync::Arc<crate::diagnose::Snapshot>> {
+) -> Option<std::sync::Arc<crate::ops::diagnose::Snapshot>> {
     let state2 = state.clone();
     state
         .checks
@@ -139,10 +139,10 @@ async fn readiness_problems(state: &web::Data<AppState>) -> Vec<String> {
             probe::PROBE_BUDGET.as_millis()
         )),
     }
-    // Critical findings of the self-diagnosis (crate::diagnose; reachability is above).
+    // Critical findings of the self-diagnosis (crate::ops::diagnose; reachability is above).
     if let Some(snapshot) = diagnosis {
-        for f in crate::diagnose::evaluate(&snapshot, &state.ops.thresholds) {
-            if f.severity == crate::diagnose::Severity::Critical
+        for f in crate::ops::diagnose::evaluate(&snapshot, &state.ops.thresholds) {
+            if f.severity == crate::ops::diagnose::Severity::Critical
                 && !matches!(f.code, "postgres_unreachable" | "redis_unreachable")
             {
                 problems.push(format!("{}: {}", f.code, f.message));
@@ -200,7 +200,7 @@ pub async fn status(
     };
     let stream = stream.ok();
     let findings = diagnosis
-        .map(|s| crate::diagnose::evaluate(&s, &state.ops.thresholds))
+        .map(|s| crate::ops::diagnose::evaluate(&s, &state.ops.thresholds))
         .unwrap_or_default();
     Ok(HttpResponse::Ok().json(json!({
         "outbox": stats.outbox,
@@ -223,6 +223,6 @@ pub async fn status(
         "actors": state.status.snapshot(),
         "role": state.ops.role,
         "instance_id": state.ops.instance_id,
-        "findings": crate::diagnose::findings_json(&findings),
+        "findings": crate::ops::diagnose::findings_json(&findings),
     })))
 }

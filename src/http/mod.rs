@@ -9,6 +9,7 @@ pub mod chat;
 pub mod dlq;
 pub mod error;
 pub mod memory;
+pub mod metrics;
 pub mod probe;
 pub mod uri;
 
@@ -36,7 +37,7 @@ pub struct AppState {
     pub stream: String,
     pub group: String,
     /// Role, identity and what the self-diagnosis looks at.
-    pub ops: std::sync::Arc<crate::diagnose::OpsContext>,
+    pub ops: std::sync::Arc<crate::ops::diagnose::OpsContext>,
     /// A client must send its request head, and then its whole body, each within this.
     pub client_timeout: Duration,
     /// The probes' slow checks, with their last answers.
@@ -50,6 +51,7 @@ pub fn probe() -> actix_web::Route {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", probe().to(admin::healthz))
+        .route("/metrics", probe().to(metrics::scrape))
         .route("/readyz", probe().to(admin::readyz))
         .route(
             "/v1/chats/{chat_id}/messages",
@@ -105,7 +107,6 @@ where
             .app_data(query_errors.clone())
             .app_data(path_errors.clone())
             .configure(routes)
-            .configure(crate::telemetry::routes)
             .configure(extra.clone())
             .default_service(web::to(not_found))
     })

@@ -7,7 +7,7 @@
 //! without them).
 
 use chrono::{DateTime, Utc};
-use memlink_actors::domain::{ChatId, Content, MessageId, Role, UserId};
+use memlink_actors::domain::{ChatId, Content, EventId, MessageCreated, MessageId, Role, UserId};
 use memlink_actors::ports::PortError;
 use serde::Serialize;
 use uuid::Uuid;
@@ -102,13 +102,14 @@ pub async fn insert_message(
     m: &NewMessage,
     key: Option<&IdempotencyKey>,
 ) -> Result<Accepted, PortError> {
-    let payload = serde_json::json!({
-        "message_id": m.message_id,
-        "chat_id": m.chat_id,
-        "user_id": m.user_id,
-        "role": m.role,
-        "content": m.content,
-        "created_at": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    let payload = memlink_actors::decode::encode_message_created(&MessageCreated {
+        event_id: EventId(m.event_id),
+        message_id: m.message_id,
+        chat_id: m.chat_id,
+        user_id: m.user_id.clone(),
+        role: m.role,
+        content: m.content.clone(),
+        created_at: m.created_at,
     });
     let mut conn = pool.get().await.map_err(pool_error)?;
     let tx = conn.transaction().await.map_err(classify)?;

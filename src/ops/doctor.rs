@@ -1,5 +1,5 @@
 //! `memlink doctor`: connects to Postgres and Redis (and, when given, a running daemon's
-//! admin endpoint), runs the diagnosis ([`crate::diagnose`]) and prints it for a human (or as
+//! admin endpoint), runs the diagnosis ([`crate::ops::diagnose`]) and prints it for a human (or as
 //! JSON). Exit 0: nothing wrong; 1: warnings; 2: at least one critical finding.
 //!
 //! It only reads and never needs the daemon to be up: an unreachable dependency is itself a
@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::config::{redact_url, Config};
-use crate::diagnose::{
+use crate::error_text::scrub;
+use crate::ops::diagnose::{
     self, effective_reclaim_idle_secs, DaemonFacts, Finding, Severity, Snapshot, Target,
     Thresholds, Unreachable,
 };
-use crate::error_text::scrub;
 use crate::postgres;
 
 pub struct DoctorOptions {

@@ -5,7 +5,7 @@
 //! and `memlink doctor` all use it, so they can never disagree.
 //!
 //! It only reads (the one exception is the Redis bus-identity marker, see
-//! [`crate::heartbeat::bus_id`]): diagnosing must never change pipeline state, and
+//! [`crate::ops::heartbeat::bus_id`]): diagnosing must never change pipeline state, and
 //! [`evaluate`] is pure so each rule is unit-tested without services.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -128,7 +128,7 @@ impl Default for Thresholds {
             outbox_stale: Duration::from_secs(300),
             crash_loop_restarts: 3,
             process_crashes: 3,
-            crash_window: crate::heartbeat::RESTART_WINDOW,
+            crash_window: crate::ops::heartbeat::RESTART_WINDOW,
             stuck_factor: 3,
         }
     }

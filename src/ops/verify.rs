@@ -9,6 +9,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
+use memlink_actors::decode::encode_message_created;
+use memlink_actors::domain::{ChatId, Content, EventId, MessageCreated, MessageId, Role, UserId};
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -353,13 +355,14 @@ fn fail(t: &mut Trace, i: usize, latency: Option<u128>, error: String) {
 async fn insert_into_outbox(pg: &PgPool, s: &Synthetic) -> Result<(Uuid, Uuid), String> {
     let (message_id, event_id) = (Uuid::new_v4(), Uuid::new_v4());
     let created_at = Utc::now().trunc_subsecs(6);
-    let payload = json!({
-        "message_id": message_id,
-        "chat_id": s.chat_id,
-        "user_id": s.user_id,
-        "role": "user",
-        "content": s.content,
-        "created_at": created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    let payload = encode_message_created(&MessageCreated {
+        event_id: EventId(event_id),
+        message_id: MessageId(message_id),
+        chat_id: ChatId(s.chat_id),
+        user_id: UserId::try_new(&s.user_id).map_err(|e| format!("{e:?}"))?,
+        role: Role::User,
+        content: Content::try_new(&s.content).map_err(|e| format!("{e:?}"))?,
+        created_at,
     });
     let conn = pg
         .get()
