@@ -21,6 +21,7 @@ pub mod vars {
     pub const ADMIN_TOKEN: &str = "MEMLINK_ADMIN_TOKEN";
     pub const RECLAIM_IDLE_SECS: &str = "MEMLINK_RECLAIM_IDLE_SECS";
     pub const MAX_DELIVERIES: &str = "MEMLINK_MAX_DELIVERIES";
+    pub const MAX_BATCH_RETRIES: &str = "MEMLINK_MAX_BATCH_RETRIES";
     pub const RESTART_INTENSITY: &str = "MEMLINK_RESTART_INTENSITY";
     pub const RESTART_PERIOD_SECS: &str = "MEMLINK_RESTART_PERIOD_SECS";
     pub const RECONCILE_AFTER_SECS: &str = "MEMLINK_RECONCILE_AFTER_SECS";
@@ -64,6 +65,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub reclaim_idle: Duration,
     pub max_deliveries: u64,
+    /// A worker batch whose commit fails transiently is retried this many times, then applied
+    /// entry by entry (an entry still failing is dead-lettered `retries_exhausted`).
+    pub max_batch_retries: u32,
     /// More than this many actor restarts within `restart_period` exit the process (70).
     pub restart_intensity: usize,
     pub restart_period: Duration,
@@ -226,6 +230,7 @@ impl std::fmt::Debug for Config {
             .field("restart_period", &self.restart_period)
             .field("reconcile_after", &self.reconcile_after)
             .field("crash_quarantine_after", &self.crash_quarantine_after)
+            .field("max_batch_retries", &self.max_batch_retries)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("workers", &self.workers)
             .field("llm", &self.llm)
@@ -311,6 +316,12 @@ impl Config {
             }
             Ok(n)
         })?;
+        let max_batch_retries = parse_or(env, vars::MAX_BATCH_RETRIES, "5", |s| {
+            match s.parse::<u32>() {
+                Ok(n) if n <= 100 => Ok(n),
+                _ => Err("expected a whole number from 0 to 100".to_owned()),
+            }
+        })?;
         let restart_intensity = parse_or(env, vars::RESTART_INTENSITY, "10", |s| {
             s.parse::<usize>()
                 .map_err(|_| "expected a whole number".to_owned())
@@ -373,6 +384,7 @@ impl Config {
             admin_token,
             reclaim_idle,
             max_deliveries,
+            max_batch_retries,
             restart_intensity,
             restart_period,
             reconcile_after,

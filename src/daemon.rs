@@ -457,6 +457,7 @@ fn child_specs(
                 .clamp(Duration::from_millis(500), Duration::from_secs(5)),
             max_deliveries: config.max_deliveries,
             crash_quarantine_after: config.crash_quarantine_after,
+            max_batch_retries: config.max_batch_retries,
             ..WorkerConfig::default()
         },
     };

@@ -1247,6 +1247,31 @@ fn forgetting_during_traffic_leaves_nothing_behind() {
         );
     }
     assert!(facts(&daemon, "race", "?include=history").is_empty());
+    // Nor in the transport copies: the outbox rows relayed before the forget, those relayed
+    // after it (redacted before they were published) and their stream entries.
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox_events WHERE strpos(payload::text, 'Racer') > 0"),
+        0
+    );
+    // An event that raced the forget is deleted from the stream by the worker that dropped it,
+    // just after its ack.
+    eventually("no stream entry keeps the forgotten text", LONG, || {
+        let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+            .arg(&env.stream)
+            .arg("-")
+            .arg("+")
+            .query(&mut env.redis())
+            .expect("XRANGE");
+        assert!(entries.len() >= 20);
+        entries
+            .iter()
+            .all(|(_, fields)| {
+                fields
+                    .iter()
+                    .all(|f| !String::from_utf8_lossy(f).contains("Racer"))
+            })
+            .then_some(())
+    });
     eprintln!(
         "race: {} messages accepted, {} dropped in flight after the forget",
         total - 20,

@@ -55,10 +55,11 @@ pub enum Reason {
     Panic,
     MaxDeliveries,
     CrashedProcess,
+    RetriesExhausted,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Reason::InvalidUuid,
         Reason::InvalidTimestamp,
         Reason::InvalidJson,
@@ -79,6 +80,7 @@ impl Reason {
         Reason::Panic,
         Reason::MaxDeliveries,
         Reason::CrashedProcess,
+        Reason::RetriesExhausted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +105,7 @@ impl Reason {
             Reason::Panic => "panic",
             Reason::MaxDeliveries => "max_deliveries",
             Reason::CrashedProcess => "crashed_process",
+            Reason::RetriesExhausted => "retries_exhausted",
         }
     }
 

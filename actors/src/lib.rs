@@ -22,6 +22,8 @@
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
 //! - [`memory`]: the memory model (statements, facts with history) and its incremental
 //!   derivation; the store reads and writes what it plans.
+//! - [`forget`]: what survives a forget outside the memory graph (outbox payloads, dead
+//!   letters, their audit rows: ids and metadata only) and which stream entries go.
 //! - [`dlq`]: dead-letter replay planning (JSON merge patch, which outbox row and event id),
 //!   validated by [`decode`]; pure, the store writes what it plans.
 #![forbid(unsafe_code)]
@@ -33,6 +35,7 @@ pub mod decode;
 pub mod dlq;
 pub mod domain;
 pub mod extract;
+pub mod forget;
 pub mod lifecycle;
 pub mod memory;
 pub mod messages;

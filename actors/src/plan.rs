@@ -96,7 +96,8 @@ pub fn plan_message(m: MessageCreated, ambient: &Ambient) -> PlannedMessage {
     }
 }
 
-fn digest(m: &MessageCreated) -> [u8; 32] {
+/// The digest the worker records for an event (see [`PlannedMessage::digest`]).
+pub(crate) fn digest(m: &MessageCreated) -> [u8; 32] {
     let mut h = Sha256::new();
     for part in [
         m.message_id.to_string().as_bytes(),

@@ -147,6 +147,11 @@ pub trait StreamBus: Send + Sync {
     async fn ack(&self, ids: &[String]) -> Result<(), PortError>;
     /// Which of these entry ids no longer exist in the stream (trimmed, or lost with Redis).
     async fn missing(&self, ids: &[String]) -> Result<Vec<bool>, PortError>;
+    /// Per id in order, the entry the stream holds under it (`None`: no such entry).
+    async fn fetch(&self, ids: &[String]) -> Result<Vec<Option<RawEntry>>, PortError>;
+    /// Deletes these entries (XDEL), for forgetting only: a forgotten user's text must not
+    /// outlive the forget. Returns how many existed.
+    async fn delete(&self, ids: &[String]) -> Result<u64, PortError>;
 }
 
 /// Which stream entries are being handled right now, by which process. An entry found in
@@ -217,6 +222,9 @@ pub struct ApplyOutcome {
     pub duplicates: usize,
     /// Dead letters recorded (including ones found by the store, such as a reused event id).
     pub dead_lettered: Vec<DeadLetter>,
+    /// Stream entries of events dropped for a forgotten user or message: once acked, their
+    /// text is deleted from the stream too.
+    pub forgotten_entries: Vec<String>,
 }
 
 /// The memory graph: where a batch's effects are committed exactly once.

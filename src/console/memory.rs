@@ -263,7 +263,8 @@ pub async fn forget_user(
             "the typed user id does not match: nothing was forgotten".to_owned(),
         ));
     }
-    let (at, removed) = memory::forget_user_by(&state.pg, user.as_str(), Some(&actor)).await?;
+    let (at, removed, _) =
+        memory::forget_user_by(&state.pg, &state.bus, user.as_str(), Some(&actor)).await?;
     let body = html! {
         p.flash.ok role="status" #forget-done { "Forgot " code { (user.as_str()) } " at " (fmt_time(&at)) "." }
         (counts_markup(&serde_json::to_value(&removed).unwrap_or(Value::Null)))
@@ -344,9 +345,12 @@ pub async fn forget_message(
     }
     let chat = parse_uuid(&form.chat_id, "the chat id")?;
     let message = parse_uuid(&form.message_id, "the message id")?;
-    let (at, removed) = memory::forget_message_by(&state.pg, chat, message, Some(&actor))
-        .await?
-        .ok_or_else(|| ConsoleError::NotFound(format!("chat {chat} has no message {message}")))?;
+    let (at, removed, _) =
+        memory::forget_message_by(&state.pg, &state.bus, chat, message, Some(&actor))
+            .await?
+            .ok_or_else(|| {
+                ConsoleError::NotFound(format!("chat {chat} has no message {message}"))
+            })?;
     let body = html! {
         p.flash.ok role="status" #forget-done { "Forgot message " code { (message) } " at " (fmt_time(&at)) "." }
         (counts_markup(&serde_json::to_value(&removed).unwrap_or(Value::Null)))

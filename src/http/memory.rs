@@ -116,11 +116,13 @@ pub async fn forget_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = parse_user_id(&path)?;
-    let (at, removed) = memory::forget_user(&state.pg, user_id.as_str()).await?;
+    let (at, removed, redacted) =
+        memory::forget_user(&state.pg, &state.bus, user_id.as_str()).await?;
     Ok(HttpResponse::Ok().json(json!({
         "user_id": user_id.as_str(),
         "forgotten_at": at,
         "removed": removed,
+        "redacted": redacted,
     })))
 }
 
@@ -132,12 +134,13 @@ pub async fn forget_message(
 ) -> Result<HttpResponse, ApiError> {
     let chat_id = parse_chat_id(&path.0)?;
     let message_id = parse_uuid(&path.1, "invalid_message_id", "message id")?;
-    match memory::forget_message(&state.pg, chat_id.0, message_id).await? {
-        Some((at, removed)) => Ok(HttpResponse::Ok().json(json!({
+    match memory::forget_message(&state.pg, &state.bus, chat_id.0, message_id).await? {
+        Some((at, removed, redacted)) => Ok(HttpResponse::Ok().json(json!({
             "chat_id": chat_id,
             "message_id": message_id,
             "forgotten_at": at,
             "removed": removed,
+            "redacted": redacted,
         }))),
         None => Err(ApiError::not_found(
             "message_not_found",

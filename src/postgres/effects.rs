@@ -112,6 +112,13 @@ const UPDATE_WATERMARKS: &str = "
        SET message_count = EXCLUDED.message_count, checksum = EXCLUDED.checksum,
            updated_at = EXCLUDED.updated_at";
 
+/// The outbox rows of dropped events (a producer's row for a forgotten user, or a POST that
+/// raced the forget) keep no text: the engine's redacted payload replaces theirs.
+const REDACT_DROPPED_OUTBOX: &str = "
+    UPDATE outbox_events o SET payload = u.payload
+      FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, payload)
+     WHERE o.id = u.id";
+
 const SETTLE_INFLIGHT: &str = "DELETE FROM inflight_batches WHERE id = $1";
 
 /// Every statement the transaction may run, prepared before it begins.
@@ -128,6 +135,7 @@ const STATEMENTS: &[&str] = &[
     UPDATE_WATERMARKS,
     SETTLE_INFLIGHT,
     INSERT_DEAD_LETTERS,
+    REDACT_DROPPED_OUTBOX,
 ];
 
 #[async_trait]
@@ -144,9 +152,18 @@ impl EffectStore for PgStore {
 
         // Round trip 1: every read, the users' locks first (the memory reads and the
         // watermark locks happen under them).
+        // The users of the batch's messages, and of its dead letters (a malformed event of a
+        // user forgotten meanwhile keeps no text): locked, like a forget, so that either the
+        // forget sees what this commits, or this sees the tombstone.
+        let letter_users: Vec<String> = batch
+            .dead_letters
+            .iter()
+            .filter_map(memlink_actors::forget::letter_user)
+            .collect();
         let users: Vec<&str> = messages
             .iter()
             .map(|m| m.event.user_id.as_str())
+            .chain(letter_users.iter().map(String::as_str))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -180,6 +197,11 @@ impl EffectStore for PgStore {
             applied: settled.owed.len(),
             duplicates: settled.duplicates,
             dead_lettered: batch.dead_letters.clone(),
+            forgotten_entries: settled
+                .dropped
+                .iter()
+                .filter_map(|(m, _)| m.stream_entry_id.clone())
+                .collect(),
         };
         outcome
             .dead_lettered
@@ -194,6 +216,17 @@ impl EffectStore for PgStore {
             outcome.duplicates += dups;
             outcome.dead_lettered.extend(letters);
         }
+        let gone = memlink_actors::forget::redact_letters_of_forgotten(
+            &mut outcome.dead_lettered,
+            &read.forgotten_users,
+        );
+        let gone_entries: Vec<String> = gone
+            .iter()
+            .filter_map(|&i| outcome.dead_lettered.get(i))
+            .filter(|d| d.source == memlink_actors::plan::Source::Stream)
+            .map(|d| d.source_ref.clone())
+            .collect();
+        outcome.forgotten_entries.extend(gone_entries);
         for (m, why) in &settled.dropped {
             log::info!(target: "memlink::worker", "event={} event_id={} message_id={} chat_id={} user_id={:?}",
                 why.event(), m.event.event_id, m.event.message_id, m.event.chat_id, m.event.user_id.as_str());
@@ -221,10 +254,21 @@ impl EffectStore for PgStore {
             .filter(|c| !settled.watermarks.contains_key(*c))
             .copied()
             .collect();
-        let (_, stored_now, _, _, _, _, _, _) = futures_util::try_join!(
+        let dropped_events: Vec<Uuid> = settled
+            .dropped
+            .iter()
+            .map(|(m, _)| m.event.event_id.0)
+            .collect();
+        let redacted: Vec<serde_json::Value> = settled
+            .dropped
+            .iter()
+            .map(|(m, _)| memlink_actors::forget::redacted_event_payload(&m.event))
+            .collect();
+        let (_, stored_now, _, _, _, _, _, _, _) = futures_util::try_join!(
             upsert_chats(&tx, &st, &owed_chats, &settled.titles),
             store_messages(&tx, &st, owed),
             execute(&tx, &st, DELETE_DROPPED_MESSAGES, &dropped),
+            redact_dropped_outbox(&tx, &st, &dropped_events, &redacted),
             statements::write(&tx, &st, &writes),
             upsert_watermarks(&tx, &st, &settled.watermarks),
             execute(&tx, &st, DROP_EMPTY_WATERMARKS, &empty),
@@ -487,6 +531,20 @@ async fn upsert_watermarks(
         .await
         .map_err(classify)?;
     Ok(())
+}
+
+async fn redact_dropped_outbox(
+    tx: &Transaction<'_>,
+    st: &StatementCache,
+    events: &[Uuid],
+    payloads: &[serde_json::Value],
+) -> Result<u64, PortError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    tx.execute(&st.cached(REDACT_DROPPED_OUTBOX)?, &[&events, &payloads])
+        .await
+        .map_err(classify)
 }
 
 async fn settle_inflight(

@@ -109,7 +109,13 @@ impl InflightLedger for PgInflight {
             .filter(|r| {
                 let (host, pid, fresh): (Option<String>, Option<i32>, bool) =
                     (r.get(1), r.get(2), r.get(3));
-                !owner_alive(host.as_deref(), pid, fresh, &here)
+                !memlink_actors::worker::marker_owner_alive(
+                    host.as_deref(),
+                    pid,
+                    fresh,
+                    &here,
+                    process_running,
+                )
             })
             .map(|r| r.get(0))
             .collect();
@@ -156,17 +162,6 @@ impl InflightLedger for PgInflight {
             .await
             .map_err(classify)?;
         Ok(())
-    }
-}
-
-/// Whether a marker's owner still runs: on this host its process is asked directly (a killed
-/// process is gone at once, long before its heartbeat goes stale); elsewhere its heartbeat
-/// must be fresh. An owner without a heartbeat row is gone.
-fn owner_alive(host: Option<&str>, pid: Option<i32>, heartbeat_fresh: bool, here: &str) -> bool {
-    match (host, pid) {
-        (Some(host), Some(pid)) if host == here => heartbeat_fresh && process_running(pid),
-        (Some(_), Some(_)) => heartbeat_fresh,
-        _ => false,
     }
 }
 

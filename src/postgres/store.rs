@@ -126,11 +126,12 @@ impl OutboxStore for PgStore {
         let (ids, stream_ids): (Vec<Uuid>, Vec<String>) =
             settlement.relayed.iter().cloned().unzip();
         let dead: Vec<Uuid> = settlement.rejected.iter().map(|r| r.id).collect();
-        let letters: Vec<DeadLetter> = settlement
+        let mut letters: Vec<DeadLetter> = settlement
             .rejected
             .iter()
             .map(|r| r.dead_letter.clone())
             .collect();
+        let redacted_rows = redact_forgotten_rows(&tx, &mut letters).await?;
         let relayed = async {
             if ids.is_empty() {
                 return Ok(());
@@ -147,6 +148,11 @@ impl OutboxStore for PgStore {
             tx.execute(&st.cached(MARK_DEAD)?, &[&dead])
                 .await
                 .map_err(classify)?;
+            if !redacted_rows.0.is_empty() {
+                tx.execute(REDACT_ROWS, &[&redacted_rows.0, &redacted_rows.1])
+                    .await
+                    .map_err(classify)?;
+            }
             insert_dead_letters(
                 &tx,
                 &st.cached(INSERT_DEAD_LETTERS)?,
@@ -162,6 +168,58 @@ impl OutboxStore for PgStore {
             if full { last } else { None };
         Ok(Some(settlement))
     }
+}
+
+/// Forgotten users among these.
+const FORGOTTEN_USERS: &str = "SELECT user_id FROM user_tombstones WHERE user_id = ANY($1)";
+
+const REDACT_ROWS: &str = "
+    UPDATE outbox_events o SET payload = u.payload
+      FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, payload)
+     WHERE o.id = u.id";
+
+/// Refused rows of users forgotten before this claim keep no text (a malformed row a producer
+/// wrote after the forget): their letters are redacted as a forget would have left them, and
+/// the rows' payloads with them. Returns the rows to redact, with their redacted payloads. A
+/// forget running meanwhile waits for this claim's row locks and then redacts what it wrote.
+async fn redact_forgotten_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    letters: &mut [DeadLetter],
+) -> Result<(Vec<Uuid>, Vec<serde_json::Value>), PortError> {
+    let users: Vec<String> = letters
+        .iter()
+        .filter_map(memlink_actors::forget::letter_user)
+        .collect();
+    if users.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let forgotten: std::collections::HashSet<String> = tx
+        .query(FORGOTTEN_USERS, &[&users])
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if forgotten.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut rows = (Vec::new(), Vec::new());
+    for i in memlink_actors::forget::redact_letters_of_forgotten(letters, &forgotten) {
+        let Some(d) = letters.get(i) else { continue };
+        let Ok(id) = d.source_ref.parse::<Uuid>() else {
+            continue;
+        };
+        let payload = d
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_slice(p).ok())
+            .unwrap_or_else(|| {
+                serde_json::Value::String(memlink_actors::forget::REDACTED.to_owned())
+            });
+        rows.0.push(id);
+        rows.1.push(payload);
+    }
+    Ok(rows)
 }
 
 /// Reads an outbox row's columns (`id, aggregate_id, event_type, payload::text`) one by one,

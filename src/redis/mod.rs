@@ -140,6 +140,10 @@ pub struct StreamStats {
     pub group_exists: bool,
 }
 
+/// Ids go in chunks of this many per command, so a user with years of messages is not one
+/// giant XDEL.
+const ERASE_CHUNK: usize = 500;
+
 #[async_trait]
 impl StreamBus for RedisBus {
     async fn publish(&self, entries: &[OutgoingEntry]) -> Result<Vec<String>, PortError> {
@@ -285,6 +289,38 @@ impl StreamBus for RedisBus {
 
     async fn missing(&self, ids: &[String]) -> Result<Vec<bool>, PortError> {
         self.entries_missing(ids).await
+    }
+
+    async fn fetch(&self, ids: &[String]) -> Result<Vec<Option<RawEntry>>, PortError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.pool.get().await.map_err(pool_fail)?;
+        for chunk in ids.chunks(ERASE_CHUNK) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.cmd("XRANGE").arg(&self.stream).arg(id).arg(id);
+            }
+            let found: Vec<Value> = pipe.query_async(&mut *conn).await.map_err(fail)?;
+            out.extend(
+                found
+                    .iter()
+                    .map(|v| parse_entries(v).into_iter().flatten().next()),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<u64, PortError> {
+        let mut deleted = 0u64;
+        for chunk in ids.chunks(ERASE_CHUNK) {
+            let mut cmd = redis::cmd("XDEL");
+            cmd.arg(&self.stream);
+            for id in chunk {
+                cmd.arg(id);
+            }
+            let n = self.query(&cmd).await.map_err(fail)?;
+            deleted += as_int(&n).and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        }
+        Ok(deleted)
     }
 }
 

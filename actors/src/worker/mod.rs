@@ -45,6 +45,10 @@ pub struct WorkerConfig {
     /// An entry found in flight after this many process deaths is quarantined as
     /// `crashed_process` instead of handled again.
     pub crash_quarantine_after: u32,
+    /// A prepared batch whose commit fails transiently is retried (with backoff) this many
+    /// times, then applied entry by entry; an entry that still fails is dead-lettered as
+    /// `retries_exhausted` (`MEMLINK_MAX_BATCH_RETRIES`).
+    pub max_batch_retries: u32,
 }
 
 impl Default for WorkerConfig {
@@ -56,6 +60,7 @@ impl Default for WorkerConfig {
             reclaim_every: Duration::from_secs(5),
             max_deliveries: 5,
             crash_quarantine_after: 2,
+            max_batch_retries: 5,
         }
     }
 }
@@ -82,6 +87,29 @@ pub struct PreparedRound {
     pub ack_ids: Vec<String>,
     /// Whether planning caught a panic: the actor restarts after this round.
     pub panicked: bool,
+    /// How often committing this batch has failed transiently so far.
+    pub failures: u32,
+}
+
+/// What to do with a prepared batch whose commit just failed transiently for the
+/// `failures`-th time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryStep {
+    /// Retry the whole batch after a backoff: the failure is likely the store's, not an
+    /// entry's (a connection lost, a serialization conflict with another transaction).
+    Retry,
+    /// Retried enough: apply it entry by entry, so that an entry whose effects keep failing
+    /// (a misclassified deterministic error) is found and dead-lettered, and the rest move.
+    Split,
+}
+
+/// The retry policy: at most `max_retries` retries of the whole batch, then split.
+pub fn after_transient_failure(failures: u32, max_retries: u32) -> RetryStep {
+    if failures > max_retries {
+        RetryStep::Split
+    } else {
+        RetryStep::Retry
+    }
 }
 
 /// Entries read, with their delivery counts, and whether they were taken over from another
@@ -248,6 +276,26 @@ async fn fresh_round(deps: &WorkerDeps, read: ReadEntries) -> RoundReport {
     commit_round(deps, prepared, None, false).await
 }
 
+/// Whether the owner of an in-flight marker still runs, from what its heartbeat says (`host`,
+/// `pid`, whether it is fresh): on this host (`here`) its process is asked directly
+/// (`running`; a killed process is gone at once, long before its heartbeat goes stale);
+/// elsewhere its heartbeat must be fresh. An owner without a heartbeat row is gone. Taking an
+/// entry over from an owner that is alive (slow, not dead) is not a death and must not count
+/// toward `crashed_process`.
+pub fn marker_owner_alive(
+    host: Option<&str>,
+    pid: Option<i32>,
+    heartbeat_fresh: bool,
+    here: &str,
+    running: impl Fn(i32) -> bool,
+) -> bool {
+    match (host, pid) {
+        (Some(host), Some(pid)) if host == here => heartbeat_fresh && running(pid),
+        (Some(_), Some(_)) => heartbeat_fresh,
+        _ => false,
+    }
+}
+
 /// Entries of a round, by what happens to them.
 struct Triage {
     /// Handled this round.
@@ -317,15 +365,28 @@ async fn commit_round(
     reclaimed: bool,
 ) -> RoundReport {
     let full = prepared.ack_ids.len() >= deps.config.batch_size;
-    let outcome = match deps.store.apply_batch(&prepared.batch).await {
-        Ok(o) => o,
-        Err(e) if e.is_transient() => {
-            return RoundReport::failing(e, Some(Carry::Prepared(prepared)))
+    let split = after_transient_failure(prepared.failures, deps.config.max_batch_retries)
+        == RetryStep::Split;
+    let applied = if split {
+        apply_split(deps, &prepared.batch).await
+    } else {
+        match deps.store.apply_batch(&prepared.batch).await {
+            Err(e) if !e.is_transient() => apply_isolating(deps, &prepared.batch, &e).await,
+            other => other,
         }
-        Err(e) => match apply_isolating(deps, &prepared.batch, &e).await {
-            Ok(o) => o,
-            Err(e) => return RoundReport::failing(e, Some(Carry::Prepared(prepared))),
-        },
+    };
+    let outcome = match applied {
+        Ok(o) => o,
+        Err(e) => {
+            let mut prepared = prepared;
+            prepared.failures = prepared.failures.saturating_add(1);
+            let step = after_transient_failure(prepared.failures, deps.config.max_batch_retries);
+            if step == RetryStep::Split && !split {
+                log::warn!(target: "memlink::worker", "event=batch_retries_exhausted size={} failures={} error={:?}: applying one by one",
+                    prepared.batch.len(), prepared.failures, e.message);
+            }
+            return RoundReport::failing(e, Some(Carry::Prepared(prepared)));
+        }
     };
     if let Err(e) = deps.bus.ack(&prepared.ack_ids).await {
         // Effects are committed; only the ack is owed. Redelivery would change nothing.
@@ -334,6 +395,14 @@ async fn commit_round(
             ..PreparedRound::default()
         };
         return RoundReport::failing(e, Some(Carry::Prepared(ack_only)));
+    }
+    if !outcome.forgotten_entries.is_empty() {
+        // Acked, so no consumer needs them; a forgotten user's text must not stay in the
+        // stream. A failure leaves them for stream retention, and is no reason to retry.
+        if let Err(e) = deps.bus.delete(&outcome.forgotten_entries).await {
+            log::warn!(target: "memlink::worker", "event=forgotten_entries_not_deleted count={} error={:?}",
+                outcome.forgotten_entries.len(), e.message);
+        }
     }
     if reclaimed {
         if let Err(e) = deps.ledger.clear_in_flight(&prepared.ack_ids).await {
@@ -379,6 +448,110 @@ async fn read_entries(deps: &WorkerDeps, reclaim_due: bool) -> Result<ReadEntrie
     })
 }
 
+/// A batch retried enough: each message alone. One refused for a permanent reason is
+/// dead-lettered `store_rejected`; one failing transiently is tried once more after the store
+/// has committed everything else (proving it works), and dead-lettered `retries_exhausted`
+/// with the last error if it fails again. When the store does not work (an outage), nothing
+/// is dead-lettered: the error comes back and the split is retried after a backoff.
+async fn apply_split(
+    deps: &WorkerDeps,
+    batch: &EffectBatch,
+) -> Result<crate::ports::ApplyOutcome, PortError> {
+    let mut total = crate::ports::ApplyOutcome::default();
+    let mut dead = batch.dead_letters.clone();
+    let mut stuck = Vec::new();
+    let add = |total: &mut crate::ports::ApplyOutcome, o: crate::ports::ApplyOutcome| {
+        total.applied += o.applied;
+        total.duplicates += o.duplicates;
+        total.dead_lettered.extend(o.dead_lettered);
+        total.forgotten_entries.extend(o.forgotten_entries);
+    };
+    for m in &batch.messages {
+        match deps.store.apply_batch(&single(m)).await {
+            Ok(o) => add(&mut total, o),
+            Err(e) if e.is_transient() => stuck.push(m),
+            Err(e) => dead.push(crate::plan::dead_letter_for_message(
+                m,
+                Rejection::new(Reason::StoreRejected, e.message),
+                deps.ambient.ids.new_id(),
+                deps.name,
+                deps.ambient.clock.now(),
+            )),
+        }
+    }
+    // Everything but the stuck entries, committed: proof that the store works. If it does
+    // not (an outage), nothing is dead-lettered: the split is retried after a backoff.
+    let others = EffectBatch {
+        messages: Vec::new(),
+        dead_letters: std::mem::take(&mut dead),
+        inflight: if stuck.is_empty() {
+            batch.inflight
+        } else {
+            None
+        },
+    };
+    match deps.store.apply_batch(&others).await {
+        Ok(o) => add(&mut total, o),
+        Err(e) if e.is_transient() => return Err(e),
+        Err(e) => {
+            return Err(PortError::transient(
+                e.port,
+                format!("dead letters refused: {}", e.message),
+            ))
+        }
+    }
+    if stuck.is_empty() {
+        return Ok(total);
+    }
+    // Once more each, right after the store proved it works: failing again, the failure is
+    // the entry's own.
+    for m in stuck {
+        match deps.store.apply_batch(&single(m)).await {
+            Ok(o) => add(&mut total, o),
+            Err(e) => {
+                let reason = if e.is_transient() {
+                    Reason::RetriesExhausted
+                } else {
+                    Reason::StoreRejected
+                };
+                let detail = match reason {
+                    Reason::RetriesExhausted => format!(
+                        "its effects failed {} time(s) in its batch and then alone, each time with an error classified transient; last error: {}",
+                        deps.config.max_batch_retries.saturating_add(1),
+                        e.message
+                    ),
+                    _ => e.message,
+                };
+                dead.push(crate::plan::dead_letter_for_message(
+                    m,
+                    Rejection::new(reason, detail),
+                    deps.ambient.ids.new_id(),
+                    deps.name,
+                    deps.ambient.clock.now(),
+                ));
+            }
+        }
+    }
+    let letters = EffectBatch {
+        messages: Vec::new(),
+        dead_letters: dead,
+        inflight: batch.inflight,
+    };
+    let o = deps.store.apply_batch(&letters).await.map_err(|e| {
+        PortError::transient(e.port, format!("dead letters refused: {}", e.message))
+    })?;
+    total.dead_lettered.extend(o.dead_lettered);
+    Ok(total)
+}
+
+fn single(m: &crate::plan::PlannedMessage) -> EffectBatch {
+    EffectBatch {
+        messages: vec![m.clone()],
+        dead_letters: Vec::new(),
+        inflight: None,
+    }
+}
+
 /// A batch the store refused as a whole: apply its messages one by one so that only the
 /// message it refuses is dead-lettered (`store_rejected`), with the store's reason.
 async fn apply_isolating(
@@ -405,6 +578,7 @@ async fn apply_isolating(
                 total.applied += o.applied;
                 total.duplicates += o.duplicates;
                 total.dead_lettered.extend(o.dead_lettered);
+                total.forgotten_entries.extend(o.forgotten_entries);
             }
             Err(e) if e.is_transient() => return Err(e),
             Err(e) => dead.push(crate::plan::dead_letter_for_message(
@@ -464,6 +638,233 @@ mod tests {
         assert_eq!(round.batch.dead_letters[0].reason, Reason::InvalidJson);
         assert_eq!(round.batch.messages.len(), 1);
         assert!(!round.panicked);
+    }
+
+    #[test]
+    fn a_live_but_slow_owner_is_not_dead() {
+        let up = |_| true;
+        let gone = |_| false;
+        // Elsewhere: the heartbeat decides.
+        assert!(marker_owner_alive(Some("b"), Some(7), true, "a", gone));
+        assert!(!marker_owner_alive(Some("b"), Some(7), false, "a", up));
+        // Here: the process itself, and a fresh heartbeat.
+        assert!(marker_owner_alive(Some("a"), Some(7), true, "a", up));
+        assert!(!marker_owner_alive(Some("a"), Some(7), true, "a", gone));
+        assert!(!marker_owner_alive(Some("a"), Some(7), false, "a", up));
+        // No heartbeat row: gone.
+        assert!(!marker_owner_alive(None, None, false, "a", up));
+    }
+
+    #[test]
+    fn a_batch_is_retried_at_most_n_times_then_split() {
+        assert_eq!(after_transient_failure(1, 5), RetryStep::Retry);
+        assert_eq!(after_transient_failure(5, 5), RetryStep::Retry);
+        assert_eq!(after_transient_failure(6, 5), RetryStep::Split);
+        assert_eq!(after_transient_failure(1, 0), RetryStep::Split);
+    }
+
+    use crate::plan::DeadLetter;
+    use crate::ports::{ApplyOutcome, Redelivered};
+    use std::sync::Mutex;
+
+    /// A store whose commit fails transiently for a batch holding a poisoned message, and for
+    /// every call while it is "down" (an outage of `down` calls).
+    #[derive(Default)]
+    struct FlakyStore {
+        down: Mutex<u32>,
+        calls: Mutex<Vec<usize>>,
+        applied: Mutex<Vec<String>>,
+        letters: Mutex<Vec<DeadLetter>>,
+    }
+
+    #[async_trait::async_trait]
+    impl EffectStore for FlakyStore {
+        async fn apply_batch(&self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
+            self.calls.lock().unwrap().push(batch.messages.len());
+            {
+                let mut down = self.down.lock().unwrap();
+                if *down > 0 {
+                    *down -= 1;
+                    return Err(PortError::transient("postgres", "connection refused"));
+                }
+            }
+            if batch
+                .messages
+                .iter()
+                .any(|m| m.event.content.as_str().contains("poison"))
+            {
+                return Err(PortError::transient(
+                    "postgres",
+                    "could not serialize access (40001)",
+                ));
+            }
+            let mut applied = self.applied.lock().unwrap();
+            applied.extend(
+                batch
+                    .messages
+                    .iter()
+                    .map(|m| m.event.content.as_str().to_owned()),
+            );
+            self.letters
+                .lock()
+                .unwrap()
+                .extend(batch.dead_letters.iter().cloned());
+            Ok(ApplyOutcome {
+                applied: batch.messages.len(),
+                dead_lettered: batch.dead_letters.clone(),
+                ..ApplyOutcome::default()
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Bus {
+        acked: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl StreamBus for Bus {
+        async fn publish(
+            &self,
+            _: &[crate::ports::OutgoingEntry],
+        ) -> Result<Vec<String>, PortError> {
+            Ok(Vec::new())
+        }
+        async fn ensure_group(&self) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn read_new(&self, _: usize, _: Duration) -> Result<Vec<RawEntry>, PortError> {
+            Ok(Vec::new())
+        }
+        async fn claim_idle(&self, _: Duration, _: usize) -> Result<Vec<Redelivered>, PortError> {
+            Ok(Vec::new())
+        }
+        async fn ack(&self, ids: &[String]) -> Result<(), PortError> {
+            self.acked.lock().unwrap().extend(ids.iter().cloned());
+            Ok(())
+        }
+        async fn missing(&self, ids: &[String]) -> Result<Vec<bool>, PortError> {
+            Ok(vec![false; ids.len()])
+        }
+        async fn fetch(&self, ids: &[String]) -> Result<Vec<Option<RawEntry>>, PortError> {
+            Ok(vec![None; ids.len()])
+        }
+        async fn delete(&self, _: &[String]) -> Result<u64, PortError> {
+            Ok(0)
+        }
+    }
+
+    struct Ledger;
+
+    #[async_trait::async_trait]
+    impl InflightLedger for Ledger {
+        async fn mark_batch(&self, _: Uuid, _: Uuid, _: &[String]) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn mark_in_flight(&self, _: Uuid, ids: &[String]) -> Result<Vec<u32>, PortError> {
+            Ok(vec![0; ids.len()])
+        }
+        async fn clear_in_flight(&self, _: &[String]) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn park(&self, _: &[String]) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+
+    fn message_entry(n: u128, content: &str) -> (RawEntry, u64) {
+        let payload = serde_json::json!({"message_id": Uuid::from_u128(100 + n), "chat_id": Uuid::from_u128(7),
+            "user_id": "u1", "role": "user", "content": content, "created_at": 1769067099});
+        let mut e = entry(&format!("{n}-0"), &payload.to_string());
+        e.fields[0].1 = Uuid::from_u128(n).to_string().into_bytes();
+        (e, 1)
+    }
+
+    fn deps(store: Arc<FlakyStore>, bus: Arc<Bus>, max_batch_retries: u32) -> WorkerDeps {
+        WorkerDeps {
+            name: NAME,
+            bus,
+            store,
+            ledger: Arc::new(Ledger),
+            owner: Uuid::from_u128(1),
+            ambient: ambient(),
+            status: StatusBoard::default(),
+            config: WorkerConfig {
+                max_batch_retries,
+                ..WorkerConfig::default()
+            },
+        }
+    }
+
+    /// Runs rounds from `carry` until one carries nothing; returns every report.
+    async fn rounds(deps: &WorkerDeps, carry: Carry) -> Vec<RoundReport> {
+        let mut reports = Vec::new();
+        let mut carry = Some(carry);
+        while carry.is_some() && reports.len() < 50 {
+            let report = run_round(deps, carry.take(), false).await;
+            carry = report.carry.clone();
+            reports.push(report);
+        }
+        reports
+    }
+
+    #[tokio::test]
+    async fn an_entry_whose_commit_keeps_failing_is_dead_lettered_and_the_rest_move() {
+        let store = Arc::new(FlakyStore::default());
+        let bus = Arc::new(Bus::default());
+        let d = deps(store.clone(), bus.clone(), 2);
+        let batch = vec![
+            message_entry(1, "I live in Rome."),
+            message_entry(2, "poison pill"),
+            message_entry(3, "I like tea."),
+        ];
+        let prepared = prepare(batch, NAME, &d.ambient);
+        let reports = rounds(&d, Carry::Prepared(prepared)).await;
+        // The first try and two retries of the whole batch fail; the fourth round splits.
+        assert_eq!(reports.len(), 4);
+        assert!(reports[..3]
+            .iter()
+            .all(|r| matches!(r.pace, Pace::Failing(_)) && r.dead_letters.is_empty()));
+        assert_eq!(store.calls.lock().unwrap()[..3], [3, 3, 3]);
+        let last = &reports[3];
+        assert_eq!(last.applied, 2);
+        assert_eq!(last.dead_letters.len(), 1);
+        let letter = &last.dead_letters[0];
+        assert_eq!(letter.reason, Reason::RetriesExhausted);
+        assert!(letter.detail.contains("40001"), "{}", letter.detail);
+        assert!(letter.detail.contains("3 time(s)"), "{}", letter.detail);
+        assert_eq!(
+            *store.applied.lock().unwrap(),
+            vec!["I live in Rome.", "I like tea."]
+        );
+        assert_eq!(store.letters.lock().unwrap().len(), 1);
+        assert_eq!(*bus.acked.lock().unwrap(), vec!["1-0", "2-0", "3-0"]);
+    }
+
+    #[tokio::test]
+    async fn an_outage_never_turns_entries_into_dead_letters() {
+        let store = Arc::new(FlakyStore::default());
+        // Down through the retries and well into the split rounds.
+        *store.down.lock().unwrap() = 12;
+        let bus = Arc::new(Bus::default());
+        let d = deps(store.clone(), bus.clone(), 1);
+        let batch = vec![
+            message_entry(1, "I live in Rome."),
+            message_entry(2, "I like tea."),
+        ];
+        let prepared = prepare(batch, NAME, &d.ambient);
+        let reports = rounds(&d, Carry::Prepared(prepared)).await;
+        let last = reports.last().expect("rounds ran");
+        assert!(reports.len() > 3, "{}", reports.len());
+        assert!(reports.iter().all(|r| r.dead_letters.is_empty()));
+        assert!(store.letters.lock().unwrap().is_empty());
+        assert!(matches!(last.pace, Pace::Idle | Pace::Busy));
+        // The outage ended during a split (one message went through, the other had failed):
+        // the one that failed is tried again, not dead-lettered.
+        let mut applied = store.applied.lock().unwrap().clone();
+        applied.sort();
+        assert_eq!(applied, vec!["I like tea.", "I live in Rome."]);
+        assert_eq!(bus.acked.lock().unwrap().len(), 2);
     }
 
     #[cfg(feature = "fault-injection")]

@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use memlink_actors::checksum::Checksum;
 use memlink_actors::domain::MessageId;
 use memlink_actors::memory::Changes;
-use memlink_actors::ports::PortError;
+use memlink_actors::ports::{PortError, StreamBus};
 use serde::Serialize;
 use serde_json::Value;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::statements::message_statements;
+use super::transport::{self, Redacted, Scope};
 use super::{lock_users, rebuild};
 use crate::postgres::dlq::Operator;
 use crate::postgres::{classify, pool_error, PgPool};
@@ -60,22 +61,26 @@ const INSERT_FORGET_LOG: &str = "
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Forgets a user: facts, their history and sources, the user's messages (all roles: an
-/// assistant reply in the user's conversation is about them too), the fallback titles taken
-/// from those messages, and the watermarks those messages were counted in. Leaves a
-/// tombstone so in-flight events for the user are dropped, and an audit row.
+/// assistant reply in the user's conversation is about them too), the titles taken from
+/// those messages (fallback or LLM), and the watermarks those messages were counted in; and
+/// every transport copy of their text: outbox payloads, dead letters and their audit rows are
+/// redacted, the stream entries deleted ([`transport::erase`]). Leaves a tombstone so
+/// in-flight events for the user are dropped, and an audit row.
 pub async fn forget_user(
     pool: &PgPool,
+    eraser: &dyn StreamBus,
     user_id: &str,
-) -> Result<(DateTime<Utc>, UserForgotten), PortError> {
-    forget_user_by(pool, user_id, None).await
+) -> Result<(DateTime<Utc>, UserForgotten, Redacted), PortError> {
+    forget_user_by(pool, eraser, user_id, None).await
 }
 
 /// [`forget_user`], audited with who asked (the console's signed-in operator).
 pub async fn forget_user_by(
     pool: &PgPool,
+    eraser: &dyn StreamBus,
     user_id: &str,
     by: Option<&Operator>,
-) -> Result<(DateTime<Utc>, UserForgotten), PortError> {
+) -> Result<(DateTime<Utc>, UserForgotten, Redacted), PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let tx = conn.transaction().await.map_err(classify)?;
     lock_users(&tx, &[user_id]).await?;
@@ -109,6 +114,7 @@ pub async fn forget_user_by(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let redacted = transport::erase(&tx, eraser, Scope::User(user_id), &ids).await?;
     let cleared = clear_titles(&tx, &ids).await?;
     out.messages = tx
         .execute(DELETE_MESSAGES, &[&ids])
@@ -119,7 +125,7 @@ pub async fn forget_user_by(
     let (removed, recomputed) = recompute_watermarks(&tx, &chats).await?;
     out.watermarks_removed = removed;
     out.watermarks_recomputed = recomputed;
-    let counts = serde_json::to_value(&out).unwrap_or(Value::Null);
+    let counts = audit_counts(&out, &redacted);
     tx.execute(
         INSERT_FORGET_LOG,
         &[
@@ -137,9 +143,10 @@ pub async fn forget_user_by(
     .await
     .map_err(classify)?;
     tx.commit().await.map_err(classify)?;
-    log::info!(target: "memlink::memory", "event=user_forgotten user_id={user_id:?} facts={} fact_sources={} messages={} titles_reset={} watermarks_removed={} watermarks_recomputed={}",
-        out.facts, out.fact_sources, out.messages, out.titles_reset, out.watermarks_removed, out.watermarks_recomputed);
-    Ok((deleted_at, out))
+    log::info!(target: "memlink::memory", "event=user_forgotten user_id={user_id:?} facts={} fact_sources={} messages={} titles_reset={} watermarks_removed={} watermarks_recomputed={} outbox_redacted={} dead_letters_redacted={} stream_entries_deleted={}",
+        out.facts, out.fact_sources, out.messages, out.titles_reset, out.watermarks_removed, out.watermarks_recomputed,
+        redacted.outbox_events, redacted.dead_letters, redacted.stream_entries_deleted);
+    Ok((deleted_at, out, redacted))
 }
 
 const FIND_MESSAGE: &str = "SELECT user_id FROM messages WHERE id = $1 AND chat_id = $2";
@@ -156,19 +163,21 @@ const EXISTING_FACTS: &str = "SELECT id FROM facts WHERE id = ANY($1)";
 /// such message.
 pub async fn forget_message(
     pool: &PgPool,
+    eraser: &dyn StreamBus,
     chat_id: Uuid,
     message_id: Uuid,
-) -> Result<Option<(DateTime<Utc>, MessageForgotten)>, PortError> {
-    forget_message_by(pool, chat_id, message_id, None).await
+) -> Result<Option<(DateTime<Utc>, MessageForgotten, Redacted)>, PortError> {
+    forget_message_by(pool, eraser, chat_id, message_id, None).await
 }
 
 /// [`forget_message`], audited with who asked (the console's signed-in operator).
 pub async fn forget_message_by(
     pool: &PgPool,
+    eraser: &dyn StreamBus,
     chat_id: Uuid,
     message_id: Uuid,
     by: Option<&Operator>,
-) -> Result<Option<(DateTime<Utc>, MessageForgotten)>, PortError> {
+) -> Result<Option<(DateTime<Utc>, MessageForgotten, Redacted)>, PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let st = conn.statements();
     let tx = conn.transaction().await.map_err(classify)?;
@@ -210,6 +219,16 @@ pub async fn forget_message_by(
         .map_err(classify)?
         .len() as u64;
     let ids = vec![message_id];
+    let redacted = transport::erase(
+        &tx,
+        eraser,
+        Scope::Message {
+            user_id: &user_id,
+            message_id,
+        },
+        &ids,
+    )
+    .await?;
     let cleared = clear_titles(&tx, &ids).await?;
     let messages = tx
         .execute(DELETE_MESSAGES, &[&ids])
@@ -231,7 +250,7 @@ pub async fn forget_message_by(
         watermarks_removed: removed,
         watermarks_recomputed: recomputed,
     };
-    let counts = serde_json::to_value(&out).unwrap_or(Value::Null);
+    let counts = audit_counts(&out, &redacted);
     tx.execute(
         INSERT_FORGET_LOG,
         &[
@@ -249,17 +268,30 @@ pub async fn forget_message_by(
     .await
     .map_err(classify)?;
     tx.commit().await.map_err(classify)?;
-    log::info!(target: "memlink::memory", "event=message_forgotten chat_id={chat_id} message_id={message_id} user_id={user_id:?} fact_sources={} facts={} facts_kept={} titles_reset={} watermarks_removed={} watermarks_recomputed={}",
-        out.fact_sources, out.facts, out.facts_kept, out.titles_reset, out.watermarks_removed, out.watermarks_recomputed);
-    Ok(Some((deleted_at, out)))
+    log::info!(target: "memlink::memory", "event=message_forgotten chat_id={chat_id} message_id={message_id} user_id={user_id:?} fact_sources={} facts={} facts_kept={} titles_reset={} watermarks_removed={} watermarks_recomputed={} outbox_redacted={} dead_letters_redacted={} stream_entries_deleted={}",
+        out.fact_sources, out.facts, out.facts_kept, out.titles_reset, out.watermarks_removed, out.watermarks_recomputed,
+        redacted.outbox_events, redacted.dead_letters, redacted.stream_entries_deleted);
+    Ok(Some((deleted_at, out, redacted)))
 }
 
-/// A fallback title taken from a forgotten message is cleared (an LLM title is left alone: it
-/// is not traceable to one message). Returns the chats that lost their title.
+/// The audit's counts: what was removed and what was redacted (numbers, never content).
+fn audit_counts(removed: &impl Serialize, redacted: &Redacted) -> Value {
+    let mut counts = serde_json::to_value(removed).unwrap_or(Value::Null);
+    if let (Value::Object(c), Ok(r)) = (&mut counts, serde_json::to_value(redacted)) {
+        c.insert("redacted".to_owned(), r);
+    }
+    counts
+}
+
+/// A title taken from a forgotten message is cleared: a fallback title is its text, an LLM
+/// title was written from it (`llm_titles` names the message). Returns the chats that lost
+/// their title.
 const CLEAR_TITLES: &str = "
-    UPDATE chats SET title = NULL, title_source = NULL, title_message_at = NULL, title_message_id = NULL
-     WHERE title_source = 'fallback' AND title_message_id = ANY($1)
- RETURNING id";
+    UPDATE chats c SET title = NULL, title_source = NULL, title_message_at = NULL, title_message_id = NULL
+     WHERE (c.title_source = 'fallback' AND c.title_message_id = ANY($1))
+        OR (c.title_source = 'llm'
+            AND EXISTS (SELECT 1 FROM llm_titles t WHERE t.chat_id = c.id AND t.message_id = ANY($1)))
+ RETURNING c.id";
 
 /// The earliest remaining processed user messages of a chat: the fallback title candidates,
 /// in the order the worker's `OFFER_FALLBACK_TITLES` would prefer them.

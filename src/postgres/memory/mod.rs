@@ -13,6 +13,7 @@ mod forget;
 mod read;
 mod reextract;
 pub mod statements;
+pub mod transport;
 
 pub use forget::{
     forget_message, forget_message_by, forget_user, forget_user_by, MessageForgotten, UserForgotten,
@@ -20,6 +21,7 @@ pub use forget::{
 pub use read::*;
 pub use reextract::{reextract, ReextractReport, StatementChange};
 pub use statements::{rebuild, Rebuilt};
+pub use transport::Redacted;
 
 use memlink_actors::ports::PortError;
 use tokio_postgres::Transaction;
