@@ -32,6 +32,8 @@ pub mod extract;
 pub mod lifecycle;
 pub mod memory;
 pub mod messages;
+#[cfg(feature = "sim-mutants")]
+pub mod mutants;
 pub mod observe;
 pub mod pace;
 pub mod plan;
