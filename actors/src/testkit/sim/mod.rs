@@ -241,8 +241,9 @@ pub struct World {
     pub effects: Effects,
     pub ledger: Ledger,
     pub cursor: Option<crate::ports::ReconcilePosition>,
-    /// Rows the reconciler was told were confirmed (it must never publish them again).
-    pub reported_confirmed: BTreeSet<Uuid>,
+    /// Per process incarnation, the rows its reconciler's latest read said were confirmed (it
+    /// must not publish them again).
+    pub reported_confirmed: BTreeMap<(usize, u32), BTreeSet<Uuid>>,
     /// Safety properties broken while running.
     pub violations: Vec<String>,
     pub trace: Vec<String>,
@@ -264,7 +265,7 @@ impl World {
             effects: Effects::default(),
             ledger: Ledger::default(),
             cursor: None,
-            reported_confirmed: BTreeSet::new(),
+            reported_confirmed: BTreeMap::new(),
             violations: Vec::new(),
             trace: Vec::new(),
         }
@@ -962,9 +963,6 @@ impl World {
             .collect();
         rows.sort_by_key(|r| r.position);
         rows.truncate(limit);
-        for r in rows.iter().filter(|r| r.confirmed) {
-            self.reported_confirmed.insert(r.row.id);
-        }
         rows
     }
 

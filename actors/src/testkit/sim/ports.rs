@@ -218,7 +218,11 @@ impl StreamBus for SimPorts {
             Self::broker_weather(w);
             let mut ids = Vec::with_capacity(entries.len());
             for e in entries {
-                if role == crate::reconciler::NAME && w.reported_confirmed.contains(&e.outbox_id) {
+                let told = w
+                    .reported_confirmed
+                    .get(&(slot, inc))
+                    .is_some_and(|c| c.contains(&e.outbox_id));
+                if role == crate::reconciler::NAME && told {
                     let v = format!("reconciler republished confirmed row {}", e.outbox_id);
                     w.violations.push(v);
                 }
@@ -414,8 +418,12 @@ impl ReconcileStore for SimPorts {
         after: Duration,
         limit: usize,
     ) -> Result<Vec<RelayedRow>, PortError> {
+        let key = (self.slot, self.incarnation);
         self.call("postgres", "reconcile.read", false, |w| {
-            Ok(w.relayed_since_cursor(after, limit))
+            let rows = w.relayed_since_cursor(after, limit);
+            let confirmed = rows.iter().filter(|r| r.confirmed).map(|r| r.row.id);
+            w.reported_confirmed.insert(key, confirmed.collect());
+            Ok(rows)
         })
         .await
     }
