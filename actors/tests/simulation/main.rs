@@ -14,6 +14,7 @@ mod check;
 mod workload;
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,9 @@ use workload::Workload;
 /// Seeds per default run: enough to find most planted bugs, small enough for CI in debug.
 pub const DEFAULT_SEEDS: u64 = 1_000;
 
+/// From this many seeds on, every rejection reason and fault must have occurred.
+pub const COVERAGE_SEEDS: u64 = 1_000;
+
 /// The supervisor's restart budget in the simulation (period longer than any run).
 pub const INTENSITY: usize = 3;
 pub const MAX_DELIVERIES: u64 = 2;
@@ -68,6 +72,39 @@ pub struct Outcome {
     pub hash: u64,
     pub failures: Vec<String>,
     pub trace: Vec<String>,
+    /// What happened, counted (faults by kind, deaths, letters by reason, ...).
+    pub stats: BTreeMap<String, u64>,
+}
+
+/// Counts what a run went through, from its world and trace.
+fn stats(w: &World, escalations: u64) -> BTreeMap<String, u64> {
+    let mut s: BTreeMap<String, u64> = BTreeMap::new();
+    for line in &w.trace {
+        if let Some(f) = line.split("fault=").nth(1) {
+            *s.entry(format!("fault {f}")).or_default() += 1;
+        }
+        for (needle, key) in [
+            (" dies (", "process deaths"),
+            ("ack lost", "acks lost"),
+            ("xadd duplicated", "entries duplicated"),
+            ("read duplicated", "deliveries duplicated"),
+            ("read reordered", "deliveries reordered"),
+            ("redis flushed", "broker flushes"),
+            ("stream trimmed", "broker trims"),
+            ("NOGROUP", "NOGROUP answers"),
+            (" reclaim ", "idle reclaims"),
+            ("republished", "reconciler republishes"),
+        ] {
+            if line.contains(needle) {
+                *s.entry(key.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    for d in w.effects.letters.values() {
+        *s.entry(format!("letter {}", d.reason)).or_default() += 1;
+    }
+    *s.entry("escalations".to_owned()).or_default() += escalations;
+    s
 }
 
 /// One incarnation of a process, as the simulator watches it.
@@ -377,6 +414,7 @@ async fn simulate(seed: u64) -> Outcome {
             .collect(),
     ));
     let start = tokio::time::Instant::now();
+    let lives_escalated = std::cell::Cell::new(0u64);
     let produced = Rc::new(AtomicBool::new(false));
     {
         let (world, lives, produced) = (world.clone(), lives.clone(), produced.clone());
@@ -420,6 +458,7 @@ async fn simulate(seed: u64) -> Outcome {
             if alive && live.escalated.load(Ordering::SeqCst) {
                 // The daemon exits with code 70; systemd starts it again.
                 lock(&world).kill(slot, "escalated");
+                lives_escalated.set(lives_escalated.get() + 1);
             }
             if live.exceeded_at.is_none() && live.status.total_restarts() > INTENSITY as u64 {
                 live.exceeded_at = Some(t);
@@ -456,7 +495,9 @@ async fn simulate(seed: u64) -> Outcome {
     let w = lock(&world);
     failures.extend(check::invariants(&w, &workload));
     let trace = w.trace.clone();
+    let escalations = lives_escalated.get();
     Outcome {
+        stats: stats(&w, escalations),
         hash: fnv(&trace),
         failures,
         trace,
@@ -529,9 +570,13 @@ fn simulation() {
     let started = std::time::Instant::now();
     let mut failed = Vec::new();
     let mut ran = 0;
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
     for seed in 0..seeds {
         let outcome = run_seed(seed);
         ran += 1;
+        for (k, v) in &outcome.stats {
+            *totals.entry(k.clone()).or_default() += v;
+        }
         if !outcome.failures.is_empty() {
             failed.push((seed, outcome));
             if mutant.is_some() {
@@ -540,6 +585,11 @@ fn simulation() {
         }
     }
     let rate = ran as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    if std::env::var_os("MEMLINK_SIM_STATS").is_some() {
+        for (k, v) in &totals {
+            eprintln!("  {k}: {v}");
+        }
+    }
     println!(
         "simulation: {ran} seeds, {} failures, {rate:.0} seeds/s",
         failed.len()
@@ -557,6 +607,25 @@ fn simulation() {
                 report_failure(*seed, outcome, None, i == 0);
             }
             assert!(failed.is_empty(), "{} of {ran} seeds failed", failed.len());
+            if ran >= COVERAGE_SEEDS {
+                // The default run goes through every rejection reason and every fault.
+                let missing: Vec<&str> = memlink_actors::decode::Reason::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .filter(|r| !totals.contains_key(&format!("letter {r}")))
+                    .collect();
+                assert!(missing.is_empty(), "no seed dead-lettered as {missing:?}");
+                for k in [
+                    "escalations",
+                    "broker flushes",
+                    "process deaths",
+                    "acks lost",
+                    "idle reclaims",
+                    "reconciler republishes",
+                ] {
+                    assert!(totals.get(k).is_some_and(|n| *n > 0), "no seed had {k}");
+                }
+            }
         }
     }
 }
