@@ -52,7 +52,7 @@ pub const MAX_DELIVERIES: u64 = 2;
 
 /// How long after the faults stop everything must be settled.
 const LIVENESS: Duration = Duration::from_secs(40);
-const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(250);
 
 /// The simulation's clock: the paused runtime's time, from a fixed start.
 struct SimClock {
@@ -181,7 +181,7 @@ fn start_process(env: &Env, slot: usize) -> Live {
         status: status.clone(),
         config: RelayConfig {
             batch_size: 4,
-            poll: Duration::from_secs(1),
+            poll: Duration::from_secs(2),
         },
     };
     let relay_pacer = Pacer::new(backoff(), relay_deps.config.poll);
@@ -209,7 +209,7 @@ fn start_process(env: &Env, slot: usize) -> Live {
             status: status.clone(),
             config: WorkerConfig {
                 batch_size: 4,
-                block: Duration::from_millis(500),
+                block: Duration::from_secs(1),
                 reclaim_idle: Duration::from_secs(2),
                 reclaim_every: Duration::from_secs(1),
                 max_deliveries: MAX_DELIVERIES,
@@ -237,7 +237,7 @@ fn start_process(env: &Env, slot: usize) -> Live {
         status: status.clone(),
         config: WatermarkConfig {
             batch_size: 100,
-            interval: Duration::from_secs(1),
+            interval: Duration::from_secs(2),
         },
     };
     let watermark_pacer = Pacer::new(backoff(), watermark_deps.config.interval);
@@ -370,7 +370,10 @@ async fn simulate(seed: u64) -> Outcome {
     let world = Arc::new(Mutex::new(World::new(
         seed,
         rates(&mut rng),
-        WorldConfig::default(),
+        WorldConfig {
+            max_deliveries: MAX_DELIVERIES,
+            ..WorldConfig::default()
+        },
         base,
     )));
     let ambient = Ambient {
@@ -492,12 +495,12 @@ async fn simulate(seed: u64) -> Outcome {
     for live in lives.borrow().iter().filter(|l| !l.checked) {
         failures.extend(check::escalation(live, t));
     }
-    let w = lock(&world);
+    let mut w = lock(&world);
     failures.extend(check::invariants(&w, &workload));
-    let trace = w.trace.clone();
-    let escalations = lives_escalated.get();
+    let stats = stats(&w, lives_escalated.get());
+    let trace = std::mem::take(&mut w.trace);
     Outcome {
-        stats: stats(&w, escalations),
+        stats,
         hash: fnv(&trace),
         failures,
         trace,

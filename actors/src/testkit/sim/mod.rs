@@ -98,6 +98,9 @@ pub struct WorldConfig {
     pub timeout: Duration,
     /// How long a stalled call takes.
     pub stall: Duration,
+    /// The workers' delivery limit: an entry handed out more often must be quarantined, never
+    /// committed as a message by the worker holding that delivery.
+    pub max_deliveries: u64,
 }
 
 impl Default for WorldConfig {
@@ -106,6 +109,7 @@ impl Default for WorldConfig {
             lease: Duration::from_secs(3),
             timeout: Duration::from_millis(1_500),
             stall: Duration::from_secs(4),
+            max_deliveries: 5,
         }
     }
 }
@@ -172,10 +176,15 @@ pub fn parse_sid(s: &str) -> Option<Sid> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
+/// Which actor of which process incarnation received a delivery.
+pub type Holder = (usize, u32, &'static str);
+
 /// A pending entries list item.
 #[derive(Debug, Clone)]
 pub struct PendingEntry {
     pub consumer: String,
+    /// Which actor holds the latest delivery: (process slot, incarnation, actor name).
+    pub holder: Holder,
     pub since: DateTime<Utc>,
     pub deliveries: u64,
 }
@@ -560,7 +569,7 @@ impl World {
     }
 
     /// XREADGROUP ... `>`: recreates the group on NOGROUP, as the adapter does.
-    pub fn read_new(&mut self, consumer: &str, count: usize) -> Vec<RawEntry> {
+    pub fn read_new(&mut self, consumer: &str, holder: Holder, count: usize) -> Vec<RawEntry> {
         if self.stream.group.is_none() {
             self.log("NOGROUP on read");
             self.ensure_group();
@@ -583,6 +592,7 @@ impl World {
                     sid,
                     PendingEntry {
                         consumer: consumer.to_owned(),
+                        holder,
                         since: now,
                         deliveries: 1,
                     },
@@ -599,6 +609,7 @@ impl World {
     pub fn claim_idle(
         &mut self,
         consumer: &str,
+        holder: Holder,
         min_idle: Duration,
         count: usize,
     ) -> Vec<crate::ports::Redelivered> {
@@ -633,6 +644,7 @@ impl World {
                 continue;
             };
             p.consumer = consumer.to_owned();
+            p.holder = holder;
             p.since = now;
             #[cfg(feature = "sim-mutants")]
             let count_it =
@@ -702,7 +714,31 @@ impl World {
 
     /// The worker's transaction, as `src/postgres/effects.rs` runs it: record the events,
     /// read what [`settle`] needs, settle, write everything or nothing.
-    pub fn apply_batch(&mut self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
+    pub fn apply_batch(
+        &mut self,
+        batch: &EffectBatch,
+        holder: Holder,
+    ) -> Result<ApplyOutcome, PortError> {
+        let messages = &batch.messages;
+        let outcome = self.apply_effects(batch)?;
+        // A delivery past the limit, still held by this worker, committed as a message: the
+        // worker was told a wrong delivery count (or ignored it).
+        for entry in messages.iter().filter_map(|m| m.stream_entry_id.as_deref()) {
+            let held = parse_sid(entry)
+                .and_then(|sid| self.stream.group.as_ref()?.pel.get(&sid))
+                .is_some_and(|p| p.holder == holder);
+            let n = self.stream.delivered.get(entry).copied().unwrap_or(0);
+            if held && n > self.config.max_deliveries {
+                let limit = self.config.max_deliveries;
+                let v =
+                    format!("entry {entry} committed as a message on delivery {n} (limit {limit})");
+                self.violations.push(v);
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn apply_effects(&mut self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
         let messages = &batch.messages;
         if let Some(m) = messages.iter().find(|m| {
             self.effects
@@ -717,13 +753,14 @@ impl World {
                 ),
             ));
         }
+        // `INSERT INTO processed_events ... ON CONFLICT DO NOTHING RETURNING event_id`: the
+        // first copy of each event not recorded before (written only if the batch commits).
         let mut fresh = std::collections::HashSet::new();
-        let mut recorded = self.effects.processed.clone();
+        let mut recorded = Vec::new();
         for m in messages {
             let id = m.event.event_id.0;
-            if let std::collections::btree_map::Entry::Vacant(v) = recorded.entry(id) {
-                v.insert(m.digest);
-                fresh.insert(id);
+            if !self.effects.processed.contains_key(&id) && fresh.insert(id) {
+                recorded.push((id, m.digest));
             }
         }
         let stored: std::collections::HashMap<Uuid, StoredMessage> = messages
@@ -779,7 +816,7 @@ impl World {
         }
         // Letters first: a refused letter refuses the whole transaction.
         self.insert_letters(&outcome.dead_lettered)?;
-        self.effects.processed = recorded;
+        self.effects.processed.extend(recorded);
         self.write_owed(&settled.owed, &settled.statements, &settled.titles);
         for (chat, w) in &settled.watermarks {
             self.effects.watermarks.insert(*chat, *w);

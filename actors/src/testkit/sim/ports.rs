@@ -260,11 +260,11 @@ impl StreamBus for SimPorts {
     }
 
     async fn read_new(&self, count: usize, block: Duration) -> Result<Vec<RawEntry>, PortError> {
-        let (slot, inc) = (self.slot, self.incarnation);
+        let (slot, inc, role) = (self.slot, self.incarnation, self.role);
         let read = |w: &mut World| {
             Self::broker_weather(w);
             let consumer = Self::consumer(w, slot);
-            let mut got = w.read_new(&consumer, count);
+            let mut got = w.read_new(&consumer, (slot, inc, role), count);
             if w.faults_on && got.len() > 1 {
                 let (reorder, dup) = (w.rates.reorder, w.rates.duplicate);
                 if w.rng.chance(reorder) {
@@ -298,11 +298,11 @@ impl StreamBus for SimPorts {
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<Redelivered>, PortError> {
-        let (slot, inc) = (self.slot, self.incarnation);
+        let (slot, inc, role) = (self.slot, self.incarnation, self.role);
         self.call("redis", "xautoclaim", true, |w| {
             Self::broker_weather(w);
             let consumer = Self::consumer(w, slot);
-            let got = w.claim_idle(&consumer, min_idle, count);
+            let got = w.claim_idle(&consumer, (slot, inc, role), min_idle, count);
             if !got.is_empty() {
                 let ids: Vec<String> = got
                     .iter()
@@ -377,9 +377,9 @@ impl InflightLedger for SimPorts {
 #[async_trait]
 impl EffectStore for SimPorts {
     async fn apply_batch(&self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
-        let (slot, inc) = (self.slot, self.incarnation);
+        let (slot, inc, role) = (self.slot, self.incarnation, self.role);
         self.call("postgres", "effects.apply", true, |w| {
-            let r = w.apply_batch(batch);
+            let r = w.apply_batch(batch, (slot, inc, role));
             let line = match &r {
                 Ok(o) => format!(
                     "p{slot}.{inc} apply msgs={} letters={} applied={} dups={}",
