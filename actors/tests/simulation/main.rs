@@ -76,34 +76,17 @@ pub struct Outcome {
     pub stats: BTreeMap<String, u64>,
 }
 
-/// Counts what a run went through, from its world and trace.
+/// Counts what a run went through.
 fn stats(w: &World, escalations: u64) -> BTreeMap<String, u64> {
-    let mut s: BTreeMap<String, u64> = BTreeMap::new();
-    for line in &w.trace {
-        if let Some(f) = line.split("fault=").nth(1) {
-            *s.entry(format!("fault {f}")).or_default() += 1;
-        }
-        for (needle, key) in [
-            (" dies (", "process deaths"),
-            ("ack lost", "acks lost"),
-            ("xadd duplicated", "entries duplicated"),
-            ("read duplicated", "deliveries duplicated"),
-            ("read reordered", "deliveries reordered"),
-            ("redis flushed", "broker flushes"),
-            ("stream trimmed", "broker trims"),
-            ("NOGROUP", "NOGROUP answers"),
-            (" reclaim ", "idle reclaims"),
-            ("republished", "reconciler republishes"),
-        ] {
-            if line.contains(needle) {
-                *s.entry(key.to_owned()).or_default() += 1;
-            }
-        }
-    }
+    let mut s: BTreeMap<String, u64> = w
+        .counts
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), *v))
+        .collect();
     for d in w.effects.letters.values() {
         *s.entry(format!("letter {}", d.reason)).or_default() += 1;
     }
-    *s.entry("escalations".to_owned()).or_default() += escalations;
+    s.insert("escalations".to_owned(), escalations);
     s
 }
 

@@ -256,6 +256,8 @@ pub struct World {
     /// Safety properties broken while running.
     pub violations: Vec<String>,
     pub trace: Vec<String>,
+    /// How often each kind of event happened (faults, deaths, broker losses, ...).
+    pub counts: BTreeMap<&'static str, u64>,
 }
 
 impl World {
@@ -277,6 +279,7 @@ impl World {
             reported_confirmed: BTreeMap::new(),
             violations: Vec::new(),
             trace: Vec::new(),
+            counts: BTreeMap::new(),
         }
     }
 
@@ -287,6 +290,10 @@ impl World {
     pub fn log(&mut self, line: impl AsRef<str>) {
         let line = format!("{} {}", self.ms(), line.as_ref());
         self.trace.push(line);
+    }
+
+    pub fn count(&mut self, what: &'static str) {
+        *self.counts.entry(what).or_default() += 1;
     }
 
     pub fn alive(&self, slot: usize, incarnation: u32) -> bool {
@@ -301,6 +308,7 @@ impl World {
                 p.alive = false;
                 let inc = p.incarnation;
                 self.log(format!("p{slot}.{inc} dies ({why})"));
+                self.count("process deaths");
             }
         }
     }
@@ -516,6 +524,7 @@ impl World {
         self.stream.exists = false;
         self.stream.flushes += 1;
         self.log("redis flushed");
+        self.count("broker flushes");
     }
 
     /// The oldest half of the entries is trimmed (whether pending or not, like MAXLEN).
@@ -534,6 +543,7 @@ impl World {
             }
         }
         self.log(format!("stream trimmed {n}"));
+        self.count("broker trims");
     }
 
     fn unacked_ids(&self) -> Vec<String> {
@@ -572,6 +582,7 @@ impl World {
     pub fn read_new(&mut self, consumer: &str, holder: Holder, count: usize) -> Vec<RawEntry> {
         if self.stream.group.is_none() {
             self.log("NOGROUP on read");
+            self.count("NOGROUP answers");
             self.ensure_group();
         }
         let now = self.now;
@@ -615,6 +626,7 @@ impl World {
     ) -> Vec<crate::ports::Redelivered> {
         if self.stream.group.is_none() {
             self.log("NOGROUP on claim");
+            self.count("NOGROUP answers");
             self.ensure_group();
         }
         let now = self.now;

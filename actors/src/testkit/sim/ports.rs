@@ -63,6 +63,15 @@ impl SimPorts {
                 self.slot, self.incarnation, self.role
             );
             w.log(line);
+            w.count(match fault {
+                Fault::Transient => "fault transient error",
+                Fault::Timeout => "fault timeout",
+                Fault::ReplyLost => "fault reply lost",
+                Fault::DeathBefore => "fault death before the call",
+                Fault::DeathAfter => "fault death after the call",
+                Fault::Stall => "fault stall",
+                Fault::None => "fault none",
+            });
         }
         Some(fault)
     }
@@ -239,6 +248,7 @@ impl StreamBus for SimPorts {
                 if dup {
                     let again = w.xadd(fields);
                     w.log(format!("xadd duplicated {again}"));
+                    w.count("entries duplicated");
                 }
                 w.log(format!(
                     "p{slot}.{inc} {role} xadd {id} event={}",
@@ -270,12 +280,14 @@ impl StreamBus for SimPorts {
                 if w.rng.chance(reorder) {
                     got.reverse();
                     w.log(format!("p{slot}.{inc} read reordered"));
+                    w.count("deliveries reordered");
                 }
                 if w.rng.chance(dup) {
                     let i = w.rng.below(got.len() as u64) as usize;
                     let copy = got[i].clone();
                     got.push(copy);
                     w.log(format!("p{slot}.{inc} read duplicated"));
+                    w.count("deliveries duplicated");
                 }
             }
             if !got.is_empty() {
@@ -309,6 +321,7 @@ impl StreamBus for SimPorts {
                     .map(|r| format!("{}x{}", r.entry.id, r.deliveries))
                     .collect();
                 w.log(format!("p{slot}.{inc} reclaim {}", ids.join(",")));
+                w.count("idle reclaims");
             }
             Ok(got)
         })
@@ -323,6 +336,7 @@ impl StreamBus for SimPorts {
                 w.rng.chance(p)
             } {
                 w.log(format!("p{slot}.{inc} ack lost {}", ids.join(",")));
+                w.count("acks lost");
                 return Ok(());
             }
             w.ack(ids);
@@ -432,6 +446,7 @@ impl ReconcileStore for SimPorts {
         self.call("postgres", "reconcile.mark", true, |w| {
             w.mark_republished(republished);
             w.log(format!("republished {}", republished.len()));
+            w.count("reconciler republishes");
             Ok(())
         })
         .await
