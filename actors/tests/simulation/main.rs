@@ -297,12 +297,13 @@ fn rates(rng: &mut SimRng) -> FaultRates {
         timeout: 0.01 * level,
         reply_lost: 0.03 * level,
         death: 0.02 * level,
-        stall: 0.01 * level,
+        stall: 0.015 * level,
         lost_ack: 0.05 * level,
         duplicate: 0.03 * level,
         reorder: 0.1 * level,
         flush: 0.005 * level,
         trim: 0.01 * level,
+        failover: 0.005 * level,
     }
 }
 
@@ -607,7 +608,16 @@ fn simulation() {
                 for k in [
                     "escalations",
                     "broker flushes",
+                    "broker failovers",
+                    "broker trims",
                     "process deaths",
+                    "fault reply lost",
+                    "fault timeout",
+                    "fault stall",
+                    "entries duplicated",
+                    "deliveries duplicated",
+                    "deliveries reordered",
+                    "NOGROUP answers",
                     "acks lost",
                     "idle reclaims",
                     "reconciler republishes",

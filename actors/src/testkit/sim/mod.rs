@@ -86,6 +86,8 @@ pub struct FaultRates {
     pub flush: f64,
     /// The oldest entries are trimmed away.
     pub trim: f64,
+    /// A failover to a lagging replica: the newest entries are lost.
+    pub failover: f64,
 }
 
 /// Timings of the world's own mechanisms.
@@ -96,7 +98,7 @@ pub struct WorldConfig {
     pub lease: Duration,
     /// How long a timed-out call waits before failing.
     pub timeout: Duration,
-    /// How long a stalled call takes.
+    /// How long a stalled call takes, at most (a quarter of it at least).
     pub stall: Duration,
     /// The workers' delivery limit: an entry handed out more often must be quarantined, never
     /// committed as a message by the worker holding that delivery.
@@ -544,6 +546,34 @@ impl World {
         }
         self.log(format!("stream trimmed {n}"));
         self.count("broker trims");
+    }
+
+    /// A failover to a replica that lagged: the newest entries never made it, and neither did
+    /// the group's latest deliveries and acknowledgements of them.
+    pub fn failover(&mut self) {
+        let n = self.stream.entries.len().div_ceil(3);
+        let gone: Vec<Sid> = self.stream.entries.keys().rev().take(n).copied().collect();
+        for sid in &gone {
+            self.stream.entries.remove(sid);
+            self.stream.lost.insert(sid_text(*sid));
+        }
+        if let Some(g) = self.stream.group.as_mut() {
+            for sid in &gone {
+                g.pel.remove(sid);
+            }
+            if let Some(first) = gone.last() {
+                if g.last_delivered >= *first {
+                    g.last_delivered = self
+                        .stream
+                        .entries
+                        .range(..*first)
+                        .next_back()
+                        .map_or((0, 0), |(s, _)| *s);
+                }
+            }
+        }
+        self.log(format!("redis failover lost {n}"));
+        self.count("broker failovers");
     }
 
     fn unacked_ids(&self) -> Vec<String> {

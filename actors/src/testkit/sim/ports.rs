@@ -113,8 +113,16 @@ impl SimPorts {
             return self.dead().await;
         };
         let (stall, timeout) = {
-            let w = self.lock();
-            (w.config.stall, w.config.timeout)
+            let mut w = self.lock();
+            // A stall lasts a quarter to one and a quarter of the configured time: sometimes
+            // within a lease, sometimes past it.
+            let stall = if fault == Fault::Stall {
+                let most = u64::try_from(w.config.stall.as_millis()).unwrap_or(0);
+                w.config.stall / 4 + Duration::from_millis(w.rng.below(most))
+            } else {
+                Duration::ZERO
+            };
+            (stall, w.config.timeout)
         };
         match fault {
             Fault::Transient => {
@@ -160,11 +168,13 @@ impl SimPorts {
         if !w.faults_on {
             return;
         }
-        let (flush, trim) = (w.rates.flush, w.rates.trim);
+        let (flush, trim, failover) = (w.rates.flush, w.rates.trim, w.rates.failover);
         if w.rng.chance(flush) {
             w.flush();
         } else if w.rng.chance(trim) {
             w.trim();
+        } else if w.rng.chance(failover) {
+            w.failover();
         }
     }
 
