@@ -1066,3 +1066,176 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::ReconcilePosition;
+
+    fn world() -> World {
+        let now = DateTime::from_timestamp(1_769_067_000, 0).unwrap_or_default();
+        let mut w = World::new(1, FaultRates::default(), WorldConfig::default(), now);
+        w.procs = (0..2)
+            .map(|i| Proc {
+                alive: true,
+                incarnation: 1,
+                owner: Uuid::from_u128(100 + i as u128),
+                consumer: format!("c{i}"),
+            })
+            .collect();
+        w
+    }
+
+    fn row(n: u128) -> OutboxRow {
+        OutboxRow {
+            id: Uuid::from_u128(n),
+            aggregate_id: String::new(),
+            event_type: "message.created".into(),
+            payload: "{}".into(),
+        }
+    }
+
+    fn later(w: &mut World, ms: i64) {
+        w.now += chrono::Duration::milliseconds(ms);
+    }
+
+    fn relayed(ids: &[u128]) -> Settlement {
+        Settlement {
+            relayed: ids
+                .iter()
+                .map(|n| (Uuid::from_u128(*n), format!("{n}-0")))
+                .collect(),
+            ..Settlement::default()
+        }
+    }
+
+    #[test]
+    fn claims_skip_locked_rows_until_the_lease_ends() {
+        let mut w = world();
+        for n in 1..=3 {
+            w.insert_outbox(row(n), None);
+            later(&mut w, 1);
+        }
+        let (a, rows) = w.claim(2).unwrap_or_default();
+        assert_eq!(rows.len(), 2);
+        // The third row only: the first two are locked.
+        let (b, rows) = w.claim(5).unwrap_or_default();
+        assert_eq!(rows.len(), 1);
+        assert!(w.claim(5).is_none());
+        w.release(b);
+        // Past the lease, the first claim's rows are free, and its commit is refused.
+        later(&mut w, 3_001);
+        let (c, rows) = w.claim(5).unwrap_or_default();
+        assert_eq!(rows.len(), 3);
+        assert!(w.commit_relay(a, &relayed(&[1, 2])).is_err());
+        assert!(w.commit_relay(c, &relayed(&[1, 2, 3])).is_ok());
+        assert!(w.outbox.iter().all(|e| e.status == RowStatus::Relayed));
+        assert!(w.violations.is_empty());
+    }
+
+    #[test]
+    fn the_group_counts_deliveries_and_comes_back_after_a_flush() {
+        let mut w = world();
+        w.ensure_group();
+        let id = w.xadd(vec![(b"k".to_vec(), b"v".to_vec())]);
+        assert_eq!(w.read_new("c0", (0, 1, "worker"), 10).len(), 1);
+        assert!(w.read_new("c1", (1, 1, "worker"), 10).is_empty());
+        // Not idle long enough yet.
+        assert!(w
+            .claim_idle("c1", (1, 1, "worker"), Duration::from_secs(2), 10)
+            .is_empty());
+        later(&mut w, 2_000);
+        let got = w.claim_idle("c1", (1, 1, "worker"), Duration::from_secs(2), 10);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].deliveries, 2);
+        w.ack(std::slice::from_ref(&id));
+        assert_eq!(w.stream_outstanding(), 0);
+        // A flush loses the stream and the group; the next read recreates the group.
+        let lost = w.xadd(vec![(b"k".to_vec(), b"v".to_vec())]);
+        w.flush();
+        assert!(w.stream.lost.contains(&lost));
+        assert_eq!(w.missing(&[lost]), vec![true]);
+        let fresh = w.xadd(vec![(b"k".to_vec(), b"w".to_vec())]);
+        let read = w.read_new("c0", (0, 1, "worker"), 10);
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].id, fresh);
+    }
+
+    #[test]
+    fn a_trimmed_pending_entry_is_acked_away_on_reclaim() {
+        let mut w = world();
+        w.ensure_group();
+        w.xadd(vec![(b"k".to_vec(), b"v".to_vec())]);
+        w.xadd(vec![(b"k".to_vec(), b"v".to_vec())]);
+        assert_eq!(w.read_new("c0", (0, 1, "worker"), 10).len(), 2);
+        w.trim();
+        later(&mut w, 5_000);
+        let got = w.claim_idle("c1", (1, 1, "worker"), Duration::from_secs(1), 10);
+        assert_eq!(got.len(), 1);
+        assert_eq!(w.stream.group.as_ref().map(|g| g.pel.len()), Some(1));
+    }
+
+    #[test]
+    fn a_marker_of_a_dead_owner_counts_a_crash() {
+        let mut w = world();
+        let (a, b) = (w.procs[0].owner, w.procs[1].owner);
+        let ids = vec!["1-0".to_owned(), "2-0".to_owned()];
+        w.mark_batch(a, Uuid::from_u128(9), &ids);
+        // Its owner still runs: taking the entries over is no death.
+        assert_eq!(w.mark_in_flight(b, &ids[..1]), vec![0]);
+        w.procs[1].alive = false;
+        // The marker's owner (b) is gone now.
+        assert_eq!(w.mark_in_flight(a, &ids[..1]), vec![1]);
+        w.park(&ids[..1]);
+        assert_eq!(w.mark_in_flight(b, &ids[..1]), vec![1]);
+        w.clear_in_flight(&ids);
+        assert!(w.ledger.entries.is_empty());
+    }
+
+    #[test]
+    fn the_reconciler_sees_relayed_rows_in_order_past_its_cursor() {
+        let mut w = world();
+        for n in 1..=2 {
+            w.insert_outbox(row(n), None);
+        }
+        let (tx, _) = w.claim(5).unwrap_or_default();
+        assert!(w.commit_relay(tx, &relayed(&[1, 2])).is_ok());
+        assert!(w
+            .relayed_since_cursor(Duration::from_secs(2), 10)
+            .is_empty());
+        later(&mut w, 2_001);
+        let rows = w.relayed_since_cursor(Duration::from_secs(2), 10);
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| !r.confirmed));
+        w.advance_cursor(rows[0].position);
+        w.advance_cursor(ReconcilePosition {
+            relayed_at: rows[0].position.relayed_at - chrono::Duration::seconds(1),
+            id: Uuid::nil(),
+        });
+        let rest = w.relayed_since_cursor(Duration::from_secs(2), 10);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].row.id, Uuid::from_u128(2));
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_faults() {
+        let rates = FaultRates {
+            transient: 0.3,
+            reply_lost: 0.3,
+            ..FaultRates::default()
+        };
+        let draw = |seed| {
+            let mut w = World::new(
+                seed,
+                rates.clone(),
+                WorldConfig::default(),
+                DateTime::UNIX_EPOCH,
+            );
+            w.faults_on = true;
+            (0..64).map(|_| w.draw_fault(true)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(5), draw(5));
+        assert_ne!(draw(5), draw(6));
+        assert!(draw(5).contains(&Fault::ReplyLost));
+    }
+}
