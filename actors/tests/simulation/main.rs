@@ -291,7 +291,11 @@ fn start_process(env: &Env, slot: usize) -> Live {
 
 /// The fault rates of a seed: some seeds calm, most rough.
 fn rates(rng: &mut SimRng) -> FaultRates {
-    let level = [0.0, 0.5, 1.0, 1.0, 2.0][rng.below(5) as usize];
+    let roughness = std::env::var("MEMLINK_SIM_ROUGHNESS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(1.0);
+    let level = [0.0, 0.5, 1.0, 1.0, 2.0][rng.below(5) as usize] * roughness;
     FaultRates {
         transient: 0.04 * level,
         timeout: 0.01 * level,
