@@ -39,6 +39,8 @@ pub mod forget;
 pub mod lifecycle;
 pub mod memory;
 pub mod messages;
+#[cfg(feature = "sim-mutants")]
+pub mod mutants;
 pub mod observe;
 pub mod pace;
 pub mod periodic;

@@ -147,7 +147,7 @@ pub fn settle<'a>(
                 out.dead_letters.push(dead_letter_for_message(
                     m,
                     Rejection::new(Reason::MessageIdConflict, detail),
-                    Uuid::new_v5(&e.event_id.0, b"message_id_conflict"),
+                    conflict_letter_id(m, b"message_id_conflict"),
                     actor,
                     now,
                 ));
@@ -190,6 +190,21 @@ pub fn settle<'a>(
     out
 }
 
+/// A conflict letter's id: derived, so a redelivered entry maps onto the same letter, and from
+/// the stream entry too, since letters are unique by (source, source_ref) *and* by id: two
+/// entries carrying copies of one conflicting event (a relay's publish retried, a reconciler's
+/// republish) must not derive one id for two letters (the second insert would violate the
+/// primary key and the message would be dead-lettered as `store_rejected` instead). Found by
+/// the simulator (seed 231).
+fn conflict_letter_id(m: &PlannedMessage, tag: &[u8]) -> Uuid {
+    let mut name = tag.to_vec();
+    if let Some(entry) = &m.stream_entry_id {
+        name.push(b'@');
+        name.extend_from_slice(entry.as_bytes());
+    }
+    Uuid::new_v5(&m.event.event_id.0, &name)
+}
+
 /// The dead letter of an event id already processed with another payload.
 pub fn event_id_conflict(
     m: &PlannedMessage,
@@ -203,8 +218,7 @@ pub fn event_id_conflict(
     dead_letter_for_message(
         m,
         Rejection::new(Reason::DuplicateEventId, detail),
-        // Derived, so a redelivered conflict maps onto the same letter.
-        Uuid::new_v5(&m.event.event_id.0, &m.digest),
+        conflict_letter_id(m, &m.digest),
         actor,
         now,
     )

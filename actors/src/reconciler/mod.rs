@@ -83,6 +83,14 @@ async fn reconcile(deps: &ReconcilerDeps) -> Result<(usize, usize), PortError> {
         return Ok((0, 0));
     }
     let unconfirmed: Vec<&RelayedRow> = rows.iter().filter(|r| !r.confirmed).collect();
+    // Planted bug (simulator self-test only): confirmed rows are looked at like the others.
+    #[cfg(feature = "sim-mutants")]
+    let unconfirmed: Vec<&RelayedRow> =
+        if crate::mutants::active(crate::mutants::Mutant::ReconcilerRepublishesConfirmed) {
+            rows.iter().collect()
+        } else {
+            unconfirmed
+        };
     let stream_ids: Vec<String> = unconfirmed.iter().map(|r| r.stream_id.clone()).collect();
     let missing = if stream_ids.is_empty() {
         Vec::new()

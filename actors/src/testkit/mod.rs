@@ -1,7 +1,9 @@
 //! Deterministic implementations of the ports, for unit tests and a seeded simulator: the
-//! ambient ports here, the memory store in [`memory`]. Never used by the daemon itself.
+//! ambient ports here, the memory store in [`memory`], the simulator's world and ports in
+//! [`sim`]. Never used by the daemon itself.
 
 pub mod memory;
+pub mod sim;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

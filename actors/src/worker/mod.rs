@@ -365,6 +365,13 @@ async fn commit_round(
     reclaimed: bool,
 ) -> RoundReport {
     let full = prepared.ack_ids.len() >= deps.config.batch_size;
+    // Planted bug (simulator self-test only): acknowledges before the effects are committed.
+    #[cfg(feature = "sim-mutants")]
+    if crate::mutants::active(crate::mutants::Mutant::AckBeforeCommit) {
+        if let Err(e) = deps.bus.ack(&prepared.ack_ids).await {
+            return RoundReport::failing(e, Some(Carry::Prepared(prepared)));
+        }
+    }
     let split = after_transient_failure(prepared.failures, deps.config.max_batch_retries)
         == RetryStep::Split;
     let applied = if split {
