@@ -337,7 +337,7 @@ fn titles(w: &World) -> Vec<String> {
 fn memory(w: &World) -> Vec<String> {
     let mut out = Vec::new();
     let store = &w.effects.memory;
-    let mut expected: BTreeSet<(Uuid, String, String, memlink_actors::memory::Kind)> =
+    let mut expected: BTreeSet<(Uuid, String, String, memlink_actors::memory::StatementKind)> =
         BTreeSet::new();
     for (id, (m, _)) in &w.effects.messages {
         if m.role != "user" || !m.processed {

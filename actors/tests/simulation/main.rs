@@ -197,6 +197,7 @@ fn start_process(env: &Env, slot: usize) -> Live {
                 reclaim_every: Duration::from_secs(1),
                 max_deliveries: MAX_DELIVERIES,
                 crash_quarantine_after: 2,
+                max_batch_retries: 5,
             },
         };
         let pacer = Pacer::new(backoff(), Duration::ZERO);
@@ -392,6 +393,9 @@ async fn simulate(seed: u64) -> Outcome {
         w.effects
             .refused_users
             .insert(workload::REFUSED_USER.to_owned());
+        w.effects
+            .flaky_users
+            .insert(workload::FLAKY_USER.to_owned());
         w.faults_on = true;
         w.log(format!(
             "seed {seed}: {processes} processes x {} workers, {} items",

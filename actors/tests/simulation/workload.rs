@@ -15,6 +15,9 @@ use uuid::Uuid;
 /// Messages of this user are refused by the store (`store_rejected`).
 pub const REFUSED_USER: &str = "refused-user";
 
+/// Messages of this user fail every commit transiently (`retries_exhausted`).
+pub const FLAKY_USER: &str = "flaky-user";
+
 const SAYINGS: [&str; 12] = [
     "My name is Rue.",
     "I live in Porto.",
@@ -225,6 +228,16 @@ impl Workload {
                 &mut items,
                 Via::Outbox(m.row(), None),
                 Expect::Letter(Reason::StoreRejected),
+                Some(m),
+            );
+        }
+        if rng.chance(0.1) {
+            let mut m = message(rng, &mut fresh);
+            m.user_id = FLAKY_USER.into();
+            push(
+                &mut items,
+                Via::Outbox(m.row(), None),
+                Expect::Letter(Reason::RetriesExhausted),
                 Some(m),
             );
         }

@@ -228,6 +228,9 @@ pub struct Effects {
     pub applied: BTreeMap<Uuid, u32>,
     /// Users whose messages the store refuses (a constraint the decoder does not know).
     pub refused_users: BTreeSet<String>,
+    /// Users whose messages fail every commit with a transient error (a trigger raising a
+    /// serialization failure for them, say): bounded retries must dead-letter them alone.
+    pub flaky_users: BTreeSet<String>,
 }
 
 /// `inflight_entries` and `inflight_batches`.
@@ -813,6 +816,18 @@ impl World {
                 "postgres",
                 format!(
                     "new row for relation \"messages\" violates check constraint (message {})",
+                    m.event.message_id
+                ),
+            ));
+        }
+        if let Some(m) = messages
+            .iter()
+            .find(|m| self.effects.flaky_users.contains(m.event.user_id.as_str()))
+        {
+            return Err(PortError::transient(
+                "postgres",
+                format!(
+                    "could not serialize access due to concurrent update (message {})",
                     m.event.message_id
                 ),
             ));
