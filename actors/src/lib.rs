@@ -26,6 +26,11 @@
 //!   letters, their audit rows: ids and metadata only) and which stream entries go.
 //! - [`dlq`]: dead-letter replay planning (JSON merge patch, which outbox row and event id),
 //!   validated by [`decode`]; pure, the store writes what it plans.
+//! - [`settle`]: how a batch's messages settle against what the store already holds
+//!   (duplicates, conflicts, titles, watermarks), shared by the store and the simulator.
+//! - [`testkit`]: in-memory ports for tests, and [`testkit::sim`], the seeded simulator's
+//!   world (docs/simulation.md); `mutants` (feature `sim-mutants`): bugs planted to prove
+//!   the simulator catches them, in no daemon build.
 #![forbid(unsafe_code)]
 
 pub mod backoff;
