@@ -26,7 +26,7 @@ case "$mode" in
     ours=(); theirs=()
     for i in $(seq "$reps"); do
         p=$("$peer/peer.sh" e2e | field peer_events_per_sec)
-        m=$(scripts/bench.sh --events 20000 --chats 1000 | tee /dev/stderr | field events_per_sec)
+        m=$(scripts/bench.sh --events 20000 --chats 1000 | tee -a /dev/stderr | field events_per_sec)
         echo "rep=$i peer_events_per_sec=$p memlink_events_per_sec=$m"
         theirs+=("$p"); ours+=("$m")
     done
@@ -36,7 +36,7 @@ case "$mode" in
   latency)
     for i in $(seq "$reps"); do
         "$peer/peer.sh" latency | sed "s/^/rep=$i /"
-        scripts/bench.sh --events 10000 --chats 1000 --rate 500 | grep -E 'latency_ms|events_per_sec' | sed "s/^/rep=$i memlink /"
+        scripts/bench.sh --events 10000 --chats 1000 --rate 500 | grep -E 'latency_|events_per_sec' | sed "s/^/rep=$i memlink /"
     done
     ;;
   ingest)

@@ -268,7 +268,8 @@ pub async fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     });
 
     let state = AppState {
-        pg: pg.clone(),
+        // The server's own pool: its connections live on its worker threads.
+        pg: connector.local_pool(16),
         bus: bus.clone(),
         status: status.clone(),
         root: root.clone(),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use memlink_actors::domain::{ChatId, Content, EventId, MessageCreated, MessageId, Role, UserId};
 use memlink_actors::ports::PortError;
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{classify, pool_error, PgPool};
@@ -25,12 +26,18 @@ pub struct NewMessage {
     pub created_at: DateTime<Utc>,
 }
 
-const ENSURE_CHAT: &str = "INSERT INTO chats (id) VALUES ($1) ON CONFLICT (id) DO NOTHING";
-const INSERT_MESSAGE: &str =
-    "INSERT INTO messages (id, chat_id, user_id, role, content, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
-const INSERT_OUTBOX_EVENT: &str = "
+/// The chat (if new), the message and its outbox event: one statement, so one round trip and
+/// atomic by itself (the foreign key from the message to its chat is checked at the end of
+/// the statement, when the chat's row exists).
+const STORE_MESSAGE: &str = "
+    WITH chat AS (
+        INSERT INTO chats (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
+    ), message AS (
+        INSERT INTO messages (id, chat_id, user_id, role, content, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+    )
     INSERT INTO outbox_events (id, aggregate_id, event_type, payload, created_at)
-    VALUES ($1, $2, 'message.created', $3, $4)";
+    VALUES ($7, $8, 'message.created', $9, $6)";
 
 /// An `Idempotency-Key` with the fingerprint of the request it came with.
 pub struct IdempotencyKey {
@@ -112,60 +119,62 @@ pub async fn insert_message(
         created_at: m.created_at,
     });
     let mut conn = pool.get().await.map_err(pool_error)?;
+    // Prepared once per connection: then a message without a key costs one round trip.
+    let st = conn.statements();
+    let needed: &[&'static str] = if key.is_some() {
+        &[STORE_MESSAGE, CLAIM_KEY]
+    } else {
+        &[STORE_MESSAGE]
+    };
+    st.ensure(&**conn, needed).await.map_err(classify)?;
+    let store = st.cached(STORE_MESSAGE)?;
+    let chat = m.chat_id.to_string();
+    let (user, role, content) = (m.user_id.as_str(), m.role.as_str(), m.content.as_str());
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &m.message_id.0,
+        &m.chat_id.0,
+        &user,
+        &role,
+        &content,
+        &m.created_at,
+        &m.event_id,
+        &chat,
+        &payload,
+    ];
+    let Some(k) = key else {
+        conn.execute(&store, &params).await.map_err(classify)?;
+        return Ok(Accepted::Stored);
+    };
+    // With a key, the key's row and the message commit together.
     let tx = conn.transaction().await.map_err(classify)?;
-    if let Some(k) = key {
-        let claimed = tx
-            .query_opt(
-                CLAIM_KEY,
-                &[
-                    &m.chat_id.0,
-                    &k.key,
-                    &k.request_hash.as_slice(),
-                    &m.message_id.0,
-                    &m.event_id,
-                ],
-            )
-            .await
-            .map_err(classify)?;
-        if claimed.is_none() {
-            let first = tx
-                .query_opt(FIND_KEY, &[&m.chat_id.0, &k.key])
-                .await
-                .map_err(classify)?;
-            tx.rollback().await.map_err(classify)?;
-            return first.map(|r| replay_of(&r, k)).ok_or_else(|| {
-                PortError::transient("postgres", "an idempotency key expired while in use")
-            });
-        }
-    }
-    tx.execute(ENSURE_CHAT, &[&m.chat_id.0])
+    let claimed = tx
+        .query_opt(
+            &st.cached(CLAIM_KEY)?,
+            &[
+                &m.chat_id.0,
+                &k.key,
+                &k.request_hash.as_slice(),
+                &m.message_id.0,
+                &m.event_id,
+            ],
+        )
         .await
         .map_err(classify)?;
-    tx.execute(
-        INSERT_MESSAGE,
-        &[
-            &m.message_id.0,
-            &m.chat_id.0,
-            &m.user_id.as_str(),
-            &m.role.as_str(),
-            &m.content.as_str(),
-            &m.created_at,
-        ],
-    )
-    .await
-    .map_err(classify)?;
-    tx.execute(
-        INSERT_OUTBOX_EVENT,
-        &[&m.event_id, &m.chat_id.to_string(), &payload, &m.created_at],
-    )
-    .await
-    .map_err(classify)?;
+    if claimed.is_none() {
+        let first = tx
+            .query_opt(FIND_KEY, &[&m.chat_id.0, &k.key])
+            .await
+            .map_err(classify)?;
+        tx.rollback().await.map_err(classify)?;
+        return first.map(|r| replay_of(&r, k)).ok_or_else(|| {
+            PortError::transient("postgres", "an idempotency key expired while in use")
+        });
+    }
+    tx.execute(&store, &params).await.map_err(classify)?;
     tx.commit().await.map_err(classify)?;
-    if key.is_some() {
-        // Housekeeping only: the message is stored whatever this does.
-        if let Err(e) = conn.execute(SWEEP_KEYS, &[]).await {
-            log::debug!(target: "memlink::http", "event=idempotency_sweep_failed error={}", crate::logging::quoted(&e));
-        }
+    // Housekeeping only: the message is stored whatever this does.
+    if let Err(e) = conn.execute(SWEEP_KEYS, &[]).await {
+        log::debug!(target: "memlink::http", "event=idempotency_sweep_failed error={}", crate::logging::quoted(&e));
     }
     Ok(Accepted::Stored)
 }

@@ -164,9 +164,22 @@ impl PgConnector {
     }
 
     /// A lazy pool: connections are made on first use, and failures are logged with their
-    /// real cause (bb8 itself only reports "timed out").
+    /// real cause (bb8 itself only reports "timed out"). Its connections are opened and
+    /// driven on the calling runtime, whichever thread uses them: for the actors and the
+    /// daemon's own bookkeeping, which must outlive the HTTP server's threads.
     pub fn pool(&self, max_size: u32) -> PgPool {
-        let manager = super::pool::CachingManager::new(self.config.clone(), self.tls.clone());
+        self.build_pool(max_size, true)
+    }
+
+    /// A pool whose connections live on the thread that opens them: for the HTTP server's
+    /// worker threads, so that a request never waits on the main thread's actors.
+    pub fn local_pool(&self, max_size: u32) -> PgPool {
+        self.build_pool(max_size, false)
+    }
+
+    fn build_pool(&self, max_size: u32, at_home: bool) -> PgPool {
+        let manager =
+            super::pool::CachingManager::new(self.config.clone(), self.tls.clone(), at_home);
         bb8::Pool::builder()
             .max_size(max_size)
             // A round trip per checkout costs more than the rare broken connection it catches:

@@ -109,10 +109,11 @@ impl DerefMut for PgConn {
 
 /// bb8's PostgreSQL manager, giving each connection a statement cache.
 ///
-/// Every connection is opened and driven on the runtime that built the pool (the daemon's
-/// main one), whichever thread first asks for it. A connection opened by an HTTP worker
-/// thread would otherwise live on that thread's runtime and die with it when the server
-/// stops, leaving closed connections in the pool for the drains and the final heartbeat.
+/// In the actors' pool every connection is opened and driven on the runtime that built the
+/// pool (the daemon's main one), whichever thread first asks for it: a connection opened by
+/// an HTTP worker thread would otherwise live on that thread's runtime and die with it when
+/// the server stops, leaving closed connections for the drains and the final heartbeat. The
+/// HTTP server has a pool of its own ([`super::PgConnector::local_pool`]).
 pub struct CachingManager<Tls: MakeTlsConnect<Socket>> {
     inner: PostgresConnectionManager<Tls>,
     config: tokio_postgres::Config,
@@ -121,12 +122,20 @@ pub struct CachingManager<Tls: MakeTlsConnect<Socket>> {
 }
 
 impl<Tls: MakeTlsConnect<Socket> + Clone> CachingManager<Tls> {
-    pub fn new(config: tokio_postgres::Config, tls: Tls) -> Self {
+    /// `at_home`: open and drive every connection on the runtime that calls this (the
+    /// actors' pool); otherwise on whichever thread first asks for it (the HTTP server's
+    /// pool, whose threads must not wait on a main thread busy with the actors, and whose
+    /// connections may die with them).
+    pub fn new(config: tokio_postgres::Config, tls: Tls, at_home: bool) -> Self {
         CachingManager {
             inner: PostgresConnectionManager::new(config.clone(), tls.clone()),
             config,
             tls,
-            home: tokio::runtime::Handle::try_current().ok(),
+            home: if at_home {
+                tokio::runtime::Handle::try_current().ok()
+            } else {
+                None
+            },
         }
     }
 }
