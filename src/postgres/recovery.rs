@@ -78,15 +78,24 @@ const CLEAR_IN_FLIGHT: &str =
 #[async_trait]
 impl InflightLedger for PgInflight {
     async fn mark_batch(&self, owner: Uuid, marker: Uuid, ids: &[String]) -> Result<(), PortError> {
-        let conn = self.pool.get().await.map_err(pool_error)?;
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
         let st = conn.statements();
         st.ensure(&**conn, &[MARK_BATCH]).await.map_err(classify)?;
-        conn.execute(
+        let tx = conn.transaction().await.map_err(classify)?;
+        // The marker tells a dead *memlink* process apart, and PostgreSQL outlives that with
+        // the commit in its WAL buffers: no need to wait for the disk (a flush on every
+        // worker round). Only a crash of PostgreSQL itself within the WAL writer's delay could
+        // lose a marker, and with it one count towards a quarantine.
+        tx.batch_execute(super::ASYNC_COMMIT)
+            .await
+            .map_err(classify)?;
+        tx.execute(
             &st.cached(MARK_BATCH)?,
             &[&marker, &self.stream, &self.group, &owner, &ids],
         )
         .await
         .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
         Ok(())
     }
 

@@ -98,6 +98,12 @@ impl OutboxStore for PgStore {
             .await
             .map_err(classify)?;
         let tx = conn.transaction().await.map_err(classify)?;
+        // A relayed mark lost with a crash of PostgreSQL itself only relays those rows again
+        // (the worker drops the duplicates), and the worker's own commit, which waits for the
+        // disk, flushes this one before any effect of these events is durable.
+        tx.batch_execute(super::ASYNC_COMMIT)
+            .await
+            .map_err(classify)?;
         let after = *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner());
         let rows = match after {
             Some((at, id)) => {
