@@ -6,8 +6,9 @@
 //! that are already processed. It never loses anything: a refused answer, a timeout or a
 //! crash leaves the rules' facts and the fallback title as they were, and every message it
 //! takes up ends `done`, `rejected` or `failed` (with the reason) after a bounded number of
-//! tries. Rounds run beside the mailbox (not atomically), so health pings are answered while
-//! a slow model is thinking.
+//! tries. It is the engine's round actor (`memlink_actors::round`) over [`EnricherRounds`],
+//! whose rounds run beside the mailbox (not atomically), so health pings are answered while a
+//! slow model is thinking.
 
 use crate::logging::{quoted, Quoted};
 use std::panic::AssertUnwindSafe;
@@ -17,10 +18,10 @@ use actix::prelude::*;
 use futures_util::future::{join_all, LocalBoxFuture};
 use futures_util::FutureExt;
 use memlink_actors::backoff::ExponentialBackoff;
-use memlink_actors::messages::{Drain, Ping, Round};
 use memlink_actors::pace::{Pace, Pacer};
 use memlink_actors::ports::{Ambient, PortError};
-use memlink_actors::status::{ActorState, StatusBoard};
+use memlink_actors::round::{Drained, LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundWork};
+use memlink_actors::status::StatusBoard;
 use memlink_actors::supervisor::{ChildLink, ChildSpec};
 use uuid::Uuid;
 
@@ -86,7 +87,9 @@ pub fn child_spec(deps: EnricherDeps) -> ChildSpec {
         name: NAME,
         factory: Box::new(move |restarts| {
             let deps = deps.clone();
-            let addr = Supervisor::start(move |_| LlmEnricher::new(deps, restarts));
+            let addr = Supervisor::start(move |_| {
+                LlmEnricher::new(deps, Pacer::new(round_backoff(), IDLE_POLL), restarts)
+            });
             ChildLink {
                 name: NAME,
                 ping: addr.clone().recipient(),
@@ -97,127 +100,87 @@ pub fn child_spec(deps: EnricherDeps) -> ChildSpec {
     }
 }
 
-pub struct LlmEnricher {
+/// The enricher is the engine's round actor over [`EnricherRounds`].
+pub type LlmEnricher = RoundActor<EnricherRounds>;
+
+/// The enricher's rounds: its dependencies, its client, and whether its epoch is recorded.
+pub struct EnricherRounds {
     deps: EnricherDeps,
     client: LlmClient,
-    pacer: Pacer,
-    restarts: u32,
-    busy: bool,
-    draining: bool,
     epoch_recorded: bool,
 }
 
-impl LlmEnricher {
-    pub fn new(deps: EnricherDeps, restarts: u32) -> LlmEnricher {
+impl From<EnricherDeps> for EnricherRounds {
+    fn from(deps: EnricherDeps) -> EnricherRounds {
         let client = LlmClient::new(
             &deps.config,
             request_backoff(),
             deps.status.clone(),
             deps.ambient.entropy.clone(),
         );
-        LlmEnricher {
+        EnricherRounds {
             deps,
             client,
-            pacer: Pacer::new(round_backoff(), IDLE_POLL),
-            restarts,
-            busy: false,
-            draining: false,
             epoch_recorded: false,
         }
     }
+}
 
-    fn after_round(&mut self, report: RoundReport, ctx: &mut Context<Self>) {
-        self.busy = false;
-        let status = &self.deps.status;
-        match &report.pace {
-            Pace::Failing(e) => {
-                log::warn!(target: "memlink::llm", "event=llm_enricher_retry error={} attempt={}", Quoted(&e.message), self.pacer.failures() + 1);
-                status.degraded(NAME, &e.message);
-            }
-            _ => {
-                self.epoch_recorded = true;
-                status.progress(NAME, self.deps.ambient.clock.now());
-            }
+impl RoundWork for EnricherRounds {
+    type Report = RoundReport;
+    const TARGET: &'static str = "memlink::llm";
+    /// Health pings are answered while a slow model is thinking.
+    const BESIDE_MAILBOX: bool = true;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn status(&self) -> &StatusBoard {
+        &self.deps.status
+    }
+
+    fn ambient(&self) -> &Ambient {
+        &self.deps.ambient
+    }
+
+    fn round(&mut self) -> LocalFuture<RoundReport> {
+        Box::pin(run_round(
+            self.deps.clone(),
+            self.client.clone(),
+            !self.epoch_recorded,
+        ))
+    }
+
+    fn record(&mut self, report: RoundReport) -> RoundEnd {
+        if !matches!(report.pace, Pace::Failing(_)) {
+            self.epoch_recorded = true;
         }
-        if report.panicked {
-            log::error!(target: "memlink::llm", "event=actor_panic actor={NAME} action=restart");
-            status.restarted(
-                NAME,
-                "an LLM job panicked; its claim expires and is retried a bounded number of times",
-            );
-            ctx.stop();
-            return;
-        }
-        let delay = self
-            .pacer
-            .next_delay(&report.pace, self.deps.ambient.entropy.unit());
-        if !self.draining {
-            ctx.notify_later(Round, delay);
+        RoundEnd {
+            pace: report.pace,
+            items: None,
+            panicked: report.panicked.then_some(PanicRestart {
+                note: "an LLM job panicked; its claim expires and is retried a bounded number of times",
+                quarantined: false,
+            }),
         }
     }
-}
 
-impl Actor for LlmEnricher {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let delay = self
-            .pacer
-            .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
-        log::info!(target: "memlink::llm", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps.status.set_state(NAME, ActorState::Running);
-        ctx.notify_later(Round, delay);
+    fn failed(&self, error: &PortError, attempt: u32) {
+        log::warn!(target: "memlink::llm", "event=llm_enricher_retry error={} attempt={attempt}", Quoted(&error.message));
     }
-}
 
-impl Supervised for LlmEnricher {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts = self.restarts.saturating_add(1);
-        self.busy = false;
-    }
-}
-
-impl Handler<Round> for LlmEnricher {
-    type Result = ();
-
-    fn handle(&mut self, _: Round, ctx: &mut Context<Self>) {
-        if self.busy || self.draining {
-            return;
-        }
-        self.busy = true;
-        let round = run_round(self.deps.clone(), self.client.clone(), !self.epoch_recorded);
-        ctx.spawn(
-            round
-                .into_actor(self)
-                .map(|report, act, ctx| act.after_round(report, ctx)),
-        );
-    }
-}
-
-impl Handler<Ping> for LlmEnricher {
-    type Result = ();
-    fn handle(&mut self, _: Ping, _ctx: &mut Context<Self>) {}
-}
-
-impl Handler<Drain> for LlmEnricher {
-    type Result = ResponseFuture<()>;
-    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
-        // Jobs in flight may not finish before the process exits: their claims are handed
-        // back so that the next enricher takes them up at once (a job that does finish
-        // still records its outcome, and a second answer for it is ignored).
-        self.draining = true;
-        self.deps.status.set_state(NAME, ActorState::Stopped);
+    /// Jobs in flight may not finish before the process exits: their claims are handed back
+    /// so that the next enricher takes them up at once (a job that does finish still records
+    /// its outcome, and a second answer for it is ignored).
+    fn drain(&mut self) -> Option<LocalFuture<Drained>> {
         let (pg, owner) = (self.deps.pg.clone(), self.deps.owner);
-        Box::pin(async move {
+        Some(Box::pin(async move {
             match store::release_claims(&pg, owner).await {
-                Ok(released) => {
-                    log::info!(target: "memlink::llm", "event=actor_drained actor={NAME} released={released}")
-                }
-                Err(e) => {
-                    log::warn!(target: "memlink::llm", "event=actor_drained actor={NAME} released=0 error={}", Quoted(&e.message))
-                }
+                Ok(released) => Drained::info(format!(" released={released}")),
+                Err(e) => Drained::warn(format!(" released=0 error={}", Quoted(&e.message))),
             }
-        })
+        }))
     }
 }
 
