@@ -15,13 +15,15 @@
 //!   [`batch`]: the data a worker round commits (planned messages, dead letters).
 //! - [`backoff`], [`pace`], [`lifecycle`]: validated exponential backoff, restart budget,
 //!   round pacing, and what every round actor does when it (re)starts.
-//! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
+//! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, the LLM
+//!   enricher's store and language model, clock, ids).
 //! - [`round`]: the one round actor, `RoundActor<W: RoundWork>`: start, rounds, pacing,
 //!   wake-ups, the panic boundary's restart, drain, shared by every actor below; the
 //!   `RoundWork` is what differs (the round, what it logs and counts, what it carries into
 //!   the next round, its last step on drain).
-//! - [`relay`], [`worker`], [`watermark`], [`reconciler`], [`retention`]: the actors, each
-//!   `{mod.rs: the rounds' logic, actor.rs: its RoundWork}`.
+//! - [`relay`], [`worker`], [`watermark`], [`reconciler`], [`retention`], [`enrich`] (the
+//!   optional LLM enricher): the actors, each `{mod.rs: the rounds' logic, actor.rs: its
+//!   RoundWork}`.
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
 //! - [`memory`]: the memory model (statements, facts with history) and its incremental
 //!   derivation; the store reads and writes what it plans.
@@ -42,6 +44,7 @@ pub mod checksum;
 pub mod decode;
 pub mod dlq;
 pub mod domain;
+pub mod enrich;
 pub mod extract;
 pub mod forget;
 pub mod lifecycle;
