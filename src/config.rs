@@ -161,22 +161,7 @@ impl ConsoleMode {
 }
 
 /// Which extractor produces facts (`MEMLINK_EXTRACTOR`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LlmMode {
-    /// The LLM's facts replace the rules' facts of a message, when the LLM's answer is valid.
-    Llm,
-    /// The LLM's valid facts are added to the rules' facts (rules win on conflict).
-    Both,
-}
-
-impl LlmMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LlmMode::Llm => "llm",
-            LlmMode::Both => "both",
-        }
-    }
-}
+pub use memlink_actors::enrich::LlmMode;
 
 /// An OpenAI-compatible chat-completions endpoint (Ollama, vLLM, llama.cpp's server).
 #[derive(Clone, PartialEq)]

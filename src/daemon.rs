@@ -577,7 +577,7 @@ fn child_specs(
     });
     if let Some(llm) = &config.llm {
         children.push(crate::llm::enricher::child_spec(
-            crate::llm::enricher::EnricherDeps {
+            crate::llm::enricher::EnricherSetup {
                 pg: pg.clone(),
                 owner: ambient.ids.new_id(),
                 config: llm.clone(),

@@ -1,5 +1,6 @@
-//! memlink's engine: the supervision tree, the relay, worker and watermark actors, the domain
-//! types, boundary decoding and the pure logic (extraction, titles, checksums, backoff).
+//! memlink's engine: the supervision tree, the round actor and its works (relay, worker, watermark,
+//! reconciler, retention), the domain types, boundary decoding and the pure logic (extraction,
+//! titles, checksums, backoff).
 //!
 //! The engine reaches storage, the broker, time, ids and randomness only through the traits
 //! in [`ports`]; it never opens a connection, reads the system clock, draws a random number
@@ -13,12 +14,16 @@
 //! - [`plan`]: one message → its effects (facts, title candidate, digest) or a dead letter;
 //!   [`batch`]: the data a worker round commits (planned messages, dead letters).
 //! - [`backoff`], [`pace`], [`lifecycle`]: validated exponential backoff, restart budget,
-//!   round pacing, and what every actor does when it (re)starts.
-//! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, clock, ids).
-//! - [`relay`], [`worker`], [`watermark`], [`reconciler`]: the actors, each `{mod.rs: logic,
-//!   actor.rs: messages and handlers}`.
-//! - [`periodic`]: the one actor type of the jobs that run a round now and then (the
-//!   reconciler, [`retention`]).
+//!   round pacing, and what every round actor does when it (re)starts.
+//! - [`ports`]: the traits `src/` implements (outbox, stream, effects, watermarks, the LLM
+//!   enricher's store and language model, clock, ids).
+//! - [`round`]: the one round actor, `RoundActor<W: RoundWork>`: start, rounds, pacing,
+//!   wake-ups, the panic boundary's restart, drain, shared by every actor below; the
+//!   `RoundWork` is what differs (the round, what it logs and counts, what it carries into
+//!   the next round, its last step on drain).
+//! - [`relay`], [`worker`], [`watermark`], [`reconciler`], [`retention`], [`enrich`] (the
+//!   optional LLM enricher): the actors, each `{mod.rs: the rounds' logic, actor.rs: its
+//!   RoundWork}`.
 //! - [`supervisor`]: the root of the tree; [`status`]: the read model of actor states.
 //! - [`memory`]: the memory model (statements, facts with history) and its incremental
 //!   derivation; the store reads and writes what it plans.
@@ -39,6 +44,7 @@ pub mod checksum;
 pub mod decode;
 pub mod dlq;
 pub mod domain;
+pub mod enrich;
 pub mod extract;
 pub mod forget;
 pub mod lifecycle;
@@ -48,12 +54,12 @@ pub mod messages;
 pub mod mutants;
 pub mod observe;
 pub mod pace;
-pub mod periodic;
 pub mod plan;
 pub mod ports;
 pub mod reconciler;
 pub mod relay;
 pub mod retention;
+pub mod round;
 pub mod settle;
 pub mod status;
 pub mod supervisor;

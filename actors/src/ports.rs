@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 use crate::batch::{DeadLetter, EffectBatch};
 use crate::decode::{OutboxRow, RawEntry};
+use crate::enrich::facts::LlmFact;
+use crate::enrich::{LlmMode, MessageJob, ModelError, Outcome, Purpose, TitleJob};
 
 /// Whether an operation may succeed if tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,4 +402,75 @@ pub trait RetentionStore: Send + Sync {
     /// The consumer names of this stream and group in the heartbeats, each saying whether a
     /// process of that name is alive (the database's clock: fresh within three intervals).
     async fn consumer_processes(&self) -> Result<Vec<ConsumerProcess>, PortError>;
+}
+
+/// The LLM enricher's storage (`crate::enrich`): which processed user messages and chats are
+/// owed an LLM pass, their claims and outcomes, and the facts and titles the model adds.
+#[async_trait]
+pub trait EnrichmentStore: Send + Sync {
+    /// Records when the enricher first ran (messages processed before are not enriched).
+    async fn ensure_epoch(&self) -> Result<(), PortError>;
+    /// Gives up on claims that expired `max_claims` times: the messages' and chats' ids.
+    async fn abandon_stale(&self, max_claims: i32) -> Result<(Vec<Uuid>, Vec<Uuid>), PortError>;
+    /// Claims up to `limit` messages owed a pass for `lease`.
+    async fn claim_messages(
+        &self,
+        owner: Uuid,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<MessageJob>, PortError>;
+    /// Claims up to `limit` chats owed a title (those of `messages` first) for `lease`.
+    async fn claim_titles(
+        &self,
+        owner: Uuid,
+        messages: &[MessageJob],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<TitleJob>, PortError>;
+    /// Stores a message's validated facts and marks it done: how many statements were added
+    /// (`None` when another enricher already finished the message).
+    async fn store_facts(
+        &self,
+        job: &MessageJob,
+        facts: Vec<LlmFact>,
+        mode: LlmMode,
+        model: &str,
+    ) -> Result<Option<usize>, PortError>;
+    /// Ends a message's pass without facts (`reason` is kept as its last error).
+    async fn finish_message(
+        &self,
+        message: Uuid,
+        outcome: Outcome,
+        reason: &str,
+        model: &str,
+    ) -> Result<(), PortError>;
+    /// Stores a generated title; `false` when another enricher already finished this chat.
+    async fn store_title(&self, chat: Uuid, title: &str, model: &str) -> Result<bool, PortError>;
+    /// Ends a chat's title pass without a title (the fallback stays).
+    async fn finish_title(
+        &self,
+        chat: Uuid,
+        outcome: Outcome,
+        reason: &str,
+        model: &str,
+    ) -> Result<(), PortError>;
+    /// Hands this enricher's unfinished claims back, uncounted; answers how many.
+    async fn release_claims(&self, owner: Uuid) -> Result<u64, PortError>;
+}
+
+/// A language model behind an OpenAI-compatible endpoint. The adapter retries what can be
+/// retried, bounds the requests in flight and counts tokens; the answer is the model's text.
+/// Local (`?Send`): it runs on the enricher's own thread.
+#[async_trait(?Send)]
+pub trait LanguageModel {
+    /// The model's name, stored with what it produced.
+    fn model(&self) -> &str;
+    /// Asks the model; `subject` only labels the adapter's log lines (`message_id=...`).
+    async fn complete(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        system: &str,
+        user: &str,
+    ) -> Result<String, ModelError>;
 }

@@ -13,8 +13,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use memlink_actors::backoff::ExponentialBackoff;
+use memlink_actors::enrich::ModelError;
 use memlink_actors::ports::Entropy;
+use memlink_actors::ports::LanguageModel;
 use memlink_actors::status::StatusBoard;
 use serde::Deserialize;
 use serde_json::json;
@@ -24,37 +27,10 @@ use crate::config::LlmConfig;
 
 /// Status-board counters (totals since the process started), shown under `llm` on
 /// `/admin/status`.
-pub mod counters {
-    pub const REQUESTS: &str = "llm_requests_total";
-    pub const REQUEST_ERRORS: &str = "llm_request_errors_total";
-    pub const PROMPT_TOKENS: &str = "llm_prompt_tokens_total";
-    pub const COMPLETION_TOKENS: &str = "llm_completion_tokens_total";
-    pub const FACTS_ADDED: &str = "llm_facts_added_total";
-    pub const MESSAGES_DONE: &str = "llm_messages_done_total";
-    pub const MESSAGES_REJECTED: &str = "llm_messages_rejected_total";
-    pub const MESSAGES_FAILED: &str = "llm_messages_failed_total";
-    pub const TITLES_DONE: &str = "llm_titles_done_total";
-    pub const TITLES_FAILED: &str = "llm_titles_failed_total";
-}
+pub use memlink_actors::enrich::{counters, Purpose};
 
 /// The largest answer read, in bytes.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
-
-/// What a request is for, in logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Facts,
-    Title,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Facts => "facts",
-            Purpose::Title => "title",
-        }
-    }
-}
 
 /// The model's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,6 +260,29 @@ impl LlmClient {
             Ok(r) => r,
             Err(_) => Err(LlmError::Timeout(self.timeout.as_millis())),
         }
+    }
+}
+
+#[async_trait(?Send)]
+impl LanguageModel for LlmClient {
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    async fn complete(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        system: &str,
+        user: &str,
+    ) -> Result<String, ModelError> {
+        LlmClient::complete(self, purpose, subject, system, user)
+            .await
+            .map(|c| c.content)
+            .map_err(|e| ModelError {
+                code: e.code(),
+                message: e.to_string(),
+            })
     }
 }
 

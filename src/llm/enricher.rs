@@ -1,44 +1,30 @@
-//! The LLM enricher: a supervised actor that, after the worker has committed a message with
-//! its rules facts, asks the LLM for more facts (and, for a chat's first user message, for a
-//! title) and stores what validates.
-//!
-//! It never blocks the pipeline: the worker does not wait for it, and it only reads messages
-//! that are already processed. It never loses anything: a refused answer, a timeout or a
-//! crash leaves the rules' facts and the fallback title as they were, and every message it
-//! takes up ends `done`, `rejected` or `failed` (with the reason) after a bounded number of
-//! tries. Rounds run beside the mailbox (not atomically), so health pings are answered while
-//! a slow model is thinking.
+//! Wires the engine's LLM enricher (`memlink_actors::enrich`) to its adapters: the HTTP client
+//! ([`super::client`]) as its language model, `crate::postgres::llm` as its store. The
+//! enricher's decisions (what to claim, what to ask, what an answer is worth, how a job ends)
+//! are the engine's; this module must never make one.
 
-use crate::logging::{quoted, Quoted};
-use std::panic::AssertUnwindSafe;
+use crate::logging::Quoted;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures_util::future::{join_all, LocalBoxFuture};
-use futures_util::FutureExt;
 use memlink_actors::backoff::ExponentialBackoff;
-use memlink_actors::messages::{Drain, Ping, Round};
-use memlink_actors::pace::{Pace, Pacer};
-use memlink_actors::ports::{Ambient, PortError};
-use memlink_actors::status::{ActorState, StatusBoard};
+use memlink_actors::enrich::{EnricherConfig, EnricherDeps, LlmEnricher, IDLE_POLL, NAME};
+use memlink_actors::pace::Pacer;
+use memlink_actors::ports::Ambient;
+use memlink_actors::status::StatusBoard;
 use memlink_actors::supervisor::{ChildLink, ChildSpec};
 use uuid::Uuid;
 
-use super::client::{counters, LlmClient, Purpose};
-use super::{facts, title};
+use super::client::LlmClient;
 use crate::config::{redact_url, LlmConfig};
-use crate::postgres::llm::{self as store, MessageJob, Outcome, TitleJob};
+use crate::postgres::llm::PgEnrichment;
 use crate::postgres::PgPool;
 
-pub const NAME: &str = "llm";
-
-/// A message or title whose claim expired this many times is given up on.
-const MAX_CLAIMS: i32 = 3;
-/// How often to look for new work when there is none.
-const IDLE_POLL: Duration = Duration::from_secs(1);
-
+/// What the enricher is built from.
 #[derive(Clone)]
-pub struct EnricherDeps {
+pub struct EnricherSetup {
     pub pg: PgPool,
     /// This process's enricher, in the claims it holds.
     pub owner: Uuid,
@@ -67,26 +53,44 @@ fn fixed_backoff() -> ExponentialBackoff {
     }
 }
 
-/// How long a claim is held: the longest a job can take (every try timing out, every backoff
-/// at its maximum), twice for waiting behind another job of the round, doubled again for
-/// margin, plus a minute. A claim outliving this means its enricher died.
+/// How long a claim is held, for these settings (`memlink_actors::enrich::lease`).
 pub fn lease(config: &LlmConfig) -> Duration {
-    let tries = config.max_retries + 1;
-    let one_job = config.timeout * tries + request_backoff().max() * config.max_retries;
-    one_job * 4 + Duration::from_secs(60)
+    memlink_actors::enrich::lease(config.timeout, config.max_retries, request_backoff().max())
 }
 
 /// The supervised child, for the daemon's tree.
-pub fn child_spec(deps: EnricherDeps) -> ChildSpec {
-    let c = &deps.config;
+pub fn child_spec(setup: EnricherSetup) -> ChildSpec {
+    let c = &setup.config;
     log::info!(target: "memlink::llm", "event=llm_enabled mode={} model={} base_url={} timeout_ms={} concurrency={} max_retries={} api_key={}",
         c.mode.as_str(), Quoted(&c.model), Quoted(&redact_url(&c.base_url)), c.timeout.as_millis(), c.concurrency, c.max_retries,
         if c.api_key.is_some() { "set" } else { "unset" });
+    let store = Arc::new(PgEnrichment::new(setup.pg.clone()));
     ChildSpec {
         name: NAME,
         factory: Box::new(move |restarts| {
-            let deps = deps.clone();
-            let addr = Supervisor::start(move |_| LlmEnricher::new(deps, restarts));
+            let (setup, store) = (setup.clone(), store.clone());
+            let addr = Supervisor::start(move |_| {
+                // A new client per start: its own connection pool and request permits.
+                let model = LlmClient::new(
+                    &setup.config,
+                    request_backoff(),
+                    setup.status.clone(),
+                    setup.ambient.entropy.clone(),
+                );
+                let deps = EnricherDeps {
+                    store,
+                    model: Rc::new(model),
+                    owner: setup.owner,
+                    config: EnricherConfig {
+                        mode: setup.config.mode,
+                        concurrency: setup.config.concurrency,
+                        lease: lease(&setup.config),
+                    },
+                    ambient: setup.ambient,
+                    status: setup.status,
+                };
+                LlmEnricher::new(deps, Pacer::new(round_backoff(), IDLE_POLL), restarts)
+            });
             ChildLink {
                 name: NAME,
                 ping: addr.clone().recipient(),
@@ -94,277 +98,5 @@ pub fn child_spec(deps: EnricherDeps) -> ChildSpec {
                 wake: None,
             }
         }),
-    }
-}
-
-pub struct LlmEnricher {
-    deps: EnricherDeps,
-    client: LlmClient,
-    pacer: Pacer,
-    restarts: u32,
-    busy: bool,
-    draining: bool,
-    epoch_recorded: bool,
-}
-
-impl LlmEnricher {
-    pub fn new(deps: EnricherDeps, restarts: u32) -> LlmEnricher {
-        let client = LlmClient::new(
-            &deps.config,
-            request_backoff(),
-            deps.status.clone(),
-            deps.ambient.entropy.clone(),
-        );
-        LlmEnricher {
-            deps,
-            client,
-            pacer: Pacer::new(round_backoff(), IDLE_POLL),
-            restarts,
-            busy: false,
-            draining: false,
-            epoch_recorded: false,
-        }
-    }
-
-    fn after_round(&mut self, report: RoundReport, ctx: &mut Context<Self>) {
-        self.busy = false;
-        let status = &self.deps.status;
-        match &report.pace {
-            Pace::Failing(e) => {
-                log::warn!(target: "memlink::llm", "event=llm_enricher_retry error={} attempt={}", Quoted(&e.message), self.pacer.failures() + 1);
-                status.degraded(NAME, &e.message);
-            }
-            _ => {
-                self.epoch_recorded = true;
-                status.progress(NAME, self.deps.ambient.clock.now());
-            }
-        }
-        if report.panicked {
-            log::error!(target: "memlink::llm", "event=actor_panic actor={NAME} action=restart");
-            status.restarted(
-                NAME,
-                "an LLM job panicked; its claim expires and is retried a bounded number of times",
-            );
-            ctx.stop();
-            return;
-        }
-        let delay = self
-            .pacer
-            .next_delay(&report.pace, self.deps.ambient.entropy.unit());
-        if !self.draining {
-            ctx.notify_later(Round, delay);
-        }
-    }
-}
-
-impl Actor for LlmEnricher {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let delay = self
-            .pacer
-            .restart_delay(self.restarts, self.deps.ambient.entropy.unit());
-        log::info!(target: "memlink::llm", "event=actor_started actor={NAME} restarts={} delay_ms={}", self.restarts, delay.as_millis());
-        self.deps.status.set_state(NAME, ActorState::Running);
-        ctx.notify_later(Round, delay);
-    }
-}
-
-impl Supervised for LlmEnricher {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts = self.restarts.saturating_add(1);
-        self.busy = false;
-    }
-}
-
-impl Handler<Round> for LlmEnricher {
-    type Result = ();
-
-    fn handle(&mut self, _: Round, ctx: &mut Context<Self>) {
-        if self.busy || self.draining {
-            return;
-        }
-        self.busy = true;
-        let round = run_round(self.deps.clone(), self.client.clone(), !self.epoch_recorded);
-        ctx.spawn(
-            round
-                .into_actor(self)
-                .map(|report, act, ctx| act.after_round(report, ctx)),
-        );
-    }
-}
-
-impl Handler<Ping> for LlmEnricher {
-    type Result = ();
-    fn handle(&mut self, _: Ping, _ctx: &mut Context<Self>) {}
-}
-
-impl Handler<Drain> for LlmEnricher {
-    type Result = ResponseFuture<()>;
-    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
-        // Jobs in flight may not finish before the process exits: their claims are handed
-        // back so that the next enricher takes them up at once (a job that does finish
-        // still records its outcome, and a second answer for it is ignored).
-        self.draining = true;
-        self.deps.status.set_state(NAME, ActorState::Stopped);
-        let (pg, owner) = (self.deps.pg.clone(), self.deps.owner);
-        Box::pin(async move {
-            match store::release_claims(&pg, owner).await {
-                Ok(released) => {
-                    log::info!(target: "memlink::llm", "event=actor_drained actor={NAME} released={released}")
-                }
-                Err(e) => {
-                    log::warn!(target: "memlink::llm", "event=actor_drained actor={NAME} released=0 error={}", Quoted(&e.message))
-                }
-            }
-        })
-    }
-}
-
-#[derive(Debug)]
-pub struct RoundReport {
-    pub pace: Pace,
-    pub panicked: bool,
-}
-
-/// One round: give up on stale claims, claim messages and titles, ask the LLM about each
-/// concurrently (the client bounds how many requests are in flight), store the outcomes.
-async fn run_round(deps: EnricherDeps, client: LlmClient, record_epoch: bool) -> RoundReport {
-    match claim(&deps, record_epoch).await {
-        Ok((messages, titles)) => {
-            let claimed = messages.len() + titles.len();
-            let mut jobs: Vec<LocalBoxFuture<'_, ()>> = Vec::with_capacity(claimed);
-            for job in &messages {
-                jobs.push(enrich_message(&deps, &client, job).boxed_local());
-            }
-            for job in &titles {
-                jobs.push(enrich_title(&deps, &client, job).boxed_local());
-            }
-            let outcomes =
-                join_all(jobs.into_iter().map(|j| AssertUnwindSafe(j).catch_unwind())).await;
-            RoundReport {
-                pace: if claimed > 0 { Pace::Busy } else { Pace::Idle },
-                panicked: outcomes.iter().any(Result::is_err),
-            }
-        }
-        Err(e) => RoundReport {
-            pace: Pace::Failing(e),
-            panicked: false,
-        },
-    }
-}
-
-async fn claim(
-    deps: &EnricherDeps,
-    record_epoch: bool,
-) -> Result<(Vec<MessageJob>, Vec<TitleJob>), PortError> {
-    if record_epoch {
-        store::ensure_epoch(&deps.pg).await?;
-    }
-    let (messages, titles) = store::abandon_stale(&deps.pg, MAX_CLAIMS).await?;
-    for id in messages {
-        deps.status.bump(counters::MESSAGES_FAILED, 1);
-        log::warn!(target: "memlink::llm", "event=llm_failed message_id={id} error=abandoned");
-    }
-    for id in titles {
-        deps.status.bump(counters::TITLES_FAILED, 1);
-        log::warn!(target: "memlink::llm", "event=llm_title_failed chat_id={id} reason=abandoned");
-    }
-    let lease = lease(&deps.config);
-    let limit = deps.config.concurrency;
-    let messages = store::claim_messages(&deps.pg, deps.owner, limit, lease).await?;
-    let titles = store::claim_titles(&deps.pg, deps.owner, &messages, limit, lease).await?;
-    Ok((messages, titles))
-}
-
-/// Asks for one message's facts and stores the outcome. Storage errors leave the claim to
-/// expire and be taken up again.
-async fn enrich_message(deps: &EnricherDeps, client: &LlmClient, job: &MessageJob) {
-    let id = job.message_id;
-    let model = client.model();
-    let answer = client
-        .complete(
-            Purpose::Facts,
-            &format!("message_id={id}"),
-            &facts::system_prompt(),
-            &facts::user_prompt(&job.content),
-        )
-        .await;
-    let stored = match answer {
-        Ok(c) => match facts::parse_facts(&c.content) {
-            Ok(found) => {
-                let proposed = found.len();
-                let mode = deps.config.mode;
-                match store::store_facts(&deps.pg, job, found, mode, model).await {
-                    Ok(Some(added)) => {
-                        deps.status.bump(counters::MESSAGES_DONE, 1);
-                        deps.status.bump(counters::FACTS_ADDED, added as u64);
-                        log::info!(target: "memlink::llm", "event=llm_facts message_id={id} mode={} proposed={proposed} added={added}", mode.as_str());
-                        Ok(())
-                    }
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(rejection) => {
-                deps.status.bump(counters::MESSAGES_REJECTED, 1);
-                log::warn!(target: "memlink::llm", "event=llm_rejected message_id={id} reason={} detail={} kept=rules",
-                    rejection.code, Quoted(&rejection.detail));
-                store::finish_message(
-                    &deps.pg,
-                    id,
-                    Outcome::Rejected,
-                    &rejection.to_string(),
-                    model,
-                )
-                .await
-            }
-        },
-        Err(e) => {
-            deps.status.bump(counters::MESSAGES_FAILED, 1);
-            log::warn!(target: "memlink::llm", "event=llm_failed message_id={id} error={} detail={} kept=rules", e.code(), quoted(&e));
-            store::finish_message(&deps.pg, id, Outcome::Failed, &e.to_string(), model).await
-        }
-    };
-    if let Err(e) = stored {
-        log::warn!(target: "memlink::llm", "event=llm_store_failed message_id={id} error={}", Quoted(&e.message));
-    }
-}
-
-/// Asks for one chat's title and stores it, or records why the fallback stays.
-async fn enrich_title(deps: &EnricherDeps, client: &LlmClient, job: &TitleJob) {
-    let chat = job.chat_id;
-    let model = client.model();
-    let answer = client
-        .complete(
-            Purpose::Title,
-            &format!("chat_id={chat}"),
-            &title::system_prompt(),
-            &title::user_prompt(&job.content),
-        )
-        .await;
-    let (outcome, reason) = match answer {
-        Ok(c) => match title::parse_title(&c.content) {
-            Ok(t) => {
-                match store::store_title(&deps.pg, chat, &t, model).await {
-                    Ok(true) => {
-                        deps.status.bump(counters::TITLES_DONE, 1);
-                        log::info!(target: "memlink::llm", "event=llm_title chat_id={chat} chars={}", t.chars().count());
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        log::warn!(target: "memlink::llm", "event=llm_store_failed chat_id={chat} error={}", Quoted(&e.message))
-                    }
-                }
-                return;
-            }
-            Err(r) => (Outcome::Rejected, (r.code, r.to_string())),
-        },
-        Err(e) => (Outcome::Failed, (e.code(), e.to_string())),
-    };
-    deps.status.bump(counters::TITLES_FAILED, 1);
-    log::warn!(target: "memlink::llm", "event=llm_title_failed chat_id={chat} reason={} detail={} kept=fallback", reason.0, Quoted(&reason.1));
-    if let Err(e) = store::finish_title(&deps.pg, chat, outcome, &reason.1, model).await {
-        log::warn!(target: "memlink::llm", "event=llm_store_failed chat_id={chat} error={}", Quoted(&e.message));
     }
 }

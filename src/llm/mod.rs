@@ -6,20 +6,24 @@
 //! and only adds: facts the model stated that validate, and a better title. An LLM that is
 //! slow, down or talking nonsense must never delay, block or undo anything the rules did.
 //!
+//! The enricher's logic is the engine's (`memlink_actors::enrich`); this module holds its
+//! adapters.
+//!
 //! # Layout
-//! - [`client`]: the HTTP client (timeouts, retries with backoff, concurrency, token counts).
-//! - [`facts`], [`title`]: prompts, validation, merging and shaping; pure.
-//! - [`enricher`]: the supervised actor that claims work and stores outcomes.
+//! - [`client`]: the HTTP client (timeouts, retries with backoff, concurrency, token counts),
+//!   the enricher's language model.
+//! - [`facts`], [`title`]: the engine's prompts, validation, merging and shaping (re-exported).
+//! - [`enricher`]: wires the engine's enricher to the client and the store.
 
 pub mod client;
 pub mod enricher;
-pub mod facts;
-pub mod title;
+
+pub use memlink_actors::enrich::{facts, title};
 
 use memlink_actors::status::StatusBoard;
 use serde_json::{json, Value};
 
-use client::counters;
+use memlink_actors::enrich::counters;
 
 /// The `llm` section of `/admin/status`: totals since the process started (all zero when the
 /// LLM is off), and the backlog from the database when it could be read.

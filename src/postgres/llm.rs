@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
 use memlink_actors::extract::{FactKind, Predicate};
-use memlink_actors::ports::PortError;
+use memlink_actors::ports::{EnrichmentStore, PortError};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -22,41 +22,7 @@ use crate::llm::facts::{
 };
 use memlink_actors::memory::{Changes, Statement, StatementKind};
 
-/// A user message to enrich.
-#[derive(Debug, Clone)]
-pub struct MessageJob {
-    pub message_id: Uuid,
-    pub chat_id: Uuid,
-    pub user_id: String,
-    pub content: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A chat owed an LLM title, from the message that gave its fallback title.
-#[derive(Debug, Clone)]
-pub struct TitleJob {
-    pub chat_id: Uuid,
-    pub message_id: Uuid,
-    pub content: String,
-}
-
-/// How an LLM pass ended, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The model answered, the answer was refused: the rules' result stands.
-    Rejected,
-    /// No answer after the retries: the rules' result stands.
-    Failed,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-        }
-    }
-}
+pub use memlink_actors::enrich::{MessageJob, Outcome, TitleJob};
 
 const ENSURE_EPOCH: &str =
     "INSERT INTO llm_epoch DEFAULT VALUES ON CONFLICT (singleton) DO NOTHING";
@@ -503,4 +469,84 @@ pub async fn backlog(pool: &PgPool) -> Result<LlmBacklog, PortError> {
         titles_pending: r.get(3),
         titles_failed: r.get(4),
     })
+}
+
+/// The enricher's [`EnrichmentStore`] over the functions above.
+#[derive(Clone)]
+pub struct PgEnrichment {
+    pool: PgPool,
+}
+
+impl PgEnrichment {
+    pub fn new(pool: PgPool) -> PgEnrichment {
+        PgEnrichment { pool }
+    }
+}
+
+#[async_trait]
+impl EnrichmentStore for PgEnrichment {
+    async fn ensure_epoch(&self) -> Result<(), PortError> {
+        ensure_epoch(&self.pool).await
+    }
+
+    async fn abandon_stale(&self, max_claims: i32) -> Result<(Vec<Uuid>, Vec<Uuid>), PortError> {
+        abandon_stale(&self.pool, max_claims).await
+    }
+
+    async fn claim_messages(
+        &self,
+        owner: Uuid,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<MessageJob>, PortError> {
+        claim_messages(&self.pool, owner, limit, lease).await
+    }
+
+    async fn claim_titles(
+        &self,
+        owner: Uuid,
+        messages: &[MessageJob],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<TitleJob>, PortError> {
+        claim_titles(&self.pool, owner, messages, limit, lease).await
+    }
+
+    async fn store_facts(
+        &self,
+        job: &MessageJob,
+        facts: Vec<LlmFact>,
+        mode: LlmMode,
+        model: &str,
+    ) -> Result<Option<usize>, PortError> {
+        store_facts(&self.pool, job, facts, mode, model).await
+    }
+
+    async fn finish_message(
+        &self,
+        message: Uuid,
+        outcome: Outcome,
+        reason: &str,
+        model: &str,
+    ) -> Result<(), PortError> {
+        finish_message(&self.pool, message, outcome, reason, model).await
+    }
+
+    async fn store_title(&self, chat: Uuid, title: &str, model: &str) -> Result<bool, PortError> {
+        store_title(&self.pool, chat, title, model).await
+    }
+
+    async fn finish_title(
+        &self,
+        chat: Uuid,
+        outcome: Outcome,
+        reason: &str,
+        model: &str,
+    ) -> Result<(), PortError> {
+        finish_title(&self.pool, chat, outcome, reason, model).await
+    }
+
+    async fn release_claims(&self, owner: Uuid) -> Result<u64, PortError> {
+        release_claims(&self.pool, owner).await
+    }
 }

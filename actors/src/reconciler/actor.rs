@@ -1,20 +1,22 @@
-//! The reconciler as a [`PeriodicJob`]: what it logs and counts; the rounds are
-//! [`super::run_round`], the actor is the shared [`PeriodicActor`].
+//! The reconciler as a [`RoundWork`]: what it logs and counts; the rounds are
+//! [`super::run_round`], the actor is the shared [`RoundActor`].
 
 use std::time::Duration;
 
 use super::{run_round, ReconcileReport, ReconcilerDeps, NAME, REPUBLISHED};
-use crate::pace::Pace;
-use crate::periodic::{LocalFuture, PeriodicActor, PeriodicJob};
 use crate::ports::{Ambient, PortError};
+use crate::round::{LocalFuture, RoundActor, RoundEnd, RoundWork};
 use crate::status::StatusBoard;
 
-pub type ReconcilerActor = PeriodicActor<ReconcilerDeps>;
+pub type ReconcilerActor = RoundActor<ReconcilerDeps>;
 
-impl PeriodicJob for ReconcilerDeps {
+impl RoundWork for ReconcilerDeps {
     type Report = ReconcileReport;
-    const NAME: &'static str = NAME;
     const TARGET: &'static str = "memlink::reconciler";
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
 
     fn status(&self) -> &StatusBoard {
         &self.status
@@ -29,19 +31,17 @@ impl PeriodicJob for ReconcilerDeps {
         self.config.every
     }
 
-    fn round(&self) -> LocalFuture<(Pace, ReconcileReport)> {
+    fn round(&mut self) -> LocalFuture<ReconcileReport> {
         let deps = self.clone();
-        Box::pin(async move {
-            let report = run_round(&deps).await;
-            (report.pace.clone(), report)
-        })
+        Box::pin(async move { run_round(&deps).await })
     }
 
-    fn record(&self, report: &ReconcileReport) {
+    fn record(&mut self, report: ReconcileReport) -> RoundEnd {
         if report.republished > 0 {
             log::warn!(target: "memlink::reconciler", "event=reconciled examined={} republished={}", report.examined, report.republished);
             self.status.bump(REPUBLISHED, report.republished as u64);
         }
+        RoundEnd::paced(report.pace)
     }
 
     fn failed(&self, error: &PortError, attempt: u32) {

@@ -1,20 +1,23 @@
-//! Retention as a [`PeriodicJob`]: what it logs, counts and shows; the rounds are
-//! [`super::run_round`], the actor is the shared [`PeriodicActor`].
+//! Retention as a [`RoundWork`]: what it logs, counts and shows; the rounds are
+//! [`super::run_round`], the actor is the shared [`RoundActor`].
 
 use std::time::Duration;
 
 use super::{depart, kind, run_round, RetentionDeps, RetentionReport, NAME};
 use crate::pace::Pace;
-use crate::periodic::{LocalFuture, PeriodicActor, PeriodicJob};
 use crate::ports::{Ambient, PortError};
+use crate::round::{Drained, LocalFuture, RoundActor, RoundEnd, RoundWork};
 use crate::status::StatusBoard;
 
-pub type RetentionActor = PeriodicActor<RetentionDeps>;
+pub type RetentionActor = RoundActor<RetentionDeps>;
 
-impl PeriodicJob for RetentionDeps {
-    type Report = RetentionReport;
-    const NAME: &'static str = NAME;
+impl RoundWork for RetentionDeps {
+    type Report = (Pace, RetentionReport);
     const TARGET: &'static str = "memlink::retention";
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
 
     fn status(&self) -> &StatusBoard {
         &self.status
@@ -29,12 +32,12 @@ impl PeriodicJob for RetentionDeps {
         Duration::from_secs(1).min(self.config.every())
     }
 
-    fn round(&self) -> LocalFuture<(Pace, RetentionReport)> {
+    fn round(&mut self) -> LocalFuture<(Pace, RetentionReport)> {
         let deps = self.clone();
         Box::pin(async move { run_round(&deps).await })
     }
 
-    fn record(&self, report: &RetentionReport) {
+    fn record(&mut self, (pace, report): (Pace, RetentionReport)) -> RoundEnd {
         for (name, why) in &report.consumers_removed {
             log::info!(target: "memlink::retention", "event=retention_consumer_removed consumer={:?} reason={}", name, why.as_str());
         }
@@ -50,7 +53,8 @@ impl PeriodicJob for RetentionDeps {
         for (k, n) in &report.removed {
             crate::observe::retention_removed(k, *n);
         }
-        self.board.record(report);
+        self.board.record(&report);
+        RoundEnd::paced(pace)
     }
 
     fn failed(&self, error: &PortError, attempt: u32) {
@@ -58,7 +62,7 @@ impl PeriodicJob for RetentionDeps {
     }
 
     /// This process's consumer leaves the group, unless it still owns pending entries.
-    fn drain(&self) -> Option<LocalFuture<()>> {
+    fn drain(&mut self) -> Option<LocalFuture<Drained>> {
         let deps = self.clone();
         Some(Box::pin(async move {
             match depart(&deps).await {
@@ -74,6 +78,7 @@ impl PeriodicJob for RetentionDeps {
                     log::warn!(target: "memlink::retention", "event=retention_consumer_kept consumer={:?} error={:?}", deps.config.consumer, e.message);
                 }
             }
+            Drained::info(String::new())
         }))
     }
 }

@@ -1,40 +1,39 @@
-//! WorkerActor: messages and handlers only; the work is in [`super::run_round`].
+//! The worker as a [`RoundWork`]: what it logs and counts, and what it carries from one round
+//! into the next (a batch whose commit failed, suspects still to handle, when it last
+//! reclaimed); the rounds are [`super::run_round`], the actor is the shared [`RoundActor`].
 //!
-//! A round runs atomically (nothing else is handled meanwhile), so a `Ping` answered late
-//! means a wedged round. After a round that caught a panic the actor stops itself and its
-//! actix `Supervisor` restarts it after a backoff.
+//! After a round that caught a panic the actor stops itself and its actix `Supervisor`
+//! restarts it after a backoff.
 
-use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use super::{run_round, Carry, RoundReport, WorkerDeps};
-use crate::messages::{Drain, Ping, Round};
-use crate::pace::{Pace, Pacer};
+use crate::pace::Pace;
+use crate::ports::{Ambient, PortError};
+use crate::round::{LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundWork};
+use crate::status::StatusBoard;
 
-pub struct WorkerActor {
+pub type WorkerActor = RoundActor<WorkerRounds>;
+
+/// A worker's rounds: its dependencies and the state kept between rounds.
+pub struct WorkerRounds {
     deps: WorkerDeps,
-    pacer: Pacer,
-    restarts: u32,
+    /// Work for the next round (a transient failure's retry, or isolated suspects).
     carry: Option<Carry>,
     last_reclaim: Option<DateTime<Utc>>,
-    /// When the running round started (injected clock), for its duration metric.
-    round_started: Option<DateTime<Utc>>,
-    draining: bool,
 }
 
-impl WorkerActor {
-    pub fn new(deps: WorkerDeps, pacer: Pacer, restarts: u32) -> WorkerActor {
-        WorkerActor {
+impl From<WorkerDeps> for WorkerRounds {
+    fn from(deps: WorkerDeps) -> WorkerRounds {
+        WorkerRounds {
             deps,
-            pacer,
-            restarts,
             carry: None,
             last_reclaim: None,
-            round_started: None,
-            draining: false,
         }
     }
+}
 
+impl WorkerRounds {
     fn reclaim_due(&mut self) -> bool {
         let now = self.deps.ambient.clock.now();
         let every = chrono::Duration::from_std(self.deps.config.reclaim_every)
@@ -47,121 +46,74 @@ impl WorkerActor {
         }
         due
     }
-
-    fn after_round(&mut self, report: RoundReport, ctx: &mut Context<Self>) {
-        let status = &self.deps.status;
-        for d in &report.dead_letters {
-            log::warn!(
-                target: "memlink::worker",
-                "event=dead_letter actor={} reason={} source={} source_ref={} event_id={:?} deliveries={} detail={:?}", self.deps.name,
-                d.reason, d.source.as_str(), d.source_ref, d.event_id.as_deref().unwrap_or(""), d.delivery_count, d.detail
-            );
-            crate::observe::dead_letter(self.deps.name, d.reason);
-        }
-        match &report.pace {
-            Pace::Failing(e) => {
-                log::warn!(target: "memlink::worker", "event=worker_retry error={:?} attempt={}", e.message, self.pacer.failures() + 1);
-                crate::observe::retry(self.deps.name);
-                status.degraded(self.deps.name, &e.message);
-            }
-            _ => {
-                if report.applied + report.duplicates + report.dead_letters.len() > 0 {
-                    log::debug!(target: "memlink::worker", "event=batch_applied applied={} duplicates={} dead_letters={}",
-                        report.applied, report.duplicates, report.dead_letters.len());
-                }
-                crate::observe::processed(
-                    crate::domain::EventType::MessageCreated.as_str(),
-                    report.applied,
-                    report.duplicates,
-                );
-                // Each message applied was folded into its chat's watermark in the same commit.
-                crate::observe::folded(report.applied);
-                crate::observe::round(
-                    self.deps.name,
-                    report.applied + report.duplicates + report.dead_letters.len(),
-                    self.round_started.take(),
-                    self.deps.ambient.clock.now(),
-                );
-                status.progress(self.deps.name, self.deps.ambient.clock.now());
-            }
-        }
-        self.carry = report.carry;
-        if report.panicked {
-            log::error!(target: "memlink::worker", "event=actor_panic actor={} action=restart", self.deps.name);
-            status.restarted_after_quarantine(
-                self.deps.name,
-                "a message panicked the worker; it was dead-lettered",
-            );
-            ctx.stop();
-            return;
-        }
-        let delay = self
-            .pacer
-            .next_delay(&report.pace, self.deps.ambient.entropy.unit());
-        if !self.draining {
-            ctx.notify_later(Round, delay);
-        }
-    }
 }
 
-impl Actor for WorkerActor {
-    type Context = Context<Self>;
+impl RoundWork for WorkerRounds {
+    type Report = RoundReport;
+    const TARGET: &'static str = "memlink::worker";
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        let d = &self.deps;
-        let delay = crate::lifecycle::announce_start(
-            d.name,
-            "memlink::worker",
-            self.restarts,
-            &self.pacer,
-            &d.status,
-            &d.ambient,
-        );
-        ctx.notify_later(Round, delay);
+    fn name(&self) -> &'static str {
+        self.deps.name
     }
-}
 
-impl Supervised for WorkerActor {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts = self.restarts.saturating_add(1);
-        // The round that panicked was committed and acked; a carry left is entries still to
-        // handle (isolated suspects), kept so the restarted worker goes on with them.
-        self.last_reclaim = None;
+    fn status(&self) -> &StatusBoard {
+        &self.deps.status
     }
-}
 
-impl Handler<Round> for WorkerActor {
-    type Result = AtomicResponse<Self, ()>;
+    fn ambient(&self) -> &Ambient {
+        &self.deps.ambient
+    }
 
-    fn handle(&mut self, _: Round, _ctx: &mut Context<Self>) -> Self::Result {
-        if self.draining {
-            return AtomicResponse::new(Box::pin(fut::ready(())));
-        }
+    fn round(&mut self) -> LocalFuture<RoundReport> {
         let deps = self.deps.clone();
         let carry = self.carry.take();
         let reclaim_due = carry.is_none() && self.reclaim_due();
-        self.round_started = Some(self.deps.ambient.clock.now());
-        AtomicResponse::new(Box::pin(
-            async move { run_round(&deps, carry, reclaim_due).await }
-                .into_actor(self)
-                .map(|report, act, ctx| act.after_round(report, ctx)),
-        ))
+        Box::pin(async move { run_round(&deps, carry, reclaim_due).await })
     }
-}
 
-impl Handler<Ping> for WorkerActor {
-    type Result = ();
-    fn handle(&mut self, _: Ping, _ctx: &mut Context<Self>) {}
-}
+    fn record(&mut self, report: RoundReport) -> RoundEnd {
+        let name = self.deps.name;
+        for d in &report.dead_letters {
+            log::warn!(
+                target: "memlink::worker",
+                "event=dead_letter actor={} reason={} source={} source_ref={} event_id={:?} deliveries={} detail={:?}", name,
+                d.reason, d.source.as_str(), d.source_ref, d.event_id.as_deref().unwrap_or(""), d.delivery_count, d.detail
+            );
+            crate::observe::dead_letter(name, d.reason);
+        }
+        let items = report.applied + report.duplicates + report.dead_letters.len();
+        if !matches!(report.pace, Pace::Failing(_)) {
+            if items > 0 {
+                log::debug!(target: "memlink::worker", "event=batch_applied applied={} duplicates={} dead_letters={}",
+                    report.applied, report.duplicates, report.dead_letters.len());
+            }
+            crate::observe::processed(
+                crate::domain::EventType::MessageCreated.as_str(),
+                report.applied,
+                report.duplicates,
+            );
+            // Each message applied was folded into its chat's watermark in the same commit.
+            crate::observe::folded(report.applied);
+        }
+        // A round that panicked was committed and acked; a carry left is entries still to
+        // handle (isolated suspects), kept so the restarted worker goes on with them.
+        self.carry = report.carry;
+        RoundEnd {
+            pace: report.pace,
+            items: Some(items),
+            panicked: report.panicked.then_some(PanicRestart {
+                note: "a message panicked the worker; it was dead-lettered",
+                quarantined: true,
+            }),
+        }
+    }
 
-impl Handler<Drain> for WorkerActor {
-    type Result = ();
-    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) {
-        // Rounds are atomic, so by the time this runs no round is in flight.
-        self.draining = true;
-        self.deps
-            .status
-            .set_state(self.deps.name, crate::status::ActorState::Stopped);
-        log::info!(target: "memlink::worker", "event=actor_drained actor={}", self.deps.name);
+    fn failed(&self, error: &PortError, attempt: u32) {
+        log::warn!(target: "memlink::worker", "event=worker_retry error={:?} attempt={attempt}", error.message);
+    }
+
+    /// The carry survives the restart (see [`RoundWork::record`]); the reclaim runs at once.
+    fn restarting(&mut self) {
+        self.last_reclaim = None;
     }
 }

@@ -20,7 +20,7 @@ use crate::ports::{Ambient, EffectStore, InflightLedger, PortError, StreamBus};
 use crate::status::StatusBoard;
 use uuid::Uuid;
 
-pub use actor::WorkerActor;
+pub use actor::{WorkerActor, WorkerRounds};
 
 /// The actor's name in logs, status and dead letters (the first worker's, when several run).
 pub const NAME: &str = "worker";

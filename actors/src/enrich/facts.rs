@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use memlink_actors::extract::{Cardinality, FactKind, Predicate};
+use crate::extract::{Cardinality, FactKind, Predicate};
 use serde_json::Value;
 
 /// Bumped whenever a change to the prompt or the validation can change the facts stored.
@@ -89,7 +89,7 @@ pub fn user_prompt(content: &str) -> String {
     cut_bytes(content, MAX_INPUT_BYTES).to_owned()
 }
 
-pub(crate) fn cut_bytes(s: &str, max: usize) -> &str {
+pub fn cut_bytes(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
@@ -101,7 +101,7 @@ pub(crate) fn cut_bytes(s: &str, max: usize) -> &str {
 }
 
 /// Some servers wrap JSON in a Markdown fence despite `response_format`; accept that much.
-pub(crate) fn strip_fence(content: &str) -> &str {
+pub fn strip_fence(content: &str) -> &str {
     let t = content.trim();
     let Some(rest) = t.strip_prefix("```") else {
         return t;
