@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::batch::{DeadLetter, EffectBatch};
 use crate::decode::{OutboxRow, RawEntry};
 use crate::enrich::facts::LlmFact;
-use crate::enrich::{LlmMode, MessageJob, ModelError, Outcome, Purpose, TitleJob};
+use crate::enrich::job::{LlmMode, MessageJob, ModelError, Outcome, Purpose, TitleJob};
 
 /// Whether an operation may succeed if tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

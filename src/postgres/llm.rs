@@ -17,7 +17,7 @@ use super::memory::{self, LOCK_USERS};
 use super::store::no_nul;
 use super::{classify, pool_error, PgPool};
 use crate::config::LlmMode;
-use crate::llm::facts::{
+use memlink_actors::enrich::facts::{
     extractor_name, merge, LlmFact, StoredFact, LLM_CONFIDENCE, LLM_EXTRACTOR_VERSION, LLM_RULE_ID,
 };
 use memlink_actors::memory::{Changes, Statement, StatementKind};
