@@ -539,12 +539,25 @@ async fn apply_split(
             }
         }
     }
+    commit_letters(deps, dead, batch.inflight, total).await
+}
+
+/// The last transaction of a batch applied piecemeal: its dead letters, with the batch's
+/// in-flight marker (until then the batch is still in flight).
+async fn commit_letters(
+    deps: &WorkerDeps,
+    dead: Vec<DeadLetter>,
+    inflight: Option<Uuid>,
+    mut total: crate::ports::ApplyOutcome,
+) -> Result<crate::ports::ApplyOutcome, PortError> {
     let letters = EffectBatch {
         messages: Vec::new(),
         dead_letters: dead,
-        inflight: batch.inflight,
+        inflight,
     };
     let o = deps.store.apply_batch(&letters).await.map_err(|e| {
+        // A dead letter the store refuses is our bug, not the input's: keep retrying it
+        // rather than lose the entry.
         PortError::transient(e.port, format!("dead letters refused: {}", e.message))
     })?;
     total.dead_lettered.extend(o.dead_lettered);
@@ -597,19 +610,7 @@ async fn apply_isolating(
             )),
         }
     }
-    // The marker goes with the last transaction: until then the batch is still in flight.
-    let letters = EffectBatch {
-        messages: Vec::new(),
-        dead_letters: dead,
-        inflight: batch.inflight,
-    };
-    let o = deps.store.apply_batch(&letters).await.map_err(|e| {
-        // A dead letter the store refuses is our bug, not the input's: keep retrying it
-        // rather than lose the entry.
-        PortError::transient(e.port, format!("dead letters refused: {}", e.message))
-    })?;
-    total.dead_lettered.extend(o.dead_lettered);
-    Ok(total)
+    commit_letters(deps, dead, batch.inflight, total).await
 }
 
 #[cfg(test)]
@@ -686,7 +687,10 @@ mod tests {
 
     #[async_trait::async_trait]
     impl EffectStore for FlakyStore {
-        async fn apply_batch(&self, batch: &EffectBatch) -> Result<ApplyOutcome, PortError> {
+        async fn apply_batch(
+            &self,
+            batch: &EffectBatch,
+        ) -> Result<crate::ports::ApplyOutcome, PortError> {
             self.calls.lock().unwrap().push(batch.messages.len());
             {
                 let mut down = self.down.lock().unwrap();
