@@ -10,6 +10,7 @@ pub mod connect;
 pub mod console;
 pub mod dlq;
 pub mod effects;
+pub mod heartbeat;
 pub mod listen;
 pub mod llm;
 pub mod memory;

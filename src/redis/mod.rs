@@ -16,6 +16,7 @@ use redis::Value;
 use serde::Serialize;
 
 pub mod connect;
+pub mod identity;
 pub mod retention;
 
 pub use connect::{build_pool, client, RedisManager, RedisPool, RedisSetupError};
