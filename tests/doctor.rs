@@ -406,15 +406,7 @@ fn dead_letters_are_grouped_by_reason_with_an_example() {
 fn entries_pending_far_longer_than_the_reclaim_timeout_are_stuck() {
     let env = TestEnv::new();
     env.migrate();
-    let mut r = env.redis();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&env.stream)
-        .arg(&env.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut r)
-        .unwrap();
+    env.create_group(&env.group);
     for _ in 0..2 {
         env.xadd_message(
             &new_uuid(),
@@ -422,17 +414,7 @@ fn entries_pending_far_longer_than_the_reclaim_timeout_are_stuck() {
         );
     }
     // A consumer that read them and died.
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&env.group)
-        .arg("ghost")
-        .arg("COUNT")
-        .arg(10)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query(&mut r)
-        .unwrap();
+    env.read_as(&env.group, "ghost", 10);
     let reclaim = ("MEMLINK_RECLAIM_IDLE_SECS", "1");
     let (_, report) = doctor(&env, &[], &[reclaim]);
     assert!(

@@ -41,15 +41,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 fn metrics_report_the_pipeline_with_exact_values() {
     let env = TestEnv::new();
     // A consumer that read an entry and died, before any memlink runs.
-    let mut r = env.redis();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&env.stream)
-        .arg(&env.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut r)
-        .unwrap();
+    env.create_group(&env.group);
     let now = chrono::Utc::now().timestamp();
     env.xadd_message(
         &new_uuid(),
@@ -61,17 +53,7 @@ fn metrics_report_the_pipeline_with_exact_values() {
             json!(now),
         ),
     );
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&env.group)
-        .arg("ghost")
-        .arg("COUNT")
-        .arg(1)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query(&mut r)
-        .unwrap();
+    env.read_as(&env.group, "ghost", 1);
     let daemon = env.spawn_daemon(&[
         ("MEMLINK_RECLAIM_IDLE_SECS", "1"),
         ("MEMLINK_ADMIN_TOKEN", "s3cret-token"),

@@ -26,38 +26,6 @@ fn id_ms(id: &str) -> i64 {
     id.split('-').next().unwrap().parse().unwrap()
 }
 
-/// Reads up to `count` entries never delivered to `group`, as `consumer`; their ids.
-fn read_as(env: &TestEnv, group: &str, consumer: &str, count: usize) -> Vec<String> {
-    let v: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(group)
-        .arg(consumer)
-        .arg("COUNT")
-        .arg(count)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query(&mut env.redis())
-        .expect("XREADGROUP");
-    let mut ids = Vec::new();
-    if let redis::Value::Array(streams) = v {
-        for s in streams {
-            if let redis::Value::Array(parts) = s {
-                if let Some(redis::Value::Array(entries)) = parts.get(1) {
-                    for e in entries {
-                        if let redis::Value::Array(kv) = e {
-                            if let Some(redis::Value::BulkString(id)) = kv.first() {
-                                ids.push(String::from_utf8_lossy(id).into_owned());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    ids
-}
-
 fn ack(env: &TestEnv, group: &str, ids: &[String]) {
     let n: i64 = redis::cmd("XACK")
         .arg(&env.stream)
@@ -66,17 +34,6 @@ fn ack(env: &TestEnv, group: &str, ids: &[String]) {
         .query(&mut env.redis())
         .expect("XACK");
     assert_eq!(n as usize, ids.len());
-}
-
-fn create_group(env: &TestEnv, group: &str) {
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&env.stream)
-        .arg(group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut env.redis())
-        .expect("XGROUP CREATE");
 }
 
 /// The consumers of the daemon's group: (name, pending).
@@ -142,7 +99,7 @@ fn acknowledged_old_entries_are_trimmed_while_pending_undelivered_and_young_ones
     env.migrate();
     // A second consumer group on the same stream, not memlink's: what it has not read or not
     // acknowledged must stay, whatever memlink's group did with it.
-    create_group(&env, "audit");
+    env.create_group("audit");
     let e: Vec<String> = (0..3)
         .map(|i| {
             env.xadd_message(
@@ -158,10 +115,10 @@ fn acknowledged_old_entries_are_trimmed_while_pending_undelivered_and_young_ones
         })
         .collect();
     // audit: e0 read and acknowledged, e1 read and pending, e2 never delivered.
-    let first = read_as(&env, "audit", "auditor", 1);
+    let first = env.read_as("audit", "auditor", 1);
     assert_eq!(first, vec![e[0].clone()]);
     ack(&env, "audit", &first);
-    assert_eq!(read_as(&env, "audit", "auditor", 1), vec![e[1].clone()]);
+    assert_eq!(env.read_as("audit", "auditor", 1), vec![e[1].clone()]);
 
     let daemon = env.spawn_daemon(&[("MEMLINK_STREAM_RETENTION_SECS", "6")]);
     eventually(
@@ -197,7 +154,7 @@ fn acknowledged_old_entries_are_trimmed_while_pending_undelivered_and_young_ones
         || (env.count("SELECT count(*) FROM processed_events") == 5).then_some(()),
     );
     ack(&env, "audit", &[e[1].clone()]);
-    let rest = read_as(&env, "audit", "auditor", 10);
+    let rest = env.read_as("audit", "auditor", 10);
     assert_eq!(rest.len(), 3, "{rest:?}");
     ack(&env, "audit", &rest);
     let (young, newest) = (rest[1].clone(), rest[2].clone());
@@ -532,7 +489,7 @@ fn consumers_of_stopped_processes_leave_the_group_unless_they_own_pending_entrie
         ("payload", b"{}"),
     ]);
     assert_eq!(
-        read_as(&env, &env.group, "ghost-pending", 10),
+        env.read_as(&env.group, "ghost-pending", 10),
         vec![entry.clone()]
     );
     for idle in ["ghost-idle", "stranger"] {

@@ -114,15 +114,7 @@ fn take_over_from(live: bool) -> String {
     let env = TestEnv::new();
     env.migrate();
     let chat = new_uuid();
-    let mut r = env.redis();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&env.stream)
-        .arg(&env.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut r)
-        .expect("XGROUP CREATE");
+    env.create_group(&env.group);
     let ids: Vec<String> = ["I live in Rome.", "I like tea.", "I have a cat."]
         .iter()
         .enumerate()
@@ -133,17 +125,7 @@ fn take_over_from(live: bool) -> String {
             )
         })
         .collect();
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&env.group)
-        .arg("ghost")
-        .arg("COUNT")
-        .arg(10)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query(&mut r)
-        .expect("XREADGROUP as ghost");
+    env.read_as(&env.group, "ghost", 10);
     let owner = new_uuid();
     let mut pg = env.pg();
     pg.execute(

@@ -118,6 +118,50 @@ impl TestEnv {
         cmd.query(&mut self.redis()).expect("XADD")
     }
 
+    /// Creates `group` on this test's stream (and the stream), reading from its start.
+    pub fn create_group(&self, group: &str) {
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query(&mut self.redis())
+            .expect("XGROUP CREATE");
+    }
+
+    /// Reads up to `count` entries never delivered to `group`, as `consumer`; their ids.
+    pub fn read_as(&self, group: &str, consumer: &str, count: usize) -> Vec<String> {
+        let v: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(">")
+            .query(&mut self.redis())
+            .expect("XREADGROUP");
+        let mut ids = Vec::new();
+        if let redis::Value::Array(streams) = v {
+            for s in streams {
+                if let redis::Value::Array(parts) = s {
+                    if let Some(redis::Value::Array(entries)) = parts.get(1) {
+                        for e in entries {
+                            if let redis::Value::Array(kv) = e {
+                                if let Some(redis::Value::BulkString(id)) = kv.first() {
+                                    ids.push(String::from_utf8_lossy(id).into_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ids
+    }
+
     /// Appends a well-formed `message.created` entry.
     pub fn xadd_message(&self, event_id: &str, payload: &Value) -> String {
         self.xadd(&[
