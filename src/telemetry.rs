@@ -30,7 +30,7 @@ const SIZE_BUCKETS: &[f64] = &[
 /// Installs the global recorder once (later calls are no-ops). Without it every metric call
 /// is a cheap no-op and `/metrics` answers 503.
 pub fn install() {
-    if HANDLE.get().is_some() {
+    if installed() {
         return;
     }
     let builder = PrometheusBuilder::new()
@@ -189,6 +189,11 @@ pub fn effects_committed(created: &[DateTime<Utc>]) {
             histogram!("memlink_end_to_end_latency_seconds").record(span as f64 / 1e6);
         }
     }
+}
+
+/// Whether [`install`] has installed the recorder.
+pub fn installed() -> bool {
+    HANDLE.get().is_some()
 }
 
 /// The exposition of every metric recorded so far (`None` before [`install`]).

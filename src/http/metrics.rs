@@ -80,7 +80,7 @@ async fn refresh(state: &web::Data<AppState>) {
 
 /// `GET /metrics`: Prometheus text format, no token (it carries no secrets or payloads).
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
-    if crate::telemetry::render().is_none() {
+    if !crate::telemetry::installed() {
         return HttpResponse::ServiceUnavailable()
             .content_type("text/plain; charset=utf-8")
             .body("metrics recorder not installed\n");
