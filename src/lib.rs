@@ -14,6 +14,8 @@
 //! - [`llm`]: the optional LLM extractor and titles (off unless `MEMLINK_EXTRACTOR` says so).
 //! - [`system`], [`systemd`]: the real clock and ids; readiness, status and watchdog.
 //! - [`tls`]: the rustls client configurations for PostgreSQL, Redis and the LLM endpoint.
+//! - [`home`]: pooled connections opened on the main runtime, so they outlive the HTTP
+//!   server's threads.
 //! - [`error_text`]: errors with their causes and without passwords, for operators.
 //! - [`role`]: which actors a process runs.
 //! - [`telemetry`], [`logging`]: Prometheus metrics (a leaf every adapter records through),
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod daemon;
+pub mod home;
 pub mod http;
 pub mod llm;
 pub mod ops;

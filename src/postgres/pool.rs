@@ -131,11 +131,7 @@ impl<Tls: MakeTlsConnect<Socket> + Clone> CachingManager<Tls> {
             inner: PostgresConnectionManager::new(config.clone(), tls.clone()),
             config,
             tls,
-            home: if at_home {
-                tokio::runtime::Handle::try_current().ok()
-            } else {
-                None
-            },
+            home: if at_home { crate::home::here() } else { None },
         }
     }
 }
@@ -151,22 +147,15 @@ where
     type Error = Error;
 
     async fn connect(&self) -> Result<PgConn, Error> {
-        let client = match &self.home {
-            Some(home) => {
-                let (config, tls) = (self.config.clone(), self.tls.clone());
-                let opened = home.spawn(async move {
-                    let (client, connection) = config.connect(tls).await?;
-                    tokio::spawn(connection);
-                    Ok::<Client, Error>(client)
-                });
-                match opened.await {
-                    Ok(result) => result?,
-                    // The home runtime is gone (the process is ending): open it here.
-                    Err(_) => self.inner.connect().await?,
-                }
+        let client = crate::home::open_at(self.home.as_ref(), || {
+            let (config, tls) = (self.config.clone(), self.tls.clone());
+            async move {
+                let (client, connection) = config.connect(tls).await?;
+                tokio::spawn(connection);
+                Ok::<Client, Error>(client)
             }
-            None => self.inner.connect().await?,
-        };
+        })
+        .await?;
         Ok(PgConn {
             client,
             statements: StatementCache::default(),

@@ -58,7 +58,7 @@ pub fn build_pool(
 ) -> Result<RedisPool, RedisSetupError> {
     let manager = RedisManager {
         client: client(url, ca_file)?,
-        home: tokio::runtime::Handle::try_current().ok(),
+        home: crate::home::here(),
     };
     Ok(bb8::Pool::builder()
         .max_size(max_size)
@@ -80,15 +80,11 @@ impl bb8::ManageConnection for RedisManager {
     type Error = redis::RedisError;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        if let Some(home) = &self.home {
+        crate::home::open_at(self.home.as_ref(), || {
             let client = self.client.clone();
-            let opened = home.spawn(async move { client.get_multiplexed_async_connection().await });
-            if let Ok(result) = opened.await {
-                return result;
-            }
-            // The home runtime is gone (the process is ending): open it here.
-        }
-        self.client.get_multiplexed_async_connection().await
+            async move { client.get_multiplexed_async_connection().await }
+        })
+        .await
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
