@@ -163,13 +163,25 @@ impl<W: RoundWork> RoundActor<W> {
     }
 
     /// Keeps exactly one pending round: a new schedule replaces the old timer.
+    ///
+    /// A round due at once is spawned on the actor's own context, not put on a timer: a
+    /// timer of zero fires on the runtime's next millisecond tick, and that millisecond,
+    /// paid at every wake-up and every busy round, was most of a quiet pipeline's latency.
     fn schedule(&mut self, ctx: &mut Context<Self>, delay: Duration) {
         if let Some(h) = self.next.take() {
             ctx.cancel_future(h);
         }
-        if !self.draining {
-            self.next = Some(ctx.notify_later(Round, delay));
+        if self.draining {
+            return;
         }
+        self.next = Some(if delay.is_zero() {
+            ctx.spawn(
+                actix::fut::ready(())
+                    .map(|(), act: &mut Self, ctx| Handler::<Round>::handle(act, Round, ctx)),
+            )
+        } else {
+            ctx.notify_later(Round, delay)
+        });
     }
 
     fn after_round(&mut self, report: W::Report, ctx: &mut Context<Self>) {

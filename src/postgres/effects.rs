@@ -17,11 +17,11 @@ use memlink_actors::settle::{
     candidate_statements, event_id_conflict, settle, Settle, StoredMessage,
 };
 use tokio_postgres::types::Type;
-use tokio_postgres::Transaction;
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 use super::memory::{self, statements};
-use super::pool::StatementCache;
+use super::pool::{PipelinedTx, StatementCache};
 use super::store::{insert_dead_letters, PgStore, INSERT_DEAD_LETTERS};
 use super::{classify, pool_error};
 
@@ -146,155 +146,177 @@ impl EffectStore for PgStore {
         for list in [STATEMENTS, statements::READS, statements::WRITES] {
             st.ensure(&**conn, list).await.map_err(classify)?;
         }
-        let tx = conn.transaction().await.map_err(classify)?;
-        let messages = &batch.messages;
-        let candidates = candidate_statements(messages);
-
-        // Round trip 1: every read, the users' locks first (the memory reads and the
-        // watermark locks happen under them).
-        // The users of the batch's messages, and of its dead letters (a malformed event of a
-        // user forgotten meanwhile keeps no text): locked, like a forget, so that either the
-        // forget sees what this commits, or this sees the tombstone.
-        let letter_users: Vec<String> = batch
-            .dead_letters
-            .iter()
-            .filter_map(memlink_actors::forget::letter_user)
-            .collect();
-        let users: Vec<&str> = messages
-            .iter()
-            .map(|m| m.event.user_id.as_str())
-            .chain(letter_users.iter().map(String::as_str))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let chats: Vec<Uuid> = messages
-            .iter()
-            .map(|m| m.event.chat_id.0)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let ids: Vec<Uuid> = messages.iter().map(|m| m.event.message_id.0).collect();
-        let mut created = HashSet::new();
-        let (locked, recorded, (gone_users, gone_messages), stored, watermarks, memory_reads) = futures_util::try_join!(
-            lock_users(&tx, &st, &users),
-            record_processed(&tx, &st, messages),
-            tombstones(&tx, &st, &users, &ids),
-            stored_messages(&tx, &ids),
-            lock_watermarks(&tx, &st, &chats, &mut created),
-            statements::first_reads(&tx, &st, &candidates, statements::Identities::New),
-        )?;
-        let () = locked;
-        let read = Settle {
-            fresh: recorded,
-            forgotten_users: gone_users,
-            forgotten_messages: gone_messages,
-            stored,
-            watermarks,
-        };
-        let now = Utc::now();
-        let settled = settle(messages, &read, memlink_actors::worker::NAME, now);
-        let mut outcome = ApplyOutcome {
-            applied: settled.owed.len(),
-            duplicates: settled.duplicates,
-            dead_lettered: batch.dead_letters.clone(),
-            forgotten_entries: settled
-                .dropped
-                .iter()
-                .filter_map(|(m, _)| m.stream_entry_id.clone())
-                .collect(),
-        };
-        outcome
-            .dead_lettered
-            .extend(settled.dead_letters.iter().cloned());
-        // Events recorded before: a duplicate, or an event id reused for another payload.
-        let repeated: Vec<&PlannedMessage> = messages
-            .iter()
-            .filter(|m| !read.fresh.contains(&m.event.event_id.0))
-            .collect();
-        if !repeated.is_empty() {
-            let (dups, letters) = compare_digests(&tx, &st, &repeated, now).await?;
-            outcome.duplicates += dups;
-            outcome.dead_lettered.extend(letters);
+        let tx = conn.pipelined();
+        match effects(&tx, &st, batch).await {
+            Ok((outcome, created)) => {
+                tx.commit().await?;
+                crate::telemetry::effects_committed(&created);
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Awaited, so the connection goes back to the pool out of the transaction.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
         }
-        let gone = memlink_actors::forget::redact_letters_of_forgotten(
-            &mut outcome.dead_lettered,
-            &read.forgotten_users,
-        );
-        let gone_entries: Vec<String> = gone
-            .iter()
-            .filter_map(|&i| outcome.dead_lettered.get(i))
-            .filter(|d| d.source == memlink_actors::plan::Source::Stream)
-            .map(|d| d.source_ref.clone())
-            .collect();
-        outcome.forgotten_entries.extend(gone_entries);
-        for (m, why) in &settled.dropped {
-            log::info!(target: "memlink::worker", "event={} event_id={} message_id={} chat_id={} user_id={:?}",
-                why.event(), m.event.event_id, m.event.message_id, m.event.chat_id, m.event.user_id.as_str());
-        }
-        let writes = statements::plan(&tx, &st, &settled.statements, memory_reads).await?;
-
-        // Round trip 2: every write, in this order on the connection.
-        let owed = &settled.owed;
-        let owed_chats: Vec<Uuid> = owed
-            .iter()
-            .map(|m| m.event.chat_id.0)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let dropped: Vec<Uuid> = settled
-            .dropped
-            .iter()
-            .map(|(m, _)| m.event.message_id.0)
-            .collect();
-        let letters_stmt = st.cached(INSERT_DEAD_LETTERS)?;
-        let no_chats = HashMap::new();
-        // Watermark rows this transaction created for chats that end up with nothing folded.
-        let empty: Vec<Uuid> = created
-            .iter()
-            .filter(|c| !settled.watermarks.contains_key(*c))
-            .copied()
-            .collect();
-        let dropped_events: Vec<Uuid> = settled
-            .dropped
-            .iter()
-            .map(|(m, _)| m.event.event_id.0)
-            .collect();
-        let redacted: Vec<serde_json::Value> = settled
-            .dropped
-            .iter()
-            .map(|(m, _)| memlink_actors::forget::redacted_event_payload(&m.event))
-            .collect();
-        let (_, stored_now, _, _, _, _, _, _, _) = futures_util::try_join!(
-            upsert_chats(&tx, &st, &owed_chats, &settled.titles),
-            store_messages(&tx, &st, owed),
-            execute(&tx, &st, DELETE_DROPPED_MESSAGES, &dropped),
-            redact_dropped_outbox(&tx, &st, &dropped_events, &redacted),
-            statements::write(&tx, &st, &writes),
-            upsert_watermarks(&tx, &st, &settled.watermarks),
-            execute(&tx, &st, DROP_EMPTY_WATERMARKS, &empty),
-            insert_dead_letters(&tx, &letters_stmt, &outcome.dead_lettered, &no_chats),
-            settle_inflight(&tx, &st, batch.inflight),
-        )?;
-        if stored_now != owed.len() {
-            // Another transaction stored one of these messages since the reads (two events of
-            // one message id, under different users' locks): decide again on fresh reads.
-            return Err(PortError::transient(
-                "postgres",
-                "a message of the batch was stored concurrently; retrying the batch",
-            ));
-        }
-        tx.commit().await.map_err(classify)?;
-        let created: Vec<DateTime<Utc>> = owed.iter().map(|m| m.event.created_at).collect();
-        crate::telemetry::effects_committed(&created);
-        Ok(outcome)
     }
 }
 
-async fn lock_users(
-    tx: &Transaction<'_>,
+/// The batch's effects in `tx`, in four round trips at most: BEGIN with every read; the
+/// memory's second reads, if it needs any; every write; and the caller's COMMIT. Returns the
+/// outcome and the owed events' creation times, for the latency metric once committed.
+async fn effects(
+    tx: &PipelinedTx<'_>,
     st: &StatementCache,
-    users: &[&str],
-) -> Result<(), PortError> {
+    batch: &EffectBatch,
+) -> Result<(ApplyOutcome, Vec<DateTime<Utc>>), PortError> {
+    let db = tx.client();
+    let messages = &batch.messages;
+    let candidates = candidate_statements(messages);
+
+    // Round trip 1: every read, the users' locks first (the memory reads and the
+    // watermark locks happen under them).
+    // The users of the batch's messages, and of its dead letters (a malformed event of a
+    // user forgotten meanwhile keeps no text): locked, like a forget, so that either the
+    // forget sees what this commits, or this sees the tombstone.
+    let letter_users: Vec<String> = batch
+        .dead_letters
+        .iter()
+        .filter_map(memlink_actors::forget::letter_user)
+        .collect();
+    let users: Vec<&str> = messages
+        .iter()
+        .map(|m| m.event.user_id.as_str())
+        .chain(letter_users.iter().map(String::as_str))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let chats: Vec<Uuid> = messages
+        .iter()
+        .map(|m| m.event.chat_id.0)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.event.message_id.0).collect();
+    let mut created = HashSet::new();
+    // BEGIN goes out with them.
+    let (locked, recorded, (gone_users, gone_messages), stored, watermarks, memory_reads) = tx
+        .begin_with("BEGIN", async {
+            futures_util::try_join!(
+                lock_users(db, st, &users),
+                record_processed(db, st, messages),
+                tombstones(db, st, &users, &ids),
+                stored_messages(db, &ids),
+                lock_watermarks(db, st, &chats, &mut created),
+                statements::first_reads(db, st, &candidates, statements::Identities::New),
+            )
+        })
+        .await?;
+    let () = locked;
+    let read = Settle {
+        fresh: recorded,
+        forgotten_users: gone_users,
+        forgotten_messages: gone_messages,
+        stored,
+        watermarks,
+    };
+    let now = Utc::now();
+    let settled = settle(messages, &read, memlink_actors::worker::NAME, now);
+    let mut outcome = ApplyOutcome {
+        applied: settled.owed.len(),
+        duplicates: settled.duplicates,
+        dead_lettered: batch.dead_letters.clone(),
+        forgotten_entries: settled
+            .dropped
+            .iter()
+            .filter_map(|(m, _)| m.stream_entry_id.clone())
+            .collect(),
+    };
+    outcome
+        .dead_lettered
+        .extend(settled.dead_letters.iter().cloned());
+    // Events recorded before: a duplicate, or an event id reused for another payload.
+    let repeated: Vec<&PlannedMessage> = messages
+        .iter()
+        .filter(|m| !read.fresh.contains(&m.event.event_id.0))
+        .collect();
+    if !repeated.is_empty() {
+        let (dups, letters) = compare_digests(db, st, &repeated, now).await?;
+        outcome.duplicates += dups;
+        outcome.dead_lettered.extend(letters);
+    }
+    let gone = memlink_actors::forget::redact_letters_of_forgotten(
+        &mut outcome.dead_lettered,
+        &read.forgotten_users,
+    );
+    let gone_entries: Vec<String> = gone
+        .iter()
+        .filter_map(|&i| outcome.dead_lettered.get(i))
+        .filter(|d| d.source == memlink_actors::plan::Source::Stream)
+        .map(|d| d.source_ref.clone())
+        .collect();
+    outcome.forgotten_entries.extend(gone_entries);
+    for (m, why) in &settled.dropped {
+        log::info!(target: "memlink::worker", "event={} event_id={} message_id={} chat_id={} user_id={:?}",
+            why.event(), m.event.event_id, m.event.message_id, m.event.chat_id, m.event.user_id.as_str());
+    }
+    let writes = statements::plan(db, st, &settled.statements, memory_reads).await?;
+
+    // Round trip 2: every write, in this order on the connection.
+    let owed = &settled.owed;
+    let owed_chats: Vec<Uuid> = owed
+        .iter()
+        .map(|m| m.event.chat_id.0)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let dropped: Vec<Uuid> = settled
+        .dropped
+        .iter()
+        .map(|(m, _)| m.event.message_id.0)
+        .collect();
+    let letters_stmt = st.cached(INSERT_DEAD_LETTERS)?;
+    let no_chats = HashMap::new();
+    // Watermark rows this transaction created for chats that end up with nothing folded.
+    let empty: Vec<Uuid> = created
+        .iter()
+        .filter(|c| !settled.watermarks.contains_key(*c))
+        .copied()
+        .collect();
+    let dropped_events: Vec<Uuid> = settled
+        .dropped
+        .iter()
+        .map(|(m, _)| m.event.event_id.0)
+        .collect();
+    let redacted: Vec<serde_json::Value> = settled
+        .dropped
+        .iter()
+        .map(|(m, _)| memlink_actors::forget::redacted_event_payload(&m.event))
+        .collect();
+    let (_, stored_now, _, _, _, _, _, _, _) = futures_util::try_join!(
+        upsert_chats(db, st, &owed_chats, &settled.titles),
+        store_messages(db, st, owed),
+        execute(db, st, DELETE_DROPPED_MESSAGES, &dropped),
+        redact_dropped_outbox(db, st, &dropped_events, &redacted),
+        statements::write(db, st, &writes),
+        upsert_watermarks(db, st, &settled.watermarks),
+        execute(db, st, DROP_EMPTY_WATERMARKS, &empty),
+        insert_dead_letters(db, &letters_stmt, &outcome.dead_lettered, &no_chats),
+        settle_inflight(db, st, batch.inflight),
+    )?;
+    if stored_now != owed.len() {
+        // Another transaction stored one of these messages since the reads (two events of
+        // one message id, under different users' locks): decide again on fresh reads.
+        return Err(PortError::transient(
+            "postgres",
+            "a message of the batch was stored concurrently; retrying the batch",
+        ));
+    }
+    let created: Vec<DateTime<Utc>> = owed.iter().map(|m| m.event.created_at).collect();
+    Ok((outcome, created))
+}
+
+async fn lock_users(tx: &Client, st: &StatementCache, users: &[&str]) -> Result<(), PortError> {
     if users.is_empty() {
         return Ok(());
     }
@@ -306,7 +328,7 @@ async fn lock_users(
 
 /// Records the batch's events; returns the ones recorded now (the others were before).
 async fn record_processed(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     messages: &[PlannedMessage],
 ) -> Result<HashSet<Uuid>, PortError> {
@@ -332,7 +354,7 @@ async fn record_processed(
 
 /// Events recorded before: the same digest is a duplicate, another is a reused event id.
 async fn compare_digests(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     repeated: &[&PlannedMessage],
     now: DateTime<Utc>,
@@ -362,7 +384,7 @@ async fn compare_digests(
 
 /// The forgotten users and messages among the batch's.
 async fn tombstones(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     users: &[&str],
     messages: &[Uuid],
@@ -387,7 +409,7 @@ async fn tombstones(
 }
 
 async fn stored_messages(
-    tx: &Transaction<'_>,
+    tx: &Client,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, StoredMessage>, PortError> {
     Ok(tx
@@ -416,7 +438,7 @@ async fn stored_messages(
 
 /// Ensures, then locks, the chats' watermarks; `created` gets the chats whose row this made.
 async fn lock_watermarks(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     chats: &[Uuid],
     created: &mut HashSet<Uuid>,
@@ -448,7 +470,7 @@ async fn lock_watermarks(
 }
 
 async fn execute(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     sql: &'static str,
     ids: &[Uuid],
@@ -463,7 +485,7 @@ async fn execute(
 
 /// Stores the owed messages; returns how many rows it wrote.
 async fn store_messages(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     owed: &[&PlannedMessage],
 ) -> Result<usize, PortError> {
@@ -488,7 +510,7 @@ async fn store_messages(
 }
 
 async fn upsert_chats(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     chats: &[Uuid],
     titles: &std::collections::BTreeMap<Uuid, &PlannedMessage>,
@@ -517,7 +539,7 @@ async fn upsert_chats(
 
 /// Writes the folded watermarks (their rows exist and are locked).
 async fn upsert_watermarks(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     watermarks: &std::collections::BTreeMap<Uuid, (i64, Checksum)>,
 ) -> Result<(), PortError> {
@@ -534,7 +556,7 @@ async fn upsert_watermarks(
 }
 
 async fn redact_dropped_outbox(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     events: &[Uuid],
     payloads: &[serde_json::Value],
@@ -548,7 +570,7 @@ async fn redact_dropped_outbox(
 }
 
 async fn settle_inflight(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     marker: Option<Uuid>,
 ) -> Result<(), PortError> {

@@ -280,7 +280,7 @@ pub async fn store_facts(
     // What the message already stated: the rules' statements, and LLM statements of an
     // earlier pass (a row set back to `pending` to ask again must not duplicate them in
     // another casing).
-    let mut statements = memory::statements::message_statements(&tx, &[job.message_id])
+    let mut statements = memory::statements::message_statements(tx.client(), &[job.message_id])
         .await?
         .remove(&job.message_id)
         .unwrap_or_default();
@@ -334,7 +334,7 @@ pub async fn store_facts(
     let inserted = added.len();
     if !added.is_empty() || !removed.is_empty() {
         memory::rebuild(
-            &tx,
+            tx.client(),
             &st,
             Changes {
                 added,

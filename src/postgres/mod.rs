@@ -25,9 +25,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use connect::PgConnector;
 
-/// For transactions whose loss in a crash of PostgreSQL itself is harmless (see each use):
-/// their commit returns before the WAL reaches the disk.
-pub(crate) const ASYNC_COMMIT: &str = "SET LOCAL synchronous_commit = off";
+/// BEGIN for transactions whose loss in a crash of PostgreSQL itself is harmless (see each
+/// use): their commit returns before the WAL reaches the disk. One message, the first of a
+/// [`pool::PipelinedTx`].
+pub(crate) const BEGIN_ASYNC_COMMIT: &str = "BEGIN; SET LOCAL synchronous_commit = off";
 
 pub type PgPool = bb8::Pool<pool::CachingManager<MakeRustlsConnect>>;
 

@@ -8,7 +8,9 @@
 //! on one connection to another.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bb8_postgres::PostgresConnectionManager;
@@ -83,6 +85,9 @@ impl StatementCache {
 pub struct PgConn {
     client: Client,
     statements: StatementCache,
+    /// A [`PipelinedTx`] began and did not end: the pool must close this connection rather
+    /// than hand it out in the middle of a transaction.
+    in_transaction: AtomicBool,
 }
 
 impl PgConn {
@@ -90,6 +95,116 @@ impl PgConn {
     /// borrows the connection).
     pub fn statements(&self) -> StatementCache {
         self.statements.clone()
+    }
+
+    /// A transaction whose BEGIN and COMMIT travel with its statements.
+    pub fn pipelined(&mut self) -> PipelinedTx<'_> {
+        PipelinedTx { conn: self }
+    }
+}
+
+/// A transaction whose BEGIN goes out in the same flight as its first statements, and whose
+/// COMMIT in the same flight as its last write: a claim, a publish and a mark cost two round
+/// trips to PostgreSQL instead of four, a one-statement transaction one instead of three.
+///
+/// Order is what makes it safe: a connection executes requests in the order they were issued,
+/// so statements issued after BEGIN run inside the transaction, and a COMMIT issued after a
+/// write that failed ends the aborted transaction as a ROLLBACK. What it must never carry is
+/// a COMMIT behind several writes of which one might not be sent at all (a client-side error)
+/// while the others are: that would commit part of them. [`PipelinedTx::commit_with`] is for
+/// one write, or for writes that leave nothing half done if any of them is missing.
+///
+/// A transaction dropped before it ended (an error, a drain) leaves its connection marked,
+/// and the pool closes that connection, which ends the transaction, instead of reusing it.
+pub struct PipelinedTx<'a> {
+    conn: &'a PgConn,
+}
+
+impl<'a> PipelinedTx<'a> {
+    /// The connection, for the statements of the transaction.
+    pub fn client(&self) -> &'a Client {
+        &self.conn.client
+    }
+
+    /// Sends `begin` (`BEGIN`, or `BEGIN; SET LOCAL ...`) and then runs `first`, whose
+    /// statements follow it in the same flight; returns what `first` returns.
+    pub async fn begin_with<T>(
+        &self,
+        begin: &'static str,
+        first: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        self.conn.in_transaction.store(true, Ordering::Relaxed);
+        // try_join! polls in argument order: BEGIN is issued before any statement of `first`.
+        let start = async {
+            self.conn
+                .client
+                .batch_execute(begin)
+                .await
+                .map_err(super::classify)
+        };
+        let ((), value) = futures_util::try_join!(start, first)?;
+        Ok(value)
+    }
+
+    /// Runs `last` and sends COMMIT behind it in the same flight. If `last` failed in
+    /// PostgreSQL, the COMMIT rolls the transaction back; its error is returned either way.
+    pub async fn commit_with<T>(
+        self,
+        last: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        let commit = async {
+            self.conn
+                .client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(super::classify)
+        };
+        // join!, not try_join!: the COMMIT is awaited even when `last` failed, so the
+        // connection is known to be out of the transaction before it goes back to the pool.
+        let (value, ended) = futures_util::join!(last, commit);
+        ended?;
+        self.conn.in_transaction.store(false, Ordering::Relaxed);
+        value
+    }
+
+    /// A transaction of one write: BEGIN (`begin`), `body` and COMMIT in one flight, one
+    /// round trip. If `body` failed in PostgreSQL, the COMMIT rolls it back.
+    pub async fn single<T>(
+        self,
+        begin: &'static str,
+        body: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        self.conn.in_transaction.store(true, Ordering::Relaxed);
+        let client = &self.conn.client;
+        let start = async { client.batch_execute(begin).await.map_err(super::classify) };
+        let commit = async {
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(super::classify)
+        };
+        // join! polls in argument order: BEGIN, the body's statement, COMMIT.
+        let (started, value, ended) = futures_util::join!(start, body, commit);
+        started?;
+        ended?;
+        self.conn.in_transaction.store(false, Ordering::Relaxed);
+        value
+    }
+
+    /// ROLLBACK, awaited, so the connection goes back to the pool out of the transaction.
+    pub async fn rollback(self) -> Result<(), PortError> {
+        self.conn
+            .client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(super::classify)?;
+        self.conn.in_transaction.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// COMMIT on its own (the transaction's last statements were checked before it).
+    pub async fn commit(self) -> Result<(), PortError> {
+        self.commit_with(async { Ok(()) }).await
     }
 }
 
@@ -159,6 +274,7 @@ where
         Ok(PgConn {
             client,
             statements: StatementCache::default(),
+            in_transaction: AtomicBool::new(false),
         })
     }
 
@@ -167,6 +283,6 @@ where
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        self.inner.has_broken(&mut conn.client)
+        *conn.in_transaction.get_mut() || self.inner.has_broken(&mut conn.client)
     }
 }

@@ -16,7 +16,6 @@ use memlink_actors::ports::{
     ClaimWork, ClaimedRow, FoldOutcome, OutboxStore, PortError, Settlement, UnreadableRow,
     WatermarkStore,
 };
-use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::{classify, pool_error, PgPool};
@@ -97,78 +96,94 @@ impl OutboxStore for PgStore {
         st.ensure(&**conn, RELAY_STATEMENTS)
             .await
             .map_err(classify)?;
-        let tx = conn.transaction().await.map_err(classify)?;
+        let tx = conn.pipelined();
+        let db = tx.client();
+        let after = *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner());
+        let claim = async {
+            match after {
+                Some((at, id)) => {
+                    db.query(
+                        &st.cached(CLAIM_PENDING_AFTER)?,
+                        &[&(limit as i64), &at, &id],
+                    )
+                    .await
+                }
+                None => {
+                    db.query(&st.cached(CLAIM_PENDING)?, &[&(limit as i64)])
+                        .await
+                }
+            }
+            .map_err(classify)
+        };
         // A relayed mark lost with a crash of PostgreSQL itself only relays those rows again
         // (the worker drops the duplicates), and the worker's own commit, which waits for the
         // disk, flushes this one before any effect of these events is durable.
-        tx.batch_execute(super::ASYNC_COMMIT)
-            .await
-            .map_err(classify)?;
-        let after = *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner());
-        let rows = match after {
-            Some((at, id)) => {
-                tx.query(
-                    &st.cached(CLAIM_PENDING_AFTER)?,
-                    &[&(limit as i64), &at, &id],
-                )
-                .await
-            }
-            None => {
-                tx.query(&st.cached(CLAIM_PENDING)?, &[&(limit as i64)])
-                    .await
-            }
-        }
-        .map_err(classify)?;
+        let rows = tx.begin_with(super::BEGIN_ASYNC_COMMIT, claim).await?;
         let full = rows.len() >= limit;
         let last = rows
             .last()
             .and_then(|r| Some((r.try_get(4).ok()?, r.try_get(0).ok()?)));
         if rows.is_empty() {
+            tx.commit().await?;
             *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner()) = None;
             return Ok(None);
         }
-        // A failure from here on drops the transaction: rolled back, the rows are pending.
-        let settlement = work(rows.iter().map(read_outbox_row).collect()).await?;
+        let settlement = match work(rows.iter().map(read_outbox_row).collect()).await {
+            Ok(s) => s,
+            Err(e) => {
+                // Rolled back, the rows are pending again (or, were the ROLLBACK lost too, the
+                // connection is closed, which rolls back as well).
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
         let (ids, stream_ids): (Vec<Uuid>, Vec<String>) =
             settlement.relayed.iter().cloned().unzip();
-        let dead: Vec<Uuid> = settlement.rejected.iter().map(|r| r.id).collect();
-        let mut letters: Vec<DeadLetter> = settlement
-            .rejected
-            .iter()
-            .map(|r| r.dead_letter.clone())
-            .collect();
-        let redacted_rows = redact_forgotten_rows(&tx, &mut letters).await?;
         let relayed = async {
             if ids.is_empty() {
                 return Ok(());
             }
-            tx.execute(&st.cached(MARK_RELAYED)?, &[&ids, &stream_ids])
+            db.execute(&st.cached(MARK_RELAYED)?, &[&ids, &stream_ids])
                 .await
                 .map(|_| ())
                 .map_err(classify)
         };
-        let rejected = async {
-            if dead.is_empty() {
-                return Ok(());
-            }
-            tx.execute(&st.cached(MARK_DEAD)?, &[&dead])
-                .await
-                .map_err(classify)?;
-            if !redacted_rows.0.is_empty() {
-                tx.execute(REDACT_ROWS, &[&redacted_rows.0, &redacted_rows.1])
+        if settlement.rejected.is_empty() {
+            // The common round: one write, and the COMMIT behind it in the same flight. Were
+            // the mark never sent, the COMMIT would end a transaction that only claimed.
+            tx.commit_with(relayed).await?;
+        } else {
+            let rejected = async {
+                let dead: Vec<Uuid> = settlement.rejected.iter().map(|r| r.id).collect();
+                let mut letters: Vec<DeadLetter> = settlement
+                    .rejected
+                    .iter()
+                    .map(|r| r.dead_letter.clone())
+                    .collect();
+                let redacted_rows = redact_forgotten_rows(db, &mut letters).await?;
+                db.execute(&st.cached(MARK_DEAD)?, &[&dead])
                     .await
                     .map_err(classify)?;
+                if !redacted_rows.0.is_empty() {
+                    db.execute(REDACT_ROWS, &[&redacted_rows.0, &redacted_rows.1])
+                        .await
+                        .map_err(classify)?;
+                }
+                insert_dead_letters(
+                    db,
+                    &st.cached(INSERT_DEAD_LETTERS)?,
+                    &letters,
+                    &HashMap::new(),
+                )
+                .await
+            };
+            // Several writes: each is checked before the COMMIT goes out.
+            if let Err(e) = futures_util::try_join!(relayed, rejected) {
+                let _ = tx.rollback().await;
+                return Err(e);
             }
-            insert_dead_letters(
-                &tx,
-                &st.cached(INSERT_DEAD_LETTERS)?,
-                &letters,
-                &HashMap::new(),
-            )
-            .await
-        };
-        futures_util::try_join!(relayed, rejected)?;
-        tx.commit().await.map_err(classify)?;
+            tx.commit().await?;
+        }
         // Only a committed claim moves the position; a short one sends the next to the head.
         *self.claimed_up_to.lock().unwrap_or_else(|p| p.into_inner()) =
             if full { last } else { None };
@@ -189,7 +204,7 @@ const REDACT_ROWS: &str = "
 /// the rows' payloads with them. Returns the rows to redact, with their redacted payloads. A
 /// forget running meanwhile waits for this claim's row locks and then redacts what it wrote.
 async fn redact_forgotten_rows(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &tokio_postgres::Client,
     letters: &mut [DeadLetter],
 ) -> Result<(Vec<Uuid>, Vec<serde_json::Value>), PortError> {
     let users: Vec<String> = letters
@@ -282,7 +297,7 @@ pub(crate) const INSERT_DEAD_LETTERS: &str = "
 /// connection); a letter for a source already recorded only updates `last_seen`. `chats` maps
 /// a letter id to the chat it concerns, when known.
 pub(crate) async fn insert_dead_letters(
-    tx: &Transaction<'_>,
+    tx: &tokio_postgres::Client,
     stmt: &tokio_postgres::Statement,
     letters: &[DeadLetter],
     chats: &HashMap<Uuid, Uuid>,

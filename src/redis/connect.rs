@@ -19,13 +19,18 @@ pub struct RedisSetupError(String);
 /// Checks the URL and reads the CA file; never connects.
 pub fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisSetupError> {
     let tls = url.trim_start().starts_with("rediss://");
+    // Commands go out at once: with Nagle's algorithm a command written while an earlier
+    // one is unacknowledged waits for the server's delayed ACK (tens of milliseconds).
+    let info = redis::IntoConnectionInfo::into_connection_info(url)
+        .map_err(|e| RedisSetupError(e.to_string()))?
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
     if !tls {
         if ca_file.is_some() {
             return Err(RedisSetupError(
                 "a CA file is set but the URL is not rediss://".to_owned(),
             ));
         }
-        return redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()));
+        return redis::Client::open(info).map_err(|e| RedisSetupError(e.to_string()));
     }
     // The Redis client builds its own rustls configuration from the process default.
     crate::tls::provider();
@@ -40,12 +45,12 @@ pub fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisS
                 client_tls: None,
                 root_cert: Some(pem),
             };
-            redis::Client::build_with_tls(url, certificates)
+            redis::Client::build_with_tls(info, certificates)
                 .map_err(|e| RedisSetupError(e.to_string()))
         }
         None => {
             crate::tls::root_store(&crate::tls::Roots::System).map_err(setup)?;
-            redis::Client::open(url).map_err(|e| RedisSetupError(e.to_string()))
+            redis::Client::open(info).map_err(|e| RedisSetupError(e.to_string()))
         }
     }
 }
@@ -63,6 +68,9 @@ pub fn build_pool(
     Ok(bb8::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(5))
+        // No PING before every use (a round trip on every publish, read and ack): a
+        // connection that failed is known by its own error and discarded (`has_broken`).
+        .test_on_check_out(false)
         .build_unchecked(manager))
 }
 
@@ -75,8 +83,62 @@ pub struct RedisManager {
     home: Option<tokio::runtime::Handle>,
 }
 
+/// A pooled connection that remembers whether it failed: an I/O error, a dropped connection
+/// or a timeout marks it broken, and the pool then opens a new one instead of handing it out
+/// again. A command error (`NOGROUP`, a wrong type) leaves it in use.
+pub struct RedisConn {
+    inner: redis::aio::MultiplexedConnection,
+    broken: bool,
+}
+
+impl RedisConn {
+    fn note<T>(&mut self, result: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        if let Err(e) = &result {
+            if e.is_io_error()
+                || e.is_connection_dropped()
+                || e.is_timeout()
+                || e.is_unrecoverable_error()
+            {
+                self.broken = true;
+            }
+        }
+        result
+    }
+}
+
+impl redis::aio::ConnectionLike for RedisConn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            let result = self.inner.req_packed_command(cmd).await;
+            self.note(result)
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            let result = self
+                .inner
+                .req_packed_commands(pipeline, offset, count)
+                .await;
+            self.note(result)
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
 impl bb8::ManageConnection for RedisManager {
-    type Connection = redis::aio::MultiplexedConnection;
+    type Connection = RedisConn;
     type Error = redis::RedisError;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
@@ -85,13 +147,17 @@ impl bb8::ManageConnection for RedisManager {
             async move { client.get_multiplexed_async_connection().await }
         })
         .await
+        .map(|inner| RedisConn {
+            inner,
+            broken: false,
+        })
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
         redis::cmd("PING").query_async::<()>(conn).await
     }
 
-    fn has_broken(&self, _: &mut Self::Connection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.broken
     }
 }

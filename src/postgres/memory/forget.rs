@@ -83,7 +83,7 @@ pub async fn forget_user_by(
 ) -> Result<(DateTime<Utc>, UserForgotten, Redacted), PortError> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     let tx = conn.transaction().await.map_err(classify)?;
-    lock_users(&tx, &[user_id]).await?;
+    lock_users(tx.client(), &[user_id]).await?;
     let deleted_at: DateTime<Utc> = tx
         .query_one(UPSERT_USER_TOMBSTONE, &[&user_id])
         .await
@@ -189,7 +189,7 @@ pub async fn forget_message_by(
         return Ok(None);
     };
     let user_id: String = found.get(0);
-    lock_users(&tx, &[user_id.as_str()]).await?;
+    lock_users(tx.client(), &[user_id.as_str()]).await?;
     // Re-read under the lock: a concurrent forget may have won.
     if tx
         .query_opt(LOCK_MESSAGE, &[&message_id, &chat_id])
@@ -199,12 +199,12 @@ pub async fn forget_message_by(
     {
         return Ok(None);
     }
-    let statements = message_statements(&tx, &[message_id])
+    let statements = message_statements(tx.client(), &[message_id])
         .await?
         .remove(&message_id)
         .unwrap_or_default();
     let rebuilt = rebuild(
-        &tx,
+        tx.client(),
         &st,
         Changes {
             removed: statements,

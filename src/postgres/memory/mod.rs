@@ -24,7 +24,6 @@ pub use statements::{rebuild, Rebuilt};
 pub use transport::Redacted;
 
 use memlink_actors::ports::PortError;
-use tokio_postgres::Transaction;
 
 use super::classify;
 
@@ -34,7 +33,10 @@ pub(crate) const LOCK_USERS: &str = "
     SELECT pg_advisory_xact_lock(k)
       FROM (SELECT DISTINCT hashtextextended(u, 7311) AS k FROM unnest($1::text[]) AS u ORDER BY 1) s";
 
-pub(crate) async fn lock_users(tx: &Transaction<'_>, users: &[&str]) -> Result<(), PortError> {
+pub(crate) async fn lock_users(
+    tx: &tokio_postgres::Client,
+    users: &[&str],
+) -> Result<(), PortError> {
     tx.query(LOCK_USERS, &[&users]).await.map_err(classify)?;
     Ok(())
 }

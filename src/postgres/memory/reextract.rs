@@ -97,10 +97,10 @@ pub async fn reextract(
     for user in users {
         let st = conn.statements();
         let tx = conn.transaction().await.map_err(classify)?;
-        lock_users(&tx, &[user.as_str()]).await?;
+        lock_users(tx.client(), &[user.as_str()]).await?;
         let changes = reextract_user(&tx, &user, since, &mut report).await?;
         // A dry run does the same work, so its fact counts are exact, then rolls it back.
-        let rebuilt = rebuild(&tx, &st, changes).await?;
+        let rebuilt = rebuild(tx.client(), &st, changes).await?;
         report.facts_written += rebuilt.facts_written as u64;
         report.facts_deleted += rebuilt.facts_deleted.len() as u64;
         if dry_run {
@@ -127,7 +127,7 @@ async fn reextract_user(
         .await
         .map_err(classify)?;
     let ids: Vec<Uuid> = messages.iter().map(|r| r.get(0)).collect();
-    let mut stored = message_statements(tx, &ids).await?;
+    let mut stored = message_statements(tx.client(), &ids).await?;
     report.users += 1;
     report.messages += messages.len() as u64;
     let mut changes = Changes::default();

@@ -15,7 +15,7 @@ use memlink_actors::memory::window::{
 use memlink_actors::memory::{Fact, Statement, StatementKind};
 use memlink_actors::ports::PortError;
 use serde_json::Value;
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
 use crate::postgres::classify;
@@ -331,7 +331,7 @@ pub const WRITES: &[&str] = &[
 /// Applies `changes` to the statements and the facts derived from them, reading only around
 /// the changes. The caller holds the users' locks.
 pub async fn rebuild(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     changes: Changes,
 ) -> Result<Rebuilt, PortError> {
@@ -365,7 +365,7 @@ pub enum Identities {
 /// The first reads a change needs, in one round trip (issued side by side with the caller's
 /// own statements when it joins this future with them).
 pub async fn first_reads(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     changes: &Changes,
     identities: Identities,
@@ -398,7 +398,7 @@ pub async fn first_reads(
 /// Plans the writes of a change from its first reads, reading more where they do not settle
 /// it (wider windows, derived ids, timelines stored before V8).
 pub async fn plan(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     changes: &Changes,
     first: FirstReads,
@@ -431,7 +431,7 @@ pub async fn plan(
 
 /// Reads the neighbourhoods, id checks and identities a plan asked for, in one round trip.
 async fn load(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     requests: &[Request],
     check: &[Uuid],
@@ -600,7 +600,7 @@ pub async fn note_legacy_pairs(pool: &crate::postgres::PgPool) -> Result<(), Por
 /// The touched timelines stored before V8 and never re-derived since; claimed here (the
 /// caller's transaction re-derives them whole).
 async fn legacy_pairs(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     changes: &Changes,
 ) -> Result<HashSet<(String, String)>, PortError> {
@@ -627,7 +627,7 @@ async fn legacy_pairs(
 
 /// Every statement of these timelines, with the facts they point at.
 async fn pair_statements(
-    tx: &Transaction<'_>,
+    tx: &Client,
     st: &StatementCache,
     pairs: &HashSet<(String, String)>,
 ) -> Result<(Vec<Statement>, Vec<Fact>), PortError> {
@@ -654,7 +654,7 @@ async fn pair_statements(
 /// or an LLM answer replacing the rules', frees its identity before it is inserted), added,
 /// restamped and moved, then the facts no statement points at any more. The statements must
 /// be [`StatementCache::ensure`]d ([`WRITES`]).
-pub async fn write(tx: &Transaction<'_>, st: &StatementCache, w: &Writes) -> Result<(), PortError> {
+pub async fn write(tx: &Client, st: &StatementCache, w: &Writes) -> Result<(), PortError> {
     let facts = async {
         if w.upsert_facts.is_empty() {
             return Ok(0);
@@ -703,7 +703,7 @@ pub async fn write(tx: &Transaction<'_>, st: &StatementCache, w: &Writes) -> Res
 }
 
 async fn upsert_facts(
-    tx: &Transaction<'_>,
+    tx: &Client,
     stmt: &tokio_postgres::Statement,
     rows: &[Fact],
 ) -> Result<u64, PortError> {
@@ -759,7 +759,7 @@ async fn upsert_facts(
 
 /// One statement shape for inserts and restamps: every column, in table order.
 async fn write_statements(
-    tx: &Transaction<'_>,
+    tx: &Client,
     stmt: &tokio_postgres::Statement,
     rows: &[Statement],
 ) -> Result<u64, PortError> {
@@ -808,7 +808,7 @@ async fn write_statements(
 
 /// The stored statements of these messages, by message.
 pub async fn message_statements(
-    tx: &Transaction<'_>,
+    tx: &Client,
     message_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Statement>>, PortError> {
     let mut out: HashMap<Uuid, Vec<Statement>> = HashMap::new();
