@@ -1,13 +1,17 @@
 //! The Postgres adapter: the connection pool, migrations, error classification, and the
-//! store functions behind the engine's ports and the HTTP API.
+//! store functions behind the engine's ports, the HTTP API and the operator tools (the
+//! diagnosis's reads in [`diagnose`], `memlink verify`'s rows in [`verify`], the bench's in
+//! [`bench`]).
 //!
 //! All SQL lives here, as named constants beside the function that runs them, with every
 //! value passed as a parameter: input is never concatenated into SQL. Errors leaving this
 //! module are classified transient or permanent and never carry a password.
 
 pub mod api;
+pub mod bench;
 pub mod connect;
 pub mod console;
+pub mod diagnose;
 pub mod dlq;
 pub mod effects;
 pub mod heartbeat;
@@ -18,6 +22,7 @@ pub mod pool;
 pub mod recovery;
 pub mod retention;
 pub mod store;
+pub mod verify;
 
 use memlink_actors::ports::PortError;
 use tokio_postgres::error::SqlState;
