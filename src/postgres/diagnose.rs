@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 use memlink_actors::ports::PortError;
 use serde::Serialize;
 use serde_json::Value;
-use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use super::{classify, current_schema_version, pool_error, PgPool};
+use super::{current_schema_version, missing_table, pool_error, PgPool};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxFacts {
@@ -88,15 +87,6 @@ const DEAD_LETTER_GROUPS: &str = "
       FROM dead_letters
      WHERE status = 'dead'
      ORDER BY reason, received_at DESC, id";
-
-/// `Ok(None)` when the table does not exist yet.
-fn missing_table<T>(r: Result<T, tokio_postgres::Error>) -> Result<Option<T>, PortError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
-        Err(e) => Err(classify(e)),
-    }
-}
 
 /// Reads every fact the diagnosis rules need; an `Err` means Postgres did not answer.
 pub async fn facts(pool: &PgPool) -> Result<PgFacts, PortError> {

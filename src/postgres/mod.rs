@@ -113,9 +113,16 @@ pub async fn migrate(connector: &PgConnector) -> Result<usize, PgError> {
 pub async fn current_schema_version(pool: &PgPool) -> Result<i32, PortError> {
     const SCHEMA_VERSION: &str = "SELECT coalesce(max(version), 0) FROM refinery_schema_history";
     let conn = pool.get().await.map_err(pool_error)?;
-    match conn.query_one(SCHEMA_VERSION, &[]).await {
-        Ok(row) => Ok(row.get(0)),
-        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+    Ok(missing_table(conn.query_one(SCHEMA_VERSION, &[]).await)?.map_or(0, |row| row.get(0)))
+}
+
+/// `Ok(None)` when the table a statement reads does not exist yet (a schema behind).
+pub(crate) fn missing_table<T>(
+    r: Result<T, tokio_postgres::Error>,
+) -> Result<Option<T>, PortError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
         Err(e) => Err(classify(e)),
     }
 }
