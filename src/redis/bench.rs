@@ -6,6 +6,8 @@
 
 use redis::RedisResult;
 
+use super::connect::{client, RedisCallError};
+
 /// One sample of the stream and the server.
 #[derive(Debug, Clone)]
 pub struct StreamSample {
@@ -20,8 +22,9 @@ pub struct StreamSample {
 pub struct BenchRedis(redis::Connection);
 
 impl BenchRedis {
-    pub fn open(url: &str) -> RedisResult<BenchRedis> {
-        Ok(BenchRedis(redis::Client::open(url)?.get_connection()?))
+    /// Connects to `url` (`redis://`, or `rediss://` verified against the system's roots).
+    pub fn open(url: &str) -> Result<BenchRedis, RedisCallError> {
+        Ok(BenchRedis(client(url, None)?.get_connection()?))
     }
 
     pub fn sample(&mut self, stream: &str, group: &str) -> RedisResult<StreamSample> {
