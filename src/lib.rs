@@ -6,8 +6,9 @@
 //!   binds.
 //! - [`daemon`]: builds the supervision tree and runs it until a signal or an escalation.
 //! - [`postgres`]: pool, migrations, the store behind the engine's ports, the API's queries,
-//!   and the outbox LISTEN.
-//! - [`redis`]: the stream and consumer group behind the `StreamBus` port.
+//!   the outbox LISTEN, and the operator tools' and the bench's statements.
+//! - [`redis`]: the stream and consumer group behind the `StreamBus` port, and the operator
+//!   tools' and the bench's commands. No SQL or Redis command is written outside these two.
 //! - [`redis_gate`]: starting without the broker; the relay and worker start when Redis answers.
 //! - [`http`]: the chat API, health and admin endpoints.
 //! - [`console`]: the admin console in a browser, at `/admin/ui` on the same server.

@@ -21,13 +21,17 @@
 //!   each series' first, last and highest value. Run the daemon with short retentions
 //!   (`MEMLINK_STREAM_RETENTION_SECS`, `MEMLINK_RETENTION_SECS`); see docs/benchmarks.md.
 //!
-//! It only measures; it never changes what the daemon does.
+//! It only measures; it never changes what the daemon does. Its SQL and Redis commands are the
+//! adapters' (`memlink::postgres::bench`, `memlink::redis::bench`): none is written here.
 #![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use memlink::postgres::bench::{self, BenchEvent, PreparedInsert};
+use memlink::redis::bench::BenchRedis;
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -88,30 +92,6 @@ struct Args {
     sample_secs: u64,
 }
 
-const INSERT_EVENTS: &str = "
-    INSERT INTO outbox_events (id, aggregate_id, event_type, payload)
-    SELECT u.id, u.chat, 'message.created', u.payload
-      FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS u(id, chat, payload)";
-
-const RESULTS: &str = "
-    SELECT count(*),
-           extract(epoch FROM max(p.processed_at) - min(o.created_at))::float8,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.created_at)),
-           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.created_at)),
-           max(extract(epoch FROM p.processed_at - o.created_at))::float8
-      FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
-     WHERE o.id = ANY($1)";
-
-/// Where the latency goes: outbox insert → the relay's transaction (`relayed_at`), and from
-/// there → the worker's transaction (`processed_at`), medians and p99s.
-const STAGES: &str = "
-    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.relayed_at - o.created_at)),
-           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM o.relayed_at - o.created_at)),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at)),
-           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at))
-      FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
-     WHERE o.id = ANY($1) AND o.relayed_at IS NOT NULL";
-
 /// A `message.created` payload by the engine's own encoder, as the chat API writes it.
 fn message_payload(chat: Uuid, user: &str, content: &str) -> serde_json::Value {
     use memlink_actors::domain::{
@@ -132,7 +112,7 @@ fn message_payload(chat: Uuid, user: &str, content: &str) -> serde_json::Value {
     })
 }
 
-fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Value) {
+fn event(i: usize, chats: &[Uuid], run: &str) -> BenchEvent {
     let chat = chats[i % chats.len()];
     let content = match i % 4 {
         0 => format!("My name is User{run}x{i}."),
@@ -141,7 +121,11 @@ fn event(i: usize, chats: &[Uuid], run: &str) -> (Uuid, String, serde_json::Valu
         _ => format!("I work at Company{} and I like hiking.", i % 53),
     };
     let payload = message_payload(chat, &format!("bench-{run}-{}", i % 5_000), &content);
-    (Uuid::new_v4(), chat.to_string(), payload)
+    BenchEvent {
+        id: Uuid::new_v4(),
+        chat: chat.to_string(),
+        payload,
+    }
 }
 
 /// CPU seconds (user + system) used so far by live processes, by command name.
@@ -196,50 +180,26 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
 }
 
 /// Inserts events into the outbox in chunks of 1,000 rows.
-async fn preload(
-    client: &tokio_postgres::Client,
-    events: &[(Uuid, String, serde_json::Value)],
-) -> anyhow::Result<()> {
+async fn preload(client: &Client, events: &[BenchEvent]) -> anyhow::Result<()> {
     for chunk in events.chunks(1_000) {
-        let id: Vec<Uuid> = chunk.iter().map(|e| e.0).collect();
-        let chat: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
-        let payload: Vec<&serde_json::Value> = chunk.iter().map(|e| &e.2).collect();
-        client
-            .execute(INSERT_EVENTS, &[&id, &chat, &payload])
-            .await?;
+        bench::insert_events(client, chunk).await?;
     }
     Ok(())
 }
 
 /// Waits until every event is processed.
-async fn wait_processed(
-    client: &tokio_postgres::Client,
-    ids: &[Uuid],
-    timeout: Duration,
-) -> anyhow::Result<i64> {
+async fn wait_processed(client: &Client, ids: &[Uuid], timeout: Duration) -> anyhow::Result<i64> {
     let deadline = Instant::now() + timeout;
     // The last events inserted are usually the last processed: only when they are done is
     // the whole set counted (the count itself costs PostgreSQL time the daemon needs).
     let tail = &ids[ids.len().saturating_sub(50)..];
     loop {
-        let done: i64 = client
-            .query_one(
-                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)",
-                &[&tail],
-            )
-            .await?
-            .get(0);
+        let done = bench::processed_count(client, tail).await?;
         if (done as usize) < tail.len() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         }
-        let n: i64 = client
-            .query_one(
-                "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)",
-                &[&ids],
-            )
-            .await?
-            .get(0);
+        let n = bench::processed_count(client, ids).await?;
         if n as usize >= ids.len() {
             return Ok(n);
         }
@@ -256,17 +216,13 @@ async fn wait_processed(
 
 /// Rounds of new statements from a few users: per round, events/s; at the end, the last
 /// round's rate as a share of the first.
-async fn history(
-    client: &tokio_postgres::Client,
-    args: &Args,
-    rounds: usize,
-) -> anyhow::Result<()> {
+async fn history(client: &Client, args: &Args, rounds: usize) -> anyhow::Result<()> {
     let run = format!("{:08x}", rand::random::<u32>());
     let chats: Vec<Uuid> = (0..args.users.max(1)).map(|_| Uuid::new_v4()).collect();
     let mut rates: Vec<f64> = Vec::new();
     let mut said = 0usize;
     for round in 1..=rounds {
-        let events: Vec<(Uuid, String, serde_json::Value)> = (0..args.round)
+        let events: Vec<BenchEvent> = (0..args.round)
             .map(|i| {
                 let n = said + i;
                 let user = n % args.users.max(1);
@@ -278,11 +234,15 @@ async fn history(
                     format!("I live in City{k}.")
                 };
                 let payload = message_payload(chats[user], &format!("hist-{run}-{user}"), &content);
-                (Uuid::new_v4(), chats[user].to_string(), payload)
+                BenchEvent {
+                    id: Uuid::new_v4(),
+                    chat: chats[user].to_string(),
+                    payload,
+                }
             })
             .collect();
         said += args.round;
-        let ids: Vec<Uuid> = events.iter().map(|e| e.0).collect();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
         let started = Instant::now();
         preload(client, &events).await?;
         wait_processed(client, &ids, Duration::from_secs(args.timeout_secs)).await?;
@@ -374,7 +334,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<()> {
     );
     // The same two inserts in one transaction, as the chat API does, minus HTTP and JSON.
     let script = std::env::temp_dir().join(format!("memlink-producer-{}.sql", std::process::id()));
-    std::fs::write(&script, PRODUCER_SQL)?;
+    std::fs::write(&script, bench::PGBENCH_PRODUCER_SCRIPT)?;
     let out = std::process::Command::new("pgbench")
         .args(["-n", "-M", "prepared", "-f"])
         .arg(&script)
@@ -408,20 +368,6 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What a producer's transaction does: a message row and its outbox event (1,000 chats).
-const PRODUCER_SQL: &str = r#"\set r random(1, 1000)
-BEGIN;
-INSERT INTO chats (id) VALUES (md5(:r::text)::uuid) ON CONFLICT (id) DO NOTHING;
-INSERT INTO messages (id, chat_id, user_id, role, content, created_at)
-  VALUES (gen_random_uuid(), md5(:r::text)::uuid, 'pgbench', 'user', 'I live in City7.', now())
-  RETURNING id AS mid \gset
-INSERT INTO outbox_events (id, aggregate_id, event_type, payload)
-  VALUES (gen_random_uuid(), md5(:r::text)::uuid::text, 'message.created',
-          jsonb_build_object('message_id', :mid::text, 'chat_id', md5(:r::text)::uuid, 'user_id', 'pgbench',
-                             'role', 'user', 'content', 'I live in City7.', 'created_at', now()));
-COMMIT;
-"#;
-
 /// The daemon's resident memory now (not its peak), in MiB.
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -435,47 +381,29 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Row counts of the tables retention bounds, and of two that grow with user data.
-const SOAK_COUNTS: &str = "
-    SELECT (SELECT count(*) FROM outbox_events),
-           (SELECT count(*) FROM outbox_events WHERE status = 'pending'),
-           (SELECT count(*) FROM processed_events),
-           (SELECT count(*) FROM dead_letters),
-           (SELECT count(*) FROM messages),
-           (SELECT count(*) FROM facts)";
-
 /// One sample of the soak: (name, value) in print order.
 async fn soak_sample(
-    client: &tokio_postgres::Client,
-    redis: &mut redis::Connection,
+    client: &Client,
+    redis: &mut BenchRedis,
     stream: &str,
     group: &str,
     daemon_pid: Option<u32>,
 ) -> anyhow::Result<Vec<(&'static str, f64)>> {
-    let r = client.query_one(SOAK_COUNTS, &[]).await?;
-    let xlen: i64 = redis::cmd("XLEN").arg(stream).query(redis)?;
-    let info: String = redis::cmd("INFO").arg("memory").query(redis)?;
-    let used = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let consumers: Vec<redis::Value> = redis::cmd("XINFO")
-        .arg("CONSUMERS")
-        .arg(stream)
-        .arg(group)
-        .query(redis)
-        .unwrap_or_default();
+    let rows = bench::table_counts(client).await?;
+    let sample = redis.sample(stream, group)?;
     let mut out = vec![
-        ("stream_len", xlen as f64),
-        ("consumers", consumers.len() as f64),
-        ("outbox_rows", r.get::<_, i64>(0) as f64),
-        ("outbox_pending", r.get::<_, i64>(1) as f64),
-        ("processed_events", r.get::<_, i64>(2) as f64),
-        ("dead_letters", r.get::<_, i64>(3) as f64),
-        ("messages", r.get::<_, i64>(4) as f64),
-        ("facts", r.get::<_, i64>(5) as f64),
-        ("redis_used_memory_mb", used / 1_048_576.0),
+        ("stream_len", sample.length as f64),
+        ("consumers", sample.consumers as f64),
+        ("outbox_rows", rows.outbox_rows as f64),
+        ("outbox_pending", rows.outbox_pending as f64),
+        ("processed_events", rows.processed_events as f64),
+        ("dead_letters", rows.dead_letters as f64),
+        ("messages", rows.messages as f64),
+        ("facts", rows.facts as f64),
+        (
+            "redis_used_memory_mb",
+            sample.used_memory_bytes / 1_048_576.0,
+        ),
     ];
     if let Some(rss) = daemon_pid.and_then(rss_mb) {
         out.push(("daemon_rss_mb", rss));
@@ -484,11 +412,11 @@ async fn soak_sample(
 }
 
 /// Soak mode: steady traffic, storage sampled over time.
-async fn soak(client: &tokio_postgres::Client, args: &Args) -> anyhow::Result<()> {
+async fn soak(client: &Client, args: &Args) -> anyhow::Result<()> {
     let redis_url = std::env::var("REDIS_URL").context("REDIS_URL is not set")?;
     let stream = std::env::var("MEMLINK_STREAM").unwrap_or_else(|_| "memlink:events".into());
     let group = std::env::var("MEMLINK_GROUP").unwrap_or_else(|_| "memlink-workers".into());
-    let mut redis = redis::Client::open(redis_url.as_str())?.get_connection()?;
+    let mut redis = BenchRedis::open(&redis_url)?;
     let mut spawned = match &args.spawn_daemon {
         Some(bin) => Some(
             std::process::Command::new(bin)
@@ -505,7 +433,7 @@ async fn soak(client: &tokio_postgres::Client, args: &Args) -> anyhow::Result<()
     let chats: Vec<Uuid> = (0..args.chats.max(1)).map(|_| Uuid::new_v4()).collect();
     let rate = if args.rate == 0 { 100 } else { args.rate };
     let per_tick = (rate as usize).div_ceil(10);
-    let insert = client.prepare(INSERT_EVENTS).await?;
+    let insert = PreparedInsert::prepare(client).await?;
     println!(
         "mode=soak minutes={} rate={rate}/s sample_secs={} stream={stream}",
         args.minutes, args.sample_secs
@@ -547,14 +475,10 @@ async fn soak(client: &tokio_postgres::Client, args: &Args) -> anyhow::Result<()
             }
         }
         if now >= next_tick && now < end {
-            let (mut id, mut chat, mut payload) = (Vec::new(), Vec::new(), Vec::new());
-            for i in sent..sent + per_tick {
-                let (a, b, c) = event(i, &chats, &run);
-                id.push(a);
-                chat.push(b);
-                payload.push(c);
-            }
-            client.execute(&insert, &[&id, &chat, &payload]).await?;
+            let events: Vec<BenchEvent> = (sent..sent + per_tick)
+                .map(|i| event(i, &chats, &run))
+                .collect();
+            insert.insert(client, &events).await?;
             sent += per_tick;
             next_tick += Duration::from_millis(100);
         }
@@ -608,17 +532,11 @@ async fn main() -> anyhow::Result<()> {
     let mut spawned: Option<std::process::Child> = None;
     if args.rate == 0 {
         for chunk_start in (0..args.events).step_by(1_000) {
-            let (mut id, mut chat, mut payload) = (Vec::new(), Vec::new(), Vec::new());
-            for i in chunk_start..(chunk_start + 1_000).min(args.events) {
-                let (a, b, c) = event(i, &chats, &run);
-                id.push(a);
-                chat.push(b);
-                payload.push(c);
-            }
-            client
-                .execute(INSERT_EVENTS, &[&id, &chat, &payload])
-                .await?;
-            ids.extend(id);
+            let events: Vec<BenchEvent> = (chunk_start..(chunk_start + 1_000).min(args.events))
+                .map(|i| event(i, &chats, &run))
+                .collect();
+            bench::insert_events(&client, &events).await?;
+            ids.extend(events.iter().map(|e| e.id));
         }
         if let Some(bin) = &args.spawn_daemon {
             spawned = Some(
@@ -631,15 +549,13 @@ async fn main() -> anyhow::Result<()> {
         }
     } else {
         // One producer transaction per event, paced; prepared once, as a real producer would.
-        let insert = client.prepare(INSERT_EVENTS).await?;
+        let insert = PreparedInsert::prepare(&client).await?;
         let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
         let mut next = Instant::now();
         for i in 0..args.events {
-            let (a, b, c) = event(i, &chats, &run);
-            client
-                .execute(&insert, &[&vec![a], &vec![b], &vec![c]])
-                .await?;
-            ids.push(a);
+            let e = event(i, &chats, &run);
+            insert.insert(&client, std::slice::from_ref(&e)).await?;
+            ids.push(e.id);
             next += interval;
             if let Some(wait) = next.checked_duration_since(Instant::now()) {
                 tokio::time::sleep(wait).await;
@@ -655,20 +571,13 @@ async fn main() -> anyhow::Result<()> {
     let spawned_at = chrono::Utc::now();
     let done = wait_processed(&client, &ids, Duration::from_secs(args.timeout_secs)).await?;
     let wall = clock.elapsed().as_secs_f64();
-    let r = client.query_one(RESULTS, &[&ids]).await?;
-    let (count, span, p50, p99, max): (i64, f64, f64, f64, f64) =
-        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+    let r = bench::results(&client, &ids).await?;
+    let (count, span, p50, p99, max) = (r.processed, r.span_s, r.p50_s, r.p99_s, r.max_s);
     // From the daemon's start when it was spawned after the preload (the peer's method);
     // otherwise from the first outbox insert.
     let (span, span_from) = match &spawned {
         Some(_) => {
-            let last: chrono::DateTime<chrono::Utc> = client
-                .query_one(
-                    "SELECT max(processed_at) FROM processed_events WHERE event_id = ANY($1)",
-                    &[&ids],
-                )
-                .await?
-                .get(0);
+            let last = bench::last_processed_at(&client, &ids).await?;
             (
                 (last - spawned_at).num_microseconds().unwrap_or(0) as f64 / 1e6,
                 "daemon start",
@@ -676,10 +585,7 @@ async fn main() -> anyhow::Result<()> {
         }
         None => (span, "first outbox insert"),
     };
-    let facts: i64 = client
-        .query_one("SELECT count(*) FROM facts f JOIN processed_events p ON p.message_id = f.source_message_id WHERE p.event_id = ANY($1)", &[&ids])
-        .await?
-        .get(0);
+    let facts = bench::facts_of(&client, &ids).await?;
     println!(
         "mode={}",
         if args.rate == 0 {
@@ -703,14 +609,14 @@ async fn main() -> anyhow::Result<()> {
         p99 * 1e3,
         max * 1e3
     );
-    let st = client.query_one(STAGES, &[&ids]).await?;
-    let stage = |i: usize| st.get::<_, Option<f64>>(i).unwrap_or(0.0) * 1e3;
+    let st = bench::stage_latencies(&client, &ids).await?;
+    let ms = |s: Option<f64>| s.unwrap_or(0.0) * 1e3;
     println!(
         "latency_stages_ms to_relay p50={:.1} p99={:.1} relay_to_worker p50={:.1} p99={:.1}",
-        stage(0),
-        stage(1),
-        stage(2),
-        stage(3)
+        ms(st.to_relay_p50_s),
+        ms(st.to_relay_p99_s),
+        ms(st.relay_to_worker_p50_s),
+        ms(st.relay_to_worker_p99_s)
     );
     if let Some(rss) = daemon_pid.and_then(peak_rss_mb) {
         println!("daemon_peak_rss_mb={rss:.1}");

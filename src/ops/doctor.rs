@@ -126,15 +126,12 @@ async fn probe_postgres(url: &str) -> Result<postgres::PgConnector, String> {
 }
 
 async fn probe_redis(url: &str, ca_file: Option<&std::path::Path>) -> Result<(), String> {
-    let client = crate::redis::client(url, ca_file).map_err(|e| scrub(e.to_string(), url))?;
-    let ping = async {
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await
-    };
-    match actix_web::rt::time::timeout(CONNECT_TIMEOUT, ping).await {
+    match actix_web::rt::time::timeout(CONNECT_TIMEOUT, crate::redis::connect::probe(url, ca_file))
+        .await
+    {
         Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
         Ok(Err(e)) => Err(scrub(e.to_string(), url)),
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(())) => Ok(()),
     }
 }
 

@@ -7,6 +7,10 @@
 //! its own row; `verify` writes one synthetic message and removes it; `dlq` and `reextract`
 //! change state only through the same store functions as the admin API. The pipeline never
 //! depends on anything here to decide what to do.
+//!
+//! No SQL and no Redis command is written here: every read and write goes through the
+//! adapters ([`crate::postgres`], [`crate::redis`]), which return plain data and never import
+//! this module.
 
 pub mod diagnose;
 pub mod dlq;

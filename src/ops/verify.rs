@@ -4,19 +4,23 @@
 //! latency from the start, then removes every trace of it (rows and stream entry).
 //!
 //! It writes only its own synthetic data (user `memlink-verify-<uuid>`, a fresh chat) and
-//! must never touch anything else; cleanup runs whether the trace succeeded or not.
+//! must never touch anything else; cleanup runs whether the trace succeeded or not. Its rows
+//! and its stream entry are read and removed by the adapters ([`crate::postgres::verify`],
+//! [`crate::redis::verify`]): this module holds no SQL and no Redis command.
 
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 use memlink_actors::decode::encode_message_created;
 use memlink_actors::domain::{ChatId, Content, EventId, MessageCreated, MessageId, Role, UserId};
+use memlink_actors::ports::PortError;
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::postgres::{self, PgPool};
+use crate::postgres::{self, verify as pg_verify, PgPool};
+use crate::redis::verify as redis_verify;
 
 pub struct VerifyOptions {
     pub outbox: bool,
@@ -92,30 +96,6 @@ impl Synthetic {
 
 const POLL: Duration = Duration::from_millis(25);
 
-const MESSAGE_STORED: &str = "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)";
-const OUTBOX_ROW: &str = "SELECT status, stream_id FROM outbox_events WHERE id = $1";
-const PROCESSED: &str = "SELECT stream_entry_id FROM processed_events WHERE event_id = $1";
-const FACT: &str =
-    "SELECT object FROM facts WHERE user_id = $1 AND predicate = 'name' AND object = $2";
-const TITLE: &str = "SELECT title FROM chats WHERE id = $1 AND title IS NOT NULL";
-const WATERMARK: &str =
-    "SELECT message_count FROM watermarks WHERE chat_id = $1 AND message_count > 0";
-const DEAD_LETTER: &str =
-    "SELECT reason, detail FROM dead_letters WHERE event_id = $1 ORDER BY received_at DESC LIMIT 1";
-const INSERT_OUTBOX: &str = "
-    INSERT INTO outbox_events (id, aggregate_id, event_type, payload, created_at)
-    VALUES ($1, $2, 'message.created', $3, $4)";
-
-/// Statements first: they reference the facts derived from them.
-const CLEAN_FACT_SOURCES: &str = "DELETE FROM fact_sources WHERE user_id = $1";
-const CLEAN_FACTS: &str = "DELETE FROM facts WHERE user_id = $1";
-const CLEAN_PROCESSED: &str = "DELETE FROM processed_events WHERE event_id = $1";
-const CLEAN_WATERMARK: &str = "DELETE FROM watermarks WHERE chat_id = $1";
-const CLEAN_MESSAGES: &str = "DELETE FROM messages WHERE chat_id = $1";
-const CLEAN_CHAT: &str = "DELETE FROM chats WHERE id = $1";
-const CLEAN_DEAD_LETTERS: &str = "DELETE FROM dead_letters WHERE event_id = $1";
-const CLEAN_OUTBOX: &str = "DELETE FROM outbox_events WHERE id = $1 RETURNING stream_id";
-
 pub fn run(config: &Config, opts: &VerifyOptions) -> u8 {
     let trace = actix_web::rt::System::new().block_on(trace(config, opts));
     if opts.json {
@@ -165,20 +145,6 @@ where
         }
         actix_web::rt::time::sleep(POLL).await;
     }
-}
-
-async fn query_opt(
-    pg: &PgPool,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Option<tokio_postgres::Row>, String> {
-    let conn = pg
-        .get()
-        .await
-        .map_err(|e| postgres::pool_error(e).message)?;
-    conn.query_opt(sql, params)
-        .await
-        .map_err(|e| postgres::classify(e).message)
 }
 
 pub async fn trace(config: &Config, opts: &VerifyOptions) -> Trace {
@@ -235,10 +201,10 @@ pub async fn trace(config: &Config, opts: &VerifyOptions) -> Trace {
         Ok(format!("outbox row {event_id} inserted"))
     } else {
         wait_for(deadline, || async {
-            let row = query_opt(&pg, MESSAGE_STORED, &[&message_id]).await?;
-            Ok(row
-                .filter(|r| r.get::<_, bool>(0))
-                .map(|_| format!("message {message_id} stored")))
+            let stored = pg_verify::message_stored(&pg, message_id)
+                .await
+                .map_err(|e| e.message)?;
+            Ok(stored.then(|| format!("message {message_id} stored")))
         })
         .await
     };
@@ -286,43 +252,50 @@ async fn check(
     event_id: Uuid,
     s: &Synthetic,
 ) -> Result<Option<String>, String> {
+    let m = |e: PortError| e.message;
     Ok(match STAGES[index] {
-        "outbox" => query_opt(pg, OUTBOX_ROW, &[&event_id])
-            .await?
-            .map(|r| format!("event {event_id} status {}", r.get::<_, String>(0))),
-        "relayed" => query_opt(pg, OUTBOX_ROW, &[&event_id])
-            .await?
-            .and_then(|r| {
-                let status: String = r.get(0);
-                let id: Option<String> = r.get(1);
-                (status == "relayed").then(|| format!("stream entry {}", id.unwrap_or_default()))
+        "outbox" => pg_verify::outbox_state(pg, event_id)
+            .await
+            .map_err(m)?
+            .map(|row| format!("event {event_id} status {}", row.status)),
+        "relayed" => pg_verify::outbox_state(pg, event_id)
+            .await
+            .map_err(m)?
+            .and_then(|row| {
+                (row.status == "relayed")
+                    .then(|| format!("stream entry {}", row.stream_id.unwrap_or_default()))
             }),
-        "processed" => query_opt(pg, PROCESSED, &[&event_id]).await?.map(|r| {
-            format!(
-                "effects committed (entry {})",
-                r.get::<_, Option<String>>(0).unwrap_or_default()
-            )
-        }),
-        "fact" => query_opt(pg, FACT, &[&s.user_id, &s.name])
-            .await?
-            .map(|r| format!("name = {}", r.get::<_, String>(0))),
-        "title" => query_opt(pg, TITLE, &[&s.chat_id])
-            .await?
-            .map(|r| format!("{:?}", r.get::<_, String>(0))),
-        "watermark" => query_opt(pg, WATERMARK, &[&s.chat_id])
-            .await?
-            .map(|r| format!("{} message(s) counted", r.get::<_, i64>(0))),
+        "processed" => pg_verify::processed(pg, event_id)
+            .await
+            .map_err(m)?
+            .map(|row| {
+                format!(
+                    "effects committed (entry {})",
+                    row.stream_entry_id.unwrap_or_default()
+                )
+            }),
+        "fact" => pg_verify::name_fact(pg, &s.user_id, &s.name)
+            .await
+            .map_err(m)?
+            .map(|name| format!("name = {name}")),
+        "title" => pg_verify::chat_title(pg, s.chat_id)
+            .await
+            .map_err(m)?
+            .map(|title| format!("{title:?}")),
+        "watermark" => pg_verify::watermark_count(pg, s.chat_id)
+            .await
+            .map_err(m)?
+            .map(|n| format!("{n} message(s) counted")),
         _ => None,
     })
 }
 
 /// Adds what the store knows about a stage that did not complete: a dead letter's reason.
 async fn explain(pg: &PgPool, event_id: Uuid, error: &str) -> String {
-    match query_opt(pg, DEAD_LETTER, &[&event_id.to_string()]).await {
-        Ok(Some(r)) => format!(
+    match pg_verify::latest_dead_letter(pg, event_id).await {
+        Ok(Some(letter)) => format!(
             "{error}; the event was dead-lettered: {} ({})",
-            r.get::<_, String>(0),
-            r.get::<_, String>(1)
+            letter.reason, letter.detail
         ),
         _ => error.to_owned(),
     }
@@ -364,16 +337,9 @@ async fn insert_into_outbox(pg: &PgPool, s: &Synthetic) -> Result<(Uuid, Uuid), 
         content: Content::try_new(&s.content).map_err(|e| format!("{e:?}"))?,
         created_at,
     });
-    let conn = pg
-        .get()
+    pg_verify::insert_outbox_event(pg, event_id, s.chat_id, &payload, created_at)
         .await
-        .map_err(|e| postgres::pool_error(e).message)?;
-    conn.execute(
-        INSERT_OUTBOX,
-        &[&event_id, &s.chat_id.to_string(), &payload, &created_at],
-    )
-    .await
-    .map_err(|e| postgres::classify(e).message)?;
+        .map_err(|e| e.message)?;
     Ok((message_id, event_id))
 }
 
@@ -411,69 +377,47 @@ async fn post_message(
 /// Removes every synthetic row and the stream entry; reports what it removed.
 async fn cleanup(config: &Config, pg: &PgPool, s: &Synthetic, event_id: Option<Uuid>) -> Value {
     let mut report = serde_json::Map::new();
-    let result: Result<Option<String>, String> = async {
-        let mut conn = pg
-            .get()
-            .await
-            .map_err(|e| postgres::pool_error(e).message)?;
-        let tx = conn
-            .transaction()
-            .await
-            .map_err(|e| postgres::classify(e).message)?;
-        let c = |e| postgres::classify(e).message;
-        tx.execute(CLEAN_FACT_SOURCES, &[&s.user_id])
-            .await
-            .map_err(c)?;
-        report.insert(
-            "facts".into(),
-            json!(tx.execute(CLEAN_FACTS, &[&s.user_id]).await.map_err(c)?),
-        );
-        let mut stream_id = None;
-        if let Some(ev) = event_id {
-            report.insert(
-                "processed_events".into(),
-                json!(tx.execute(CLEAN_PROCESSED, &[&ev]).await.map_err(c)?),
-            );
-            report.insert(
-                "dead_letters".into(),
-                json!(tx
-                    .execute(CLEAN_DEAD_LETTERS, &[&ev.to_string()])
-                    .await
-                    .map_err(c)?),
-            );
-            let rows = tx.query(CLEAN_OUTBOX, &[&ev]).await.map_err(c)?;
-            report.insert("outbox_events".into(), json!(rows.len()));
-            stream_id = rows.first().and_then(|r| r.get::<_, Option<String>>(0));
+    let removed = pg_verify::remove_synthetic(pg, &s.user_id, s.chat_id, event_id).await;
+    let stream_entry = match removed {
+        Ok(removed) => {
+            report.insert("facts".into(), json!(removed.facts));
+            if let Some(n) = removed.processed_events {
+                report.insert("processed_events".into(), json!(n));
+            }
+            if let Some(n) = removed.dead_letters {
+                report.insert("dead_letters".into(), json!(n));
+            }
+            if let Some(n) = removed.outbox_events {
+                report.insert("outbox_events".into(), json!(n));
+            }
+            report.insert("messages".into(), json!(removed.messages));
+            report.insert("watermarks".into(), json!(removed.watermarks));
+            report.insert("chats".into(), json!(removed.chats));
+            Ok(removed.stream_entry)
         }
-        report.insert(
-            "messages".into(),
-            json!(tx.execute(CLEAN_MESSAGES, &[&s.chat_id]).await.map_err(c)?),
-        );
-        report.insert(
-            "watermarks".into(),
-            json!(tx
-                .execute(CLEAN_WATERMARK, &[&s.chat_id])
-                .await
-                .map_err(c)?),
-        );
-        report.insert(
-            "chats".into(),
-            json!(tx.execute(CLEAN_CHAT, &[&s.chat_id]).await.map_err(c)?),
-        );
-        tx.commit().await.map_err(c)?;
-        Ok(stream_id)
-    }
-    .await;
-    match result {
-        Ok(Some(entry)) => match delete_stream_entry(config, &entry).await {
-            Ok(n) => {
-                report.insert("stream_entries".into(), json!(n));
+        Err(e) => Err(e.message),
+    };
+    match stream_entry {
+        Ok(Some(entry)) => {
+            let ca_file = config.redis_ca_file.as_deref();
+            let removed = redis_verify::remove_entry(
+                &config.redis_url,
+                ca_file,
+                &config.stream,
+                &config.group,
+                &entry,
+            )
+            .await;
+            match removed {
+                Ok(n) => {
+                    report.insert("stream_entries".into(), json!(n));
+                }
+                Err(e) => {
+                    report.insert("stream_entries".into(), json!(0));
+                    report.insert("stream_error".into(), json!(e.to_string()));
+                }
             }
-            Err(e) => {
-                report.insert("stream_entries".into(), json!(0));
-                report.insert("stream_error".into(), json!(e));
-            }
-        },
+        }
         Ok(None) => {
             report.insert("stream_entries".into(), json!(0));
         }
@@ -482,28 +426,6 @@ async fn cleanup(config: &Config, pg: &PgPool, s: &Synthetic, event_id: Option<U
         }
     }
     Value::Object(report)
-}
-
-/// `XDEL` (and `XACK`, in case it is still pending) of the synthetic entry.
-async fn delete_stream_entry(config: &Config, entry: &str) -> Result<i64, String> {
-    let client = crate::redis::client(&config.redis_url, config.redis_ca_file.as_deref())
-        .map_err(|e| e.to_string())?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| e.to_string())?;
-    let _: redis::RedisResult<i64> = redis::cmd("XACK")
-        .arg(&config.stream)
-        .arg(&config.group)
-        .arg(entry)
-        .query_async(&mut conn)
-        .await;
-    redis::cmd("XDEL")
-        .arg(&config.stream)
-        .arg(entry)
-        .query_async(&mut conn)
-        .await
-        .map_err(|e| e.to_string())
 }
 
 pub fn render(t: &Trace) -> String {

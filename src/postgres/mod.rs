@@ -1,13 +1,17 @@
 //! The Postgres adapter: the connection pool, migrations, error classification, and the
-//! store functions behind the engine's ports and the HTTP API.
+//! store functions behind the engine's ports, the HTTP API and the operator tools (the
+//! diagnosis's reads in [`diagnose`], `memlink verify`'s rows in [`verify`], the bench's in
+//! [`bench`]).
 //!
 //! All SQL lives here, as named constants beside the function that runs them, with every
 //! value passed as a parameter: input is never concatenated into SQL. Errors leaving this
 //! module are classified transient or permanent and never carry a password.
 
 pub mod api;
+pub mod bench;
 pub mod connect;
 pub mod console;
+pub mod diagnose;
 pub mod dlq;
 pub mod effects;
 pub mod heartbeat;
@@ -18,6 +22,7 @@ pub mod pool;
 pub mod recovery;
 pub mod retention;
 pub mod store;
+pub mod verify;
 
 use memlink_actors::ports::PortError;
 use tokio_postgres::error::SqlState;
@@ -109,9 +114,16 @@ pub async fn migrate(connector: &PgConnector) -> Result<usize, PgError> {
 pub async fn current_schema_version(pool: &PgPool) -> Result<i32, PortError> {
     const SCHEMA_VERSION: &str = "SELECT coalesce(max(version), 0) FROM refinery_schema_history";
     let conn = pool.get().await.map_err(pool_error)?;
-    match conn.query_one(SCHEMA_VERSION, &[]).await {
-        Ok(row) => Ok(row.get(0)),
-        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+    Ok(missing_table(conn.query_one(SCHEMA_VERSION, &[]).await)?.map_or(0, |row| row.get(0)))
+}
+
+/// `Ok(None)` when the table a statement reads does not exist yet (a schema behind).
+pub(crate) fn missing_table<T>(
+    r: Result<T, tokio_postgres::Error>,
+) -> Result<Option<T>, PortError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
         Err(e) => Err(classify(e)),
     }
 }

@@ -2,8 +2,8 @@
 //! verifying the certificate and the host name against `MEMLINK_REDIS_CA_FILE` or the
 //! system's trusted roots), for the daemon and every operator command alike.
 //!
-//! It checks URLs and reads CA files; it never connects while building, and never decides
-//! anything about the stream.
+//! It checks URLs and reads CA files; it never connects while building (only [`connection`]
+//! and [`probe`] do, when asked), and never decides anything about the stream.
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,6 +53,35 @@ pub fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, RedisS
             redis::Client::open(info).map_err(|e| RedisSetupError(e.to_string()))
         }
     }
+}
+
+/// A one-off call on a client of its own failed: the client could not be built, or Redis
+/// refused or did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisCallError {
+    #[error(transparent)]
+    Setup(#[from] RedisSetupError),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+}
+
+/// A connection of its own (no pool) to `url`, for the operator commands' one-off calls: a
+/// failure names its real cause (refused, a refused certificate, ...) where a pool would only
+/// time out.
+pub async fn connection(
+    url: &str,
+    ca_file: Option<&Path>,
+) -> Result<redis::aio::MultiplexedConnection, RedisCallError> {
+    Ok(client(url, ca_file)?
+        .get_multiplexed_async_connection()
+        .await?)
+}
+
+/// Connects once and PINGs.
+pub async fn probe(url: &str, ca_file: Option<&Path>) -> Result<(), RedisCallError> {
+    let mut conn = connection(url, ca_file).await?;
+    redis::cmd("PING").query_async::<String>(&mut conn).await?;
+    Ok(())
 }
 
 /// Builds the pool lazily (connections on first use).

@@ -1,6 +1,7 @@
 //! The Redis adapter: the stream and its consumer group behind the engine's `StreamBus` port,
 //! plus the stream statistics the admin surface reports. Clients and pools are built in
-//! [`connect`].
+//! [`connect`]; the commands the operator tools and the bench send are in [`diagnose`],
+//! [`verify`] and [`bench`], so that no Redis command is written outside this adapter.
 //!
 //! Entries are read as raw bytes (a field may not be UTF-8; the engine decides what that
 //! means). A vanished stream or group (`NOGROUP`, e.g. after `FLUSHALL`) is recreated here
@@ -15,11 +16,14 @@ use memlink_actors::ports::{OutgoingEntry, PortError, Redelivered, StreamBus};
 use redis::Value;
 use serde::Serialize;
 
+pub mod bench;
 pub mod connect;
+pub mod diagnose;
 pub mod identity;
 pub mod retention;
+pub mod verify;
 
-pub use connect::{build_pool, client, RedisManager, RedisPool, RedisSetupError};
+pub use connect::{build_pool, client, RedisCallError, RedisManager, RedisPool, RedisSetupError};
 
 /// One stream and one consumer group, as one consumer.
 #[derive(Clone)]
@@ -58,6 +62,14 @@ impl RedisBus {
     }
 
     async fn query(&self, cmd: &redis::Cmd) -> Result<Value, redis::RedisError> {
+        self.query_as(cmd).await
+    }
+
+    /// Runs `cmd` on a pooled connection, its answer read as `T`.
+    async fn query_as<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, redis::RedisError> {
         let mut conn = self.pool.get().await.map_err(|e| match e {
             bb8::RunError::User(e) => e,
             bb8::RunError::TimedOut => redis::RedisError::from((

@@ -8,18 +8,20 @@
 //! [`crate::ops::heartbeat::bus_id`]): diagnosing must never change pipeline state, and
 //! [`evaluate`] is pure so each rule is unit-tested without services.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::postgres::{self, PgPool};
-use crate::redis::{RedisBus, RedisPool, StreamStats};
+use crate::redis::RedisPool;
 use crate::role::ProcessRole;
+
+// The facts are the adapters' plain data; what they mean is decided here.
+pub use crate::postgres::diagnose::{DeadLetterGroup, Heartbeat, OutboxFacts, PgFacts};
+pub use crate::redis::diagnose::{Persistence, RedisFacts, StuckEntries};
 
 mod gather;
 mod rules;
@@ -166,32 +168,7 @@ pub struct Unreachable {
     pub error: String,
 }
 
-/// One row of `heartbeats`, with liveness computed by the database's clock.
-#[derive(Debug, Clone, Serialize)]
-pub struct Heartbeat {
-    pub instance_id: Uuid,
-    pub host: String,
-    pub pid: i32,
-    pub role: String,
-    pub version: String,
-    pub backend: String,
-    pub bus: String,
-    pub bus_id: Option<String>,
-    pub stream: String,
-    pub group: String,
-    pub consumer: String,
-    pub interval_secs: i32,
-    pub started_at: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub stopped_at: Option<DateTime<Utc>>,
-    pub stop_reason: Option<String>,
-    pub actors: Value,
-    pub settings: Value,
-    pub live: bool,
-    pub seen_ago_s: f64,
-    pub started_ago_s: f64,
-}
-
+/// What a heartbeat row says about its process.
 impl Heartbeat {
     fn role(&self) -> Option<ProcessRole> {
         ProcessRole::parse(&self.role)
@@ -255,61 +232,6 @@ impl std::fmt::Display for Route {
             self.backend, self.bus, self.stream, self.group
         )
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OutboxFacts {
-    pub pending: i64,
-    pub oldest_pending_age_s: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetterGroup {
-    pub reason: String,
-    pub count: i64,
-    pub newest: DateTime<Utc>,
-    pub example_id: Uuid,
-    pub example_source: String,
-    pub example_ref: String,
-    pub example_detail: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PgFacts {
-    pub schema_version: i32,
-    /// `None` when the table is missing (schema behind).
-    pub outbox: Option<OutboxFacts>,
-    pub heartbeats: Option<Vec<Heartbeat>>,
-    pub dead_letters: Option<Vec<DeadLetterGroup>>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StuckEntries {
-    /// At most [`STUCK_SAMPLE`].
-    pub count: usize,
-    pub max_idle_ms: i64,
-    pub consumers: Vec<String>,
-    pub threshold_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Persistence {
-    pub appendonly: bool,
-    pub save: String,
-}
-
-impl Persistence {
-    pub fn persistent(&self) -> bool {
-        self.appendonly || !self.save.trim().is_empty()
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RedisFacts {
-    pub stream: StreamStats,
-    pub stuck: StuckEntries,
-    /// `None` when `CONFIG GET` is refused (managed Redis).
-    pub persistence: Option<Persistence>,
 }
 
 /// What a running daemon's admin endpoint said.

@@ -508,6 +508,8 @@ fn persistence_rule(r: &RedisFacts, pg: Option<&PgFacts>, target: &Target, out: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redis::StreamStats;
+    use chrono::Utc;
 
     fn target() -> Target {
         Target {
