@@ -1094,3 +1094,62 @@ fn casual_spans_point_at_the_original_text() {
         }
     }
 }
+
+#[test]
+fn casual_objects_that_name_nothing_are_dropped() {
+    // Bare determiners, pronouns, keenness words, laughter and cut clauses are not likes.
+    for text in [
+        "I like to play both",
+        "I like mine better",
+        "i really like to yeah",
+        "hehehe that was my favorite",
+        "i love the way he and his brother fight",
+        "I love any kind of it",
+        "I am an avid fan",
+        "SO I quit kind of soon",
+        "i quit soccer last year",
+        "I like to think that people are good",
+        "I love doing stuff out there",
+        "i love to put those on my fries",
+        "I know, same here",
+    ] {
+        assert_none(text);
+    }
+    // What is left of such sentences keeps its real object.
+    assert_fact(
+        "I love taking naps between 2 and 4 pm",
+        Predicate::Likes,
+        "taking naps",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I like working with horses",
+        Predicate::Likes,
+        "working with horses",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I'm a pretty big Celtics fan",
+        Predicate::Likes,
+        "Celtics",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I used to love crayons as a kid",
+        Predicate::Likes,
+        "crayons",
+        FactKind::Retraction,
+    );
+    assert_fact(
+        "I'm allergic to shrimp lol",
+        Predicate::Allergy,
+        "shrimp",
+        FactKind::Assert,
+    );
+    assert!(!has(
+        "i hate people who talk in movies",
+        Predicate::Dislikes,
+        "people",
+        FactKind::Assert
+    ));
+}

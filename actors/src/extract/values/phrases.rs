@@ -88,6 +88,8 @@ pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
             | ("in", "general")
             | ("for", "years")
             | ("a", "bit")
+            | ("the", "most" | "best" | "least")
+            | ("as", "a" | "an" | "kids")
     )
 }
 
@@ -105,6 +107,9 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "on" | "at" | "for" | "by" | "from" | "with" | "about" | "other" | "be" | "he"
             | "she" | "they" | "we" | "i" | "who"
             | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot" | "as"
+            | "mine" | "yours" | "hers" | "ours" | "theirs" | "any" | "each" | "either"
+            | "neither" | "kind" | "sort" | "type" | "yeah" | "yes" | "yep" | "ok" | "okay"
+            | "too" | "also" | "avid" | "pretty" | "so"
     )
 }
 
@@ -122,6 +127,124 @@ pub(crate) fn item_reject_any(w: &str) -> bool {
             | "us"
             | "range"
             | "variety"
+            | "both"
+            | "those"
+            | "these"
+            | "mine"
+            | "yours"
+    ) || is_laugh(w)
+}
+
+/// "haha", "hahhahahaha", "lol", "lmao", "hehe", "xD": laughter, never a thing liked.
+pub(crate) fn is_laugh(w: &str) -> bool {
+    let b = w.as_bytes();
+    if b.len() >= 4 && b[0] == b'h' && b.iter().all(|c| matches!(c, b'a' | b'h' | b'e')) {
+        return true;
+    }
+    if b.len() >= 3 && b.starts_with(b"lo") && b.iter().all(|c| matches!(c, b'l' | b'o')) {
+        return true;
+    }
+    matches!(
+        w,
+        "lmao" | "lmfao" | "rofl" | "xd" | "jk" | "omg" | "hah" | "heh"
+    )
+}
+
+/// Words that close a clause when they end a list item: "the relationship he and Iron Man
+/// HAVE", "what I DO": the "list" was a clause whose subject the parser cut.
+fn clause_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "have"
+            | "has"
+            | "had"
+            | "do"
+            | "does"
+            | "did"
+            | "am"
+            | "can"
+            | "will"
+            | "would"
+            | "could"
+            | "should"
+            | "get"
+            | "got"
+            | "make"
+            | "makes"
+            | "made"
+            | "know"
+            | "say"
+            | "said"
+    )
+}
+
+/// "doing stuff", "make stuff out there", "having things": a light verb, a vague noun and
+/// at most a place adverb.
+fn vague_activity(doc: &Doc<'_>, r: R) -> bool {
+    r.b - r.a >= 2
+        && matches!(
+            doc.n(r.a),
+            "doing"
+                | "having"
+                | "getting"
+                | "trying"
+                | "making"
+                | "do"
+                | "have"
+                | "get"
+                | "try"
+                | "make"
+        )
+        && matches!(
+            doc.n(r.a + 1),
+            "stuff" | "things" | "something" | "anything" | "everything" | "nothing"
+        )
+        && (r.a + 2..r.b).all(|k| {
+            matches!(
+                doc.n(k),
+                "out" | "there" | "here" | "around" | "outside" | "together" | "too"
+            )
+        })
+}
+
+/// Subject pronouns: inside a list item they start a clause ("the way he plays").
+fn subject_pronoun(w: &str) -> bool {
+    matches!(w, "he" | "she" | "they" | "we" | "i" | "you" | "u" | "it")
+}
+
+/// Verbs too light to name an activity alone ("I love to work with ...", "playing with my
+/// dog"): with the phrase cut before "with", what remains is no activity.
+fn light_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "work"
+            | "working"
+            | "play"
+            | "playing"
+            | "hang"
+            | "hanging"
+            | "spend"
+            | "spending"
+            | "deal"
+            | "dealing"
+            | "mess"
+            | "messing"
+            | "help"
+            | "helping"
+            | "talk"
+            | "talking"
+            | "be"
+            | "being"
+            | "get"
+            | "getting"
+            | "do"
+            | "doing"
+            | "go"
+            | "going"
+            | "come"
+            | "coming"
+            | "put"
+            | "putting"
     )
 }
 
@@ -164,7 +287,19 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
         match t.kind {
             TokenKind::Word => {
                 let n = doc.n(k);
-                if phrase_stop(n) || (k + 1 < end && phrase_stop_pair(n, doc.n(k + 1))) {
+                // "working with computers": what a light verb is done with is the activity.
+                let with_ok = n == "with" && k > i && light_verb(doc.n(k - 1));
+                // "naps between 5 and 7 pm": a time, not a list; "Between Shades of Gray" stays.
+                let between_time = n == "between" && k + 1 < end && {
+                    let next = doc.n(k + 1);
+                    super::is_number(next) || lx::number_word(next).is_some()
+                };
+                if between_time || is_laugh(n) {
+                    break;
+                }
+                if !with_ok
+                    && (phrase_stop(n) || (k + 1 < end && phrase_stop_pair(n, doc.n(k + 1))))
+                {
                     break;
                 }
             }
@@ -197,6 +332,32 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     split_items(doc, i, e, out);
     if matches!(w(doc, e, end), "is" | "are" | "was" | "were") {
         out.pop();
+    }
+    // "the relationship he and Iron Man have": a clause cut into pieces, not a list.
+    if out
+        .iter()
+        .any(|r| (r.a + 1..r.b).any(|k| subject_pronoun(doc.n(k))) || clause_verb(doc.n(r.b - 1)))
+    {
+        out.clear();
+        return;
+    }
+    let stop = w(doc, e, end);
+    if let Some(last) = out.last().copied() {
+        let len = last.b - last.a;
+        let verb = if doc.n(last.a) == "to" && len == 2 {
+            Some(doc.n(last.a + 1))
+        } else if len == 1 {
+            Some(doc.n(last.a))
+        } else {
+            None
+        };
+        // "people who sue for dumb things": the relative clause says which; "people" alone
+        // is not what is meant. "to work with materials": the activity was cut.
+        let cut = (stop == "who" && e > i && doc.toks[e - 1].is_word())
+            || (stop == "with" && verb.is_some_and(light_verb));
+        if cut {
+            out.pop();
+        }
     }
     // "how they build on and tie into ...": a clause, not a list of things.
     if matches!(
@@ -287,8 +448,18 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "hear"
                     | "see"
                     | "be"
+                    | "choose"
+                    | "think"
+                    | "believe"
+                    | "pretend"
+                    | "imagine"
+                    | "add"
+                    | "put"
+                    | "stir"
+                    | "let"
+                    | "wait"
             );
-            let bare = bare || manners;
+            let bare = bare || manners || vague_activity(doc, R { a: r.a + 1, b: r.b });
             return r.b - r.a >= 2
                 && !bare
                 && !item_reject_first(doc.n(r.a + 1))
@@ -309,8 +480,30 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "going"
                     | "making"
                     | "trying"
+                    | "seeing"
+                    | "using"
+                    | "taking"
+                    | "putting"
+                    | "working"
+                    | "spending"
+                    | "hanging"
+                    | "looking"
+                    | "finding"
+                    | "keeping"
+                    | "coming"
+                    | "saying"
+                    | "thinking"
+                    | "knowing"
+                    | "telling"
+                    | "giving"
+                    | "letting"
+                    | "starting"
             )
         {
+            return false;
+        }
+        // "doing stuff out there", "make stuff": a light verb and a vague noun.
+        if vague_activity(doc, *r) {
             return false;
         }
         !(r.a..r.b).any(|k| item_reject_any(doc.n(k)))
@@ -407,6 +600,10 @@ pub(crate) fn gerund(verb: &str) -> String {
 pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     out.clear();
     let i = skip_open(doc, i, end);
+    // "I know, same here": the comma ends what "know" was about.
+    if !super::is_word(doc, i, end) {
+        return;
+    }
     let mut e = i;
     while e < end {
         let t = &doc.toks[e];
