@@ -1153,3 +1153,40 @@ fn casual_objects_that_name_nothing_are_dropped() {
         FactKind::Assert
     ));
 }
+
+#[test]
+fn casual_phrases_end_where_the_thing_ends() {
+    for (text, object) in [
+        ("I like a bunch of hikes in Oregon", "hikes in Oregon"),
+        ("i like all sorts of board games", "board games"),
+        ("I like jazz as long as it is quiet", "jazz"),
+        ("I like to play chess a little bit", "playing chess"),
+        ("I love tacos such a good food", "tacos"),
+        ("I enjoy pottery from time to time", "pottery"),
+        ("I love surfing everyday of my life", "surfing"),
+        (
+            "I like coming up with new recipes",
+            "coming up with new recipes",
+        ),
+        (
+            "I like to cook and would have gone to culinary school",
+            "cooking",
+        ),
+    ] {
+        assert_fact(text, Predicate::Likes, object, FactKind::Assert);
+    }
+    for text in [
+        "I love the depth, the color and the beauty of it",
+        "I love listening to that one",
+        "i am passionate about making the world a better place",
+        "I love almost every fruit",
+        "I like a bunch others too",
+    ] {
+        assert_none(text);
+    }
+    // The second clause is dropped, not the list before it.
+    assert_eq!(
+        triples("I'm a huge fan of rugby and this team has got me hooked"),
+        vec![(Predicate::Likes, "rugby".to_string(), FactKind::Assert)]
+    );
+}

@@ -65,6 +65,28 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "better"
             | "that"
             | "like"
+            | "specifically"
+            | "particularly"
+            | "mostly"
+            | "mainly"
+            | "generally"
+            | "personally"
+            | "basically"
+            | "literally"
+            | "seriously"
+            | "definitely"
+            | "probably"
+            | "obviously"
+            | "everyday"
+            | "daily"
+            | "constantly"
+            | "regularly"
+            | "regardless"
+            | "anyways"
+            | "over"
+            | "besides"
+            | "its"
+            | "thats"
     )
 }
 
@@ -89,6 +111,11 @@ pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
             | ("for", "years")
             | ("a", "bit")
             | ("the", "most" | "best" | "least")
+            | ("as", "long" | "much" | "soon" | "often" | "far")
+            | ("such", "a" | "an")
+            | ("from", "time")
+            | ("for", "fun")
+            | ("once", "in")
             | ("as", "a" | "an" | "kids")
     )
 }
@@ -109,7 +136,7 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot" | "as"
             | "mine" | "yours" | "hers" | "ours" | "theirs" | "any" | "each" | "either"
             | "neither" | "kind" | "sort" | "type" | "yeah" | "yes" | "yep" | "ok" | "okay"
-            | "too" | "also" | "avid" | "pretty" | "so"
+            | "too" | "also" | "avid" | "pretty" | "so" | "almost" | "nearly" | "able" | "bunch"
     )
 }
 
@@ -207,6 +234,63 @@ fn vague_activity(doc: &Doc<'_>, r: R) -> bool {
         })
 }
 
+/// Modals and their casual spellings: an item holding one is a clause ("cook and wouldve
+/// gone ...").
+fn modal(w: &str) -> bool {
+    matches!(
+        w,
+        "would"
+            | "wouldve"
+            | "could"
+            | "couldve"
+            | "should"
+            | "shouldve"
+            | "will"
+            | "might"
+            | "must"
+            | "cant"
+            | "wont"
+            | "didnt"
+            | "dont"
+            | "doesnt"
+    )
+}
+
+/// "a bunch of hikes", "all kinds of books", "lots of music": the quantity is no part of
+/// what is liked. Returns where the thing itself starts.
+fn quantity_prefix(doc: &Doc<'_>, i: usize, end: usize) -> usize {
+    let mut k = i;
+    if matches!(w(doc, k, end), "a" | "all" | "many" | "different") {
+        k += 1;
+    }
+    let n = w(doc, k, end);
+    let of = w(doc, k + 1, end) == "of";
+    if of
+        && matches!(
+            n,
+            "bunch"
+                | "lot"
+                | "lots"
+                | "kinds"
+                | "sorts"
+                | "types"
+                | "couple"
+                | "variety"
+                | "ton"
+                | "tons"
+        )
+    {
+        let j = k + 2;
+        // "a lot of it", "all kinds of stuff": nothing named.
+        return if item_reject_first(w(doc, j, end)) {
+            end
+        } else {
+            j
+        };
+    }
+    i
+}
+
 /// Subject pronouns: inside a list item they start a clause ("the way he plays").
 fn subject_pronoun(w: &str) -> bool {
     matches!(w, "he" | "she" | "they" | "we" | "i" | "you" | "u" | "it")
@@ -282,19 +366,47 @@ pub(crate) fn split_items(doc: &Doc<'_>, a: usize, b: usize, out: &mut Vec<R>) {
 /// Where a free phrase ends: at a stop word or punctuation other than list separators.
 pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
     let mut k = i;
+    // After "working with": the one thing it is done with, up to a list separator.
+    let mut with_np = false;
     while k < end {
         let t = &doc.toks[k];
+        if with_np && (t.is_punct(',') || (t.is_word() && matches!(doc.n(k), "and" | "or"))) {
+            break;
+        }
         match t.kind {
             TokenKind::Word => {
                 let n = doc.n(k);
                 // "working with computers": what a light verb is done with is the activity.
-                let with_ok = n == "with" && k > i && light_verb(doc.n(k - 1));
+                let with_ok = n == "with"
+                    && k > i
+                    && (light_verb(doc.n(k - 1))
+                        || (k > i + 1
+                            && matches!(doc.n(k - 1), "up" | "out")
+                            && matches!(
+                                doc.n(k - 2),
+                                "come"
+                                    | "coming"
+                                    | "hang"
+                                    | "hanging"
+                                    | "keep"
+                                    | "keeping"
+                                    | "catch"
+                                    | "catching"
+                                    | "meet"
+                                    | "meeting"
+                            )));
+                // "play guitar a little bit": how much, not what.
+                let little = n == "a"
+                    && w(doc, k + 1, end) == "little"
+                    && matches!(w(doc, k + 2, end), "bit" | "");
                 // "naps between 5 and 7 pm": a time, not a list; "Between Shades of Gray" stays.
                 let between_time = n == "between" && k + 1 < end && {
                     let next = doc.n(k + 1);
                     super::is_number(next) || lx::number_word(next).is_some()
                 };
-                if between_time || is_laugh(n) {
+                // "playing sports just for fun"; "to just spend time" keeps its verb.
+                let just = n == "just" && k > i && doc.n(k - 1) != "to";
+                if between_time || little || just || is_laugh(n) {
                     break;
                 }
                 if !with_ok
@@ -302,6 +414,7 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
                 {
                     break;
                 }
+                with_np |= with_ok;
             }
             TokenKind::Punct(',' | '&' | '/' | '-' | '\'' | '’') => {}
             _ => break,
@@ -324,7 +437,7 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
 /// pronouns or vague ("that idea") are dropped.
 pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     out.clear();
-    let i = skip_open(doc, i, end);
+    let i = quantity_prefix(doc, skip_open(doc, i, end), end);
     let e = phrase_end(doc, i, end);
     if e <= i || e - i > 14 {
         return;
@@ -333,16 +446,26 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     if matches!(w(doc, e, end), "is" | "are" | "was" | "were") {
         out.pop();
     }
-    // "the relationship he and Iron Man have": a clause cut into pieces, not a list.
-    if out
+    // "the relationship he and Iron Man have": a clause cut into pieces, not a list. A later
+    // item that reads as a clause ("horror and this movie has ...") ends the list there.
+    // "the depth, the color and the beauty of it": "of it" holds for the whole list.
+    let of_it = out
         .iter()
-        .any(|r| (r.a + 1..r.b).any(|k| subject_pronoun(doc.n(k))) || clause_verb(doc.n(r.b - 1)))
-    {
+        .any(|r| (r.a + 2..r.b).any(|k| subject_pronoun(doc.n(k)) && doc.n(k - 1) == "of"));
+    if of_it {
         out.clear();
         return;
     }
+    if let Some(bad) = out.iter().position(|r| {
+        (r.a + 1..r.b).any(|k| subject_pronoun(doc.n(k)))
+            || clause_verb(doc.n(r.b - 1))
+            || (r.a..r.b).any(|k| modal(doc.n(k)))
+    }) {
+        out.truncate(bad);
+    }
     let stop = w(doc, e, end);
-    if let Some(last) = out.last().copied() {
+    // The word that stopped the phrase only says something about an item that reaches it.
+    if let Some(last) = out.last().copied().filter(|r| r.b == e) {
         let len = last.b - last.a;
         let verb = if doc.n(last.a) == "to" && len == 2 {
             Some(doc.n(last.a + 1))
@@ -353,8 +476,22 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         };
         // "people who sue for dumb things": the relative clause says which; "people" alone
         // is not what is meant. "to work with materials": the activity was cut.
-        let cut = (stop == "who" && e > i && doc.toks[e - 1].is_word())
-            || (stop == "with" && verb.is_some_and(light_verb));
+        // "listening to (that one)": the object of the preposition was cut.
+        let prep_cut = matches!(
+            stop,
+            "that" | "this" | "it" | "them" | "him" | "her" | "those" | "these"
+        ) && matches!(
+            doc.n(last.b - 1),
+            "to" | "with" | "about" | "of" | "for" | "on" | "in" | "at"
+        );
+        let cut = prep_cut
+            || (stop == "who" && e > i && doc.toks[e - 1].is_word())
+            || (stop == "with" && verb.is_some_and(light_verb))
+            // "making the world a (better place)": the phrase was cut after a determiner.
+            || matches!(
+                doc.n(last.b - 1),
+                "a" | "an" | "the" | "my" | "your" | "his" | "her" | "our" | "their" | "some"
+            );
         if cut {
             out.pop();
         }
@@ -427,6 +564,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                         | "try"
                         | "use"
                         | "keep"
+                        | "play"
+                        | "work"
                 );
             // "I hate to end suddenly", "I hate to say it": manners, not a dislike.
             let manners = matches!(
@@ -498,6 +637,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "giving"
                     | "letting"
                     | "starting"
+                    | "choosing"
+                    | "listening"
             )
         {
             return false;
