@@ -1190,3 +1190,35 @@ fn casual_phrases_end_where_the_thing_ends() {
         vec![(Predicate::Likes, "rugby".to_string(), FactKind::Assert)]
     );
 }
+
+#[test]
+fn casual_items_that_need_their_clause_are_dropped() {
+    for text in [
+        "I like those books, the give a nice challenge",
+        "Honestly I love the place",
+        "I love the episode when she wins",
+        "I enjoy hearing that you are well",
+        "i love visiting with you",
+        "I don't really like to talk about how much I got",
+        "I like have no idea what I'm doing",
+        "I only work for two hours",
+    ] {
+        assert_none(text);
+    }
+    for (text, object) in [
+        ("I love love love to swim", "swimming"),
+        ("I am a fan of boxing and take classes", "boxing"),
+        (
+            "i love exercise science and am glad i chose it",
+            "exercise science",
+        ),
+        ("I like 50's rock and jazz", "50's rock"),
+    ] {
+        assert_fact(text, Predicate::Likes, object, FactKind::Assert);
+    }
+    assert_eq!(
+        triples("I am a fan of boxing and take classes").len(),
+        1,
+        "the second verb is no thing liked"
+    );
+}

@@ -85,6 +85,11 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "anyways"
             | "over"
             | "besides"
+            | "typically"
+            | "normally"
+            | "occasionally"
+            | "currently"
+            | "recently"
             | "its"
             | "thats"
     )
@@ -202,6 +207,10 @@ fn clause_verb(w: &str) -> bool {
             | "know"
             | "say"
             | "said"
+            | "look"
+            | "looks"
+            | "seem"
+            | "seems"
     )
 }
 
@@ -232,6 +241,27 @@ fn vague_activity(doc: &Doc<'_>, r: R) -> bool {
                 "out" | "there" | "here" | "around" | "outside" | "together" | "too"
             )
         })
+}
+
+/// Base verbs that start a clause, not a thing: "and take classes", "and go home".
+#[rustfmt::skip]
+fn base_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "take" | "do" | "have" | "go" | "make" | "get" | "want" | "need" | "am" | "is" | "try"
+            | "feel" | "think" | "wish" | "hope" | "use"
+    )
+}
+
+/// Heads that say nothing alone: "I love the place", "the smell (of like the laundry)".
+#[rustfmt::skip]
+fn vague_head(w: &str) -> bool {
+    matches!(
+        w,
+        "place" | "episode" | "phrase" | "combination" | "energy" | "smell" | "taste" | "feel"
+            | "part" | "concept" | "moment" | "rest" | "end" | "beginning" | "time" | "times"
+            | "scene" | "kind" | "type" | "sort" | "style" | "vibe" | "vibes" | "atmosphere"
+    )
 }
 
 /// Modals and their casual spellings: an item holding one is a clause ("cook and wouldve
@@ -437,7 +467,11 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
 /// pronouns or vague ("that idea") are dropped.
 pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     out.clear();
-    let i = quantity_prefix(doc, skip_open(doc, i, end), end);
+    let mut i = quantity_prefix(doc, skip_open(doc, i, end), end);
+    // "I love love love to run": the verb said again.
+    while matches!(w(doc, i, end), "love" | "like" | "enjoy") && i + 1 < end {
+        i += 1;
+    }
     let e = phrase_end(doc, i, end);
     if e <= i || e - i > 14 {
         return;
@@ -456,10 +490,13 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         out.clear();
         return;
     }
-    if let Some(bad) = out.iter().position(|r| {
+    let infinitive = out.first().is_some_and(|r| doc.n(r.a) == "to");
+    if let Some(bad) = out.iter().enumerate().position(|(n, r)| {
         (r.a + 1..r.b).any(|k| subject_pronoun(doc.n(k)))
             || clause_verb(doc.n(r.b - 1))
             || (r.a..r.b).any(|k| modal(doc.n(k)))
+            // "a fan of boxing and take classes": a second verb, not a second thing.
+            || (n > 0 && !infinitive && base_verb(doc.n(r.a)))
     }) {
         out.truncate(bad);
     }
@@ -491,6 +528,7 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
             || matches!(
                 doc.n(last.b - 1),
                 "a" | "an" | "the" | "my" | "your" | "his" | "her" | "our" | "their" | "some"
+                    | "how" | "what" | "why" | "where" | "when" | "which"
             );
         if cut {
             out.pop();
@@ -517,6 +555,22 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     ) {
         out.clear();
         return;
+    }
+    // "those books, the give a nice challenge": when the first item names nothing, what
+    // follows it is no list of things either.
+    if let Some(first) = out.first() {
+        let mut a = first.a;
+        while a + 1 < first.b && matches!(doc.n(a), "a" | "an" | "the" | "both" | "some" | "all") {
+            a += 1;
+        }
+        let pointing = matches!(
+            doc.n(a),
+            "those" | "these" | "this" | "that" | "them" | "it" | "mine" | "yours"
+        );
+        if out.len() > 1 && pointing {
+            out.clear();
+            return;
+        }
     }
     out.retain_mut(|r| {
         // Drop leading articles and determiners that carry no meaning here.
@@ -604,7 +658,13 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                 && !item_reject_first(doc.n(r.a + 1))
                 && !(r.a..r.b).any(|k| item_reject_any(doc.n(k)));
         }
-        if item_reject_first(first) {
+        // "12 on the freeway": a number first is an amount; "50's rock" is a thing.
+        let amount = super::is_number(first) && w(doc, r.a + 1, r.b) != "'s";
+        if item_reject_first(first) || amount {
+            return false;
+        }
+        // "the place", "the smell (of like ...)": a head that needs its complement.
+        if r.b - r.a == 1 && vague_head(first) {
             return false;
         }
         // "being" alone, "doing" alone: no activity named.
@@ -639,6 +699,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "starting"
                     | "choosing"
                     | "listening"
+                    | "hearing"
+                    | "visiting"
             )
         {
             return false;
