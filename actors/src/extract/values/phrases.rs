@@ -86,6 +86,8 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "over"
             | "besides"
             | "typically"
+            | "also"
+            | "alot"
             | "normally"
             | "occasionally"
             | "currently"
@@ -119,6 +121,8 @@ pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
             | ("as", "long" | "much" | "soon" | "often" | "far")
             | ("such", "a" | "an")
             | ("from", "time")
+            | ("by", "the")
+            | ("for", "sure")
             | ("for", "fun")
             | ("once", "in")
             | ("as", "a" | "an" | "kids")
@@ -178,7 +182,7 @@ pub(crate) fn is_laugh(w: &str) -> bool {
     }
     matches!(
         w,
-        "lmao" | "lmfao" | "rofl" | "xd" | "jk" | "omg" | "hah" | "heh"
+        "lmao" | "lmfao" | "rofl" | "xd" | "xp" | "jk" | "omg" | "hah" | "heh"
     )
 }
 
@@ -249,7 +253,8 @@ fn base_verb(w: &str) -> bool {
     matches!(
         w,
         "take" | "do" | "have" | "go" | "make" | "get" | "want" | "need" | "am" | "is" | "try"
-            | "feel" | "think" | "wish" | "hope" | "use"
+            | "feel" | "think" | "wish" | "hope" | "use" | "thought" | "went" | "got" | "had"
+            | "decided" | "started" | "wanted"
     )
 }
 
@@ -261,6 +266,7 @@ fn vague_head(w: &str) -> bool {
         "place" | "episode" | "phrase" | "combination" | "energy" | "smell" | "taste" | "feel"
             | "part" | "concept" | "moment" | "rest" | "end" | "beginning" | "time" | "times"
             | "scene" | "kind" | "type" | "sort" | "style" | "vibe" | "vibes" | "atmosphere"
+            | "texture" | "challenge" | "genre" | "back" | "etc" | "effects" | "aspect"
     )
 }
 
@@ -521,7 +527,15 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
             doc.n(last.b - 1),
             "to" | "with" | "about" | "of" | "for" | "on" | "in" | "at"
         );
+        // "isolating (myself)", "watching (them play)": the verb's object was cut.
+        let object_cut = len == 1
+            && doc.n(last.a).ends_with("ing")
+            && matches!(
+                stop,
+                "myself" | "yourself" | "it" | "them" | "him" | "her" | "those" | "these"
+            );
         let cut = prep_cut
+            || object_cut
             || (stop == "who" && e > i && doc.toks[e - 1].is_word())
             || (stop == "with" && verb.is_some_and(light_verb))
             // "making the world a (better place)": the phrase was cut after a determiner.
