@@ -88,7 +88,8 @@ fn fact_kind_serialises_snake_case() {
 fn extractor_identity() {
     assert_eq!(EXTRACTOR_NAME, "rules");
     // Version 2: the casual-chat rules (lower case, contractions, gazetteers).
-    assert_eq!(EXTRACTOR_VERSION, 2);
+    // Version 3: casual-chat precision (no bare determiners, cut clauses or vague heads).
+    assert_eq!(EXTRACTOR_VERSION, 3);
 }
 
 // ---------------------------------------------------------------- predicates
@@ -1220,5 +1221,37 @@ fn casual_items_that_need_their_clause_are_dropped() {
         triples("I am a fan of boxing and take classes").len(),
         1,
         "the second verb is no thing liked"
+    );
+}
+
+#[test]
+fn casual_ambiguous_nouns_and_names() {
+    for text in [
+        "I have a lab. Goodnight.",
+        "sorry my mouse has problems",
+        "Im Part of the latter",
+        "I'm not a die hard fan but I watch it",
+        "Honestly I love the job!",
+        "And I like t",
+    ] {
+        assert_none(text);
+    }
+    assert_fact(
+        "I have a black lab",
+        Predicate::Pet,
+        "black lab",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "Ew macro was my least favorite part",
+        Predicate::Dislikes,
+        "macro",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I'm a sucker for classics - Les Miserables",
+        Predicate::Likes,
+        "Les Miserables",
+        FactKind::Assert,
     );
 }

@@ -245,6 +245,10 @@ pub(super) fn apply(
             while a < fan && is_keenness(doc.n(a)) {
                 a += 1;
             }
+            // "a die hard fan": keenness written as two words.
+            if a + 2 == fan && doc.n(a) == "die" && doc.n(a + 1) == "hard" {
+                a += 2;
+            }
             if fan <= a || !(a..fan).all(|k| doc.toks[k].is_word()) {
                 return None;
             }

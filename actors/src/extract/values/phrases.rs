@@ -267,6 +267,7 @@ fn vague_head(w: &str) -> bool {
             | "part" | "concept" | "moment" | "rest" | "end" | "beginning" | "time" | "times"
             | "scene" | "kind" | "type" | "sort" | "style" | "vibe" | "vibes" | "atmosphere"
             | "texture" | "challenge" | "genre" | "back" | "etc" | "effects" | "aspect"
+            | "places" | "job"
     )
 }
 
@@ -376,7 +377,9 @@ pub(crate) fn split_items(doc: &Doc<'_>, a: usize, b: usize, out: &mut Vec<R>) {
     while k < b {
         let t = &doc.toks[k];
         let n = doc.n(k);
+        // A hyphen standing alone ("classics - Les Miserables") separates; "k-pop" is one word.
         let sep = t.is_punct(',')
+            || (t.is_punct('-') && k > s)
             || t.is_punct('&')
             || t.is_punct('/')
             || (t.is_word() && matches!(n, "and" | "or" | "plus" | "nor"))
@@ -474,8 +477,13 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
 pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     out.clear();
     let mut i = quantity_prefix(doc, skip_open(doc, i, end), end);
-    // "I love love love to run": the verb said again.
-    while matches!(w(doc, i, end), "love" | "like" | "enjoy") && i + 1 < end {
+    // "I love love love to swim": the verb said again; "Ew macro (is my least favorite)":
+    // an interjection before the thing.
+    while matches!(
+        w(doc, i, end),
+        "love" | "like" | "enjoy" | "ew" | "eww" | "ugh" | "um" | "umm" | "uh" | "hmm" | "oh"
+    ) && i + 1 < end
+    {
         i += 1;
     }
     let e = phrase_end(doc, i, end);
@@ -677,8 +685,9 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         if item_reject_first(first) || amount {
             return false;
         }
-        // "the place", "the smell (of like ...)": a head that needs its complement.
-        if r.b - r.a == 1 && vague_head(first) {
+        // "the place", "the smell (of like ...)": a head that needs its complement; "I like t"
+        // (a message cut off): a lowercase letter alone.
+        if r.b - r.a == 1 && (vague_head(first) || (first.len() == 1 && !doc.toks[r.a].has_upper)) {
             return false;
         }
         // "being" alone, "doing" alone: no activity named.
