@@ -1255,3 +1255,45 @@ fn casual_ambiguous_nouns_and_names() {
         FactKind::Assert,
     );
 }
+
+#[test]
+fn casual_jobs_and_lists_read_as_said() {
+    for text in [
+        "And im a horrid dancer ;)",
+        "I am a decent writer",
+        "i can't stand people that do that",
+        "But I don't like many others",
+    ] {
+        assert_none(text);
+    }
+    assert_eq!(
+        triples("yeah true, i am a nanny and also a cashier at a grocery store")
+            .into_iter()
+            .filter(|t| t.0 == Predicate::JobTitle)
+            .map(|t| t.1)
+            .collect::<Vec<_>>(),
+        vec!["nanny".to_string()]
+    );
+    assert!(!has(
+        "I am a transfer student from Weber State University",
+        Predicate::Hometown,
+        "Weber State University",
+        FactKind::Assert
+    ));
+    assert_fact(
+        "So, I don't like bbq sauce for the same reason",
+        Predicate::Dislikes,
+        "bbq sauce",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I kinda enjoy talking to myself, even if it's not effective",
+        Predicate::Likes,
+        "talking to myself",
+        FactKind::Assert,
+    );
+    assert_eq!(
+        triples("I kinda enjoy talking to myself, even if it's not effective").len(),
+        1
+    );
+}

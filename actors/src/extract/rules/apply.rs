@@ -153,9 +153,18 @@ pub(super) fn apply(
                     e = o.b;
                 }
             }
-            // "a teacher from Ohio"
+            // "a teacher from Ohio"; "a transfer student from Weber State University" names a
+            // school, not a hometown.
             if w(doc, e, end) == "from" && !matches!(w(doc, e + 1, end), "the" | "a" | "an") {
-                if let Some(p) = v::place(doc, e + 1, end) {
+                let school = |p: &R| {
+                    (p.a..p.b).any(|k| {
+                        matches!(
+                            doc.n(k),
+                            "university" | "college" | "school" | "academy" | "institute"
+                        )
+                    })
+                };
+                if let Some(p) = v::place(doc, e + 1, end).filter(|p| !school(p)) {
                     sink.push(
                         Predicate::Hometown,
                         v::join(doc, p),

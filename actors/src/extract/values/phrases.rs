@@ -122,6 +122,7 @@ pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
             | ("such", "a" | "an")
             | ("from", "time")
             | ("by", "the")
+            | ("other", "than")
             | ("for", "sure")
             | ("for", "fun")
             | ("once", "in")
@@ -146,6 +147,7 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "mine" | "yours" | "hers" | "ours" | "theirs" | "any" | "each" | "either"
             | "neither" | "kind" | "sort" | "type" | "yeah" | "yes" | "yep" | "ok" | "okay"
             | "too" | "also" | "avid" | "pretty" | "so" | "almost" | "nearly" | "able" | "bunch"
+            | "many" | "others"
     )
 }
 
@@ -445,11 +447,21 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
                 };
                 // "playing sports just for fun"; "to just spend time" keeps its verb.
                 let just = n == "just" && k > i && doc.n(k - 1) != "to";
-                if between_time || little || just || is_laugh(n) {
+                // "bbq sauce for the same reason": why, not what.
+                let reason = n == "for"
+                    && w(doc, k + 1, end) == "the"
+                    && matches!(w(doc, k + 2, end), "same" | "most" | "first" | "last");
+                // "talking to myself", "bragging about myself": the object of a preposition.
+                let reflexive = n == "myself"
+                    && k > i
+                    && matches!(doc.n(k - 1), "to" | "about" | "with" | "for" | "on" | "at");
+                if between_time || little || just || reason || is_laugh(n) {
                     break;
                 }
                 if !with_ok
-                    && (phrase_stop(n) || (k + 1 < end && phrase_stop_pair(n, doc.n(k + 1))))
+                    && !reflexive
+                    && (phrase_stop(n)
+                        || (k + 1 < doc.toks.len() && phrase_stop_pair(n, doc.n(k + 1))))
                 {
                     break;
                 }
@@ -542,8 +554,16 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                 stop,
                 "myself" | "yourself" | "it" | "them" | "him" | "her" | "those" | "these"
             );
+        // "people that do that": which people is the point.
+        let who_that = stop == "that"
+            && len == 1
+            && matches!(
+                doc.n(last.a),
+                "people" | "person" | "guys" | "girls" | "men" | "women" | "kids"
+            );
         let cut = prep_cut
             || object_cut
+            || who_that
             || (stop == "who" && e > i && doc.toks[e - 1].is_word())
             || (stop == "with" && verb.is_some_and(light_verb))
             // "making the world a (better place)": the phrase was cut after a determiner.
