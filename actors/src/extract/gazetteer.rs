@@ -99,8 +99,23 @@ pub(crate) fn is_animal(w: &str) -> bool {
     lookup(ANIMALS, &ANIMALS_BLOOM, w)
 }
 
+/// A language of the list, unless the word is far more often something else in chat ("I
+/// know, same here", "pie", "Chad", "Iowa"): those few are not read as languages.
 pub(crate) fn is_language(w: &str) -> bool {
-    lookup(LANGUAGES, &LANGUAGES_BLOOM, w)
+    lookup(LANGUAGES, &LANGUAGES_BLOOM, w) && !is_ambiguous_language(w)
+}
+
+#[rustfmt::skip]
+fn is_ambiguous_language(w: &str) -> bool {
+    matches!(
+        w,
+        "same" | "pie" | "chad" | "chin" | "crow" | "fang" | "fox" | "iowa" | "kansas" | "kansa"
+            | "alabama" | "attic" | "bade" | "bata" | "min" | "mon" | "romance" | "tay" | "yay"
+            | "omaha" | "ron" | "tera" | "masa" | "maya" | "karen" | "manda" | "mam" | "kola"
+            | "shasta" | "dakota" | "wichita" | "ionic" | "gothic" | "italic" | "nordic"
+            | "oceanic" | "yi" | "wu" | "ofo" | "oto" | "kui" | "kwa" | "gur" | "tho" | "ful"
+            | "aku" | "mari" | "tai" | "bole" | "toda" | "hani" | "miri" | "daba"
+    )
 }
 
 /// The longest known place starting at word token `i` (before `end`): the token after it.

@@ -241,7 +241,8 @@ pub(crate) fn is_not_a_name(w: &str) -> bool {
             | "anonymous" | "unknown" | "secret" | "private" | "none" | "nothing" | "n/a"
             | "important" | "irrelevant" | "classified" | "agnostic" | "atheist" | "vegan"
             | "vegetarian" | "english" | "white" | "black" | "asian" | "latino" | "latina"
-            | "hispanic" | "gen" | "millennial" | "boomer"
+            | "hispanic" | "gen" | "millennial" | "boomer" | "part" | "international"
+            | "kind" | "sort" | "one" | "half" | "more" | "less" | "all" | "both" | "someone's"
     )
 }
 

@@ -88,7 +88,8 @@ fn fact_kind_serialises_snake_case() {
 fn extractor_identity() {
     assert_eq!(EXTRACTOR_NAME, "rules");
     // Version 2: the casual-chat rules (lower case, contractions, gazetteers).
-    assert_eq!(EXTRACTOR_VERSION, 2);
+    // Version 3: casual-chat precision (no bare determiners, cut clauses or vague heads).
+    assert_eq!(EXTRACTOR_VERSION, 3);
 }
 
 // ---------------------------------------------------------------- predicates
@@ -1093,4 +1094,206 @@ fn casual_spans_point_at_the_original_text() {
             );
         }
     }
+}
+
+#[test]
+fn casual_objects_that_name_nothing_are_dropped() {
+    // Bare determiners, pronouns, keenness words, laughter and cut clauses are not likes.
+    for text in [
+        "I like to play both",
+        "I like mine better",
+        "i really like to yeah",
+        "hehehe that was my favorite",
+        "i love the way he and his brother fight",
+        "I love any kind of it",
+        "I am an avid fan",
+        "SO I quit kind of soon",
+        "i quit soccer last year",
+        "I like to think that people are good",
+        "I love doing stuff out there",
+        "i love to put those on my fries",
+        "I know, same here",
+    ] {
+        assert_none(text);
+    }
+    // What is left of such sentences keeps its real object.
+    assert_fact(
+        "I love taking naps between 2 and 4 pm",
+        Predicate::Likes,
+        "taking naps",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I like working with horses",
+        Predicate::Likes,
+        "working with horses",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I'm a pretty big Celtics fan",
+        Predicate::Likes,
+        "Celtics",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I used to love crayons as a kid",
+        Predicate::Likes,
+        "crayons",
+        FactKind::Retraction,
+    );
+    assert_fact(
+        "I'm allergic to shrimp lol",
+        Predicate::Allergy,
+        "shrimp",
+        FactKind::Assert,
+    );
+    assert!(!has(
+        "i hate people who talk in movies",
+        Predicate::Dislikes,
+        "people",
+        FactKind::Assert
+    ));
+}
+
+#[test]
+fn casual_phrases_end_where_the_thing_ends() {
+    for (text, object) in [
+        ("I like a bunch of hikes in Oregon", "hikes in Oregon"),
+        ("i like all sorts of board games", "board games"),
+        ("I like jazz as long as it is quiet", "jazz"),
+        ("I like to play chess a little bit", "playing chess"),
+        ("I love tacos such a good food", "tacos"),
+        ("I enjoy pottery from time to time", "pottery"),
+        ("I love surfing everyday of my life", "surfing"),
+        (
+            "I like coming up with new recipes",
+            "coming up with new recipes",
+        ),
+        (
+            "I like to cook and would have gone to culinary school",
+            "cooking",
+        ),
+    ] {
+        assert_fact(text, Predicate::Likes, object, FactKind::Assert);
+    }
+    for text in [
+        "I love the depth, the color and the beauty of it",
+        "I love listening to that one",
+        "i am passionate about making the world a better place",
+        "I love almost every fruit",
+        "I like a bunch others too",
+    ] {
+        assert_none(text);
+    }
+    // The second clause is dropped, not the list before it.
+    assert_eq!(
+        triples("I'm a huge fan of rugby and this team has got me hooked"),
+        vec![(Predicate::Likes, "rugby".to_string(), FactKind::Assert)]
+    );
+}
+
+#[test]
+fn casual_items_that_need_their_clause_are_dropped() {
+    for text in [
+        "I like those books, the give a nice challenge",
+        "Honestly I love the place",
+        "I love the episode when she wins",
+        "I enjoy hearing that you are well",
+        "i love visiting with you",
+        "I don't really like to talk about how much I got",
+        "I like have no idea what I'm doing",
+        "I only work for two hours",
+    ] {
+        assert_none(text);
+    }
+    for (text, object) in [
+        ("I love love love to swim", "swimming"),
+        ("I am a fan of boxing and take classes", "boxing"),
+        (
+            "i love exercise science and am glad i chose it",
+            "exercise science",
+        ),
+        ("I like 50's rock and jazz", "50's rock"),
+    ] {
+        assert_fact(text, Predicate::Likes, object, FactKind::Assert);
+    }
+    assert_eq!(
+        triples("I am a fan of boxing and take classes").len(),
+        1,
+        "the second verb is no thing liked"
+    );
+}
+
+#[test]
+fn casual_ambiguous_nouns_and_names() {
+    for text in [
+        "I have a lab. Goodnight.",
+        "sorry my mouse has problems",
+        "Im Part of the latter",
+        "I'm not a die hard fan but I watch it",
+        "Honestly I love the job!",
+        "And I like t",
+    ] {
+        assert_none(text);
+    }
+    assert_fact(
+        "I have a black lab",
+        Predicate::Pet,
+        "black lab",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "Ew macro was my least favorite part",
+        Predicate::Dislikes,
+        "macro",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I'm a sucker for classics - Les Miserables",
+        Predicate::Likes,
+        "Les Miserables",
+        FactKind::Assert,
+    );
+}
+
+#[test]
+fn casual_jobs_and_lists_read_as_said() {
+    for text in [
+        "And im a horrid dancer ;)",
+        "I am a decent writer",
+        "i can't stand people that do that",
+        "But I don't like many others",
+    ] {
+        assert_none(text);
+    }
+    assert_eq!(
+        triples("yeah true, i am a nanny and also a cashier at a grocery store")
+            .into_iter()
+            .filter(|t| t.0 == Predicate::JobTitle)
+            .map(|t| t.1)
+            .collect::<Vec<_>>(),
+        vec!["nanny".to_string()]
+    );
+    assert!(!has(
+        "I am a transfer student from Weber State University",
+        Predicate::Hometown,
+        "Weber State University",
+        FactKind::Assert
+    ));
+    assert_fact(
+        "So, I don't like bbq sauce for the same reason",
+        Predicate::Dislikes,
+        "bbq sauce",
+        FactKind::Assert,
+    );
+    assert_fact(
+        "I kinda enjoy talking to myself, even if it's not effective",
+        Predicate::Likes,
+        "talking to myself",
+        FactKind::Assert,
+    );
+    assert_eq!(
+        triples("I kinda enjoy talking to myself, even if it's not effective").len(),
+        1
+    );
 }

@@ -87,6 +87,12 @@ pub(super) fn apply(
             if rule.val == Val::OrgNotPlace && lx::is_well_known_place(doc.n(r.a)) {
                 return None;
             }
+            // "SO I quit kind of soon", "i quit soccer": after a bare "left|quit" only a
+            // capitalised name reads as an employer.
+            let head = if doc.n(r.a) == "the" { r.a + 1 } else { r.a };
+            if rule.val == Val::OrgNotPlace && !doc.toks.get(head).is_some_and(|t| t.has_upper) {
+                return None;
+            }
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
             let mut e = r.b;
             // "I work at Acme as a designer"
@@ -147,9 +153,18 @@ pub(super) fn apply(
                     e = o.b;
                 }
             }
-            // "a teacher from Ohio"
+            // "a teacher from Ohio"; "a transfer student from Weber State University" names a
+            // school, not a hometown.
             if w(doc, e, end) == "from" && !matches!(w(doc, e + 1, end), "the" | "a" | "an") {
-                if let Some(p) = v::place(doc, e + 1, end) {
+                let school = |p: &R| {
+                    (p.a..p.b).any(|k| {
+                        matches!(
+                            doc.n(k),
+                            "university" | "college" | "school" | "academy" | "institute"
+                        )
+                    })
+                };
+                if let Some(p) = v::place(doc, e + 1, end).filter(|p| !school(p)) {
                     sink.push(
                         Predicate::Hometown,
                         v::join(doc, p),
@@ -234,6 +249,14 @@ pub(super) fn apply(
                 if matches!(w(doc, a, end), "a" | "an") {
                     a += 1;
                 }
+            }
+            // "an avid fan", "a decently big Disney fan": words that say how keen, not what of.
+            while a < fan && is_keenness(doc.n(a)) {
+                a += 1;
+            }
+            // "a die hard fan": keenness written as two words.
+            if a + 2 == fan && doc.n(a) == "die" && doc.n(a + 1) == "hard" {
+                a += 2;
             }
             if fan <= a || !(a..fan).all(|k| doc.toks[k].is_word()) {
                 return None;
@@ -458,6 +481,19 @@ pub(super) fn age_phrase(doc: &Doc<'_>, i: usize, end: usize) -> Option<(u32, us
         _ => return None,
     };
     Some((v, after))
+}
+
+/// Words before "fan" that say how keen the fan is, not what they are a fan of.
+#[rustfmt::skip]
+fn is_keenness(n: &str) -> bool {
+    matches!(
+        n,
+        "avid" | "big" | "bigger" | "biggest" | "huge" | "massive" | "great" | "giant" | "total"
+            | "die-hard" | "diehard" | "crazy" | "super" | "long-time" | "longtime"
+            | "lifelong" | "loyal" | "devoted" | "absolute" | "decently" | "pretty" | "really"
+            | "very" | "fairly" | "kind" | "sort" | "of" | "hardcore" | "serious" | "obsessive" | "rabid" | "proud" | "definite" | "definitely"
+            | "bit" | "ginormous" | "mega" | "extreme"
+    )
 }
 
 /// Nouns of "a morning person", "a cat person": what the person likes.

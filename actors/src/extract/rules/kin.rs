@@ -32,6 +32,17 @@ pub(super) fn kin_head(doc: &Doc<'_>, k: usize, end: usize) -> Option<(usize, bo
     if n == "guinea" && matches!(w(doc, k + 1, end), "pig" | "pigs") {
         return Some((k + 2, true));
     }
+    // "I have a lab" (class), "my mouse has problems" (computer): only "a black lab", "a
+    // pet mouse" are animals.
+    if matches!(n, "lab" | "labs" | "mouse" | "mice") {
+        let prev = if k > 0 { doc.n(k - 1) } else { "" };
+        if !matches!(
+            prev,
+            "black" | "yellow" | "chocolate" | "golden" | "white" | "brown" | "pet" | "baby"
+        ) {
+            return None;
+        }
+    }
     if species_word(n) {
         return Some((k + 1, true));
     }

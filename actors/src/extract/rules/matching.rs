@@ -539,6 +539,14 @@ pub(super) fn subject_is_mine(
         return false;
     }
     v::phrases(doc, cl.c, verb, scratch);
+    // "hahhahahaha that was my favorite": the subject must run up to the verb, or it is not
+    // the thing that is the favorite.
+    if scratch
+        .last()
+        .is_some_and(|r| (r.b..verb).any(|k| doc.toks[k].is_word()))
+    {
+        return false;
+    }
     let (pred, id) = if least {
         (Predicate::Dislikes, "dislikes.x_is_my_least_favorite")
     } else {

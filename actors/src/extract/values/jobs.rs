@@ -72,6 +72,21 @@ pub(crate) fn job_reject_word(w: &str) -> bool {
             | "horrible"
             | "better"
             | "worse"
+            | "horrid"
+            | "decent"
+            | "awful"
+            | "mediocre"
+            | "average"
+            | "lousy"
+            | "amazing"
+            | "excellent"
+            | "no-talent"
+            | "okay"
+            | "ok"
+            | "poor"
+            | "best"
+            | "worst"
+            | "also"
     ) || lx::is_diet(w)
 }
 

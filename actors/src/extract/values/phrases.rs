@@ -65,6 +65,35 @@ pub(crate) fn phrase_stop(w: &str) -> bool {
             | "better"
             | "that"
             | "like"
+            | "specifically"
+            | "particularly"
+            | "mostly"
+            | "mainly"
+            | "generally"
+            | "personally"
+            | "basically"
+            | "literally"
+            | "seriously"
+            | "definitely"
+            | "probably"
+            | "obviously"
+            | "everyday"
+            | "daily"
+            | "constantly"
+            | "regularly"
+            | "regardless"
+            | "anyways"
+            | "over"
+            | "besides"
+            | "typically"
+            | "also"
+            | "alot"
+            | "normally"
+            | "occasionally"
+            | "currently"
+            | "recently"
+            | "its"
+            | "thats"
     )
 }
 
@@ -88,6 +117,16 @@ pub(crate) fn phrase_stop_pair(a: &str, b: &str) -> bool {
             | ("in", "general")
             | ("for", "years")
             | ("a", "bit")
+            | ("the", "most" | "best" | "least")
+            | ("as", "long" | "much" | "soon" | "often" | "far")
+            | ("such", "a" | "an")
+            | ("from", "time")
+            | ("by", "the")
+            | ("other", "than")
+            | ("for", "sure")
+            | ("for", "fun")
+            | ("once", "in")
+            | ("as", "a" | "an" | "kids")
     )
 }
 
@@ -105,6 +144,10 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "on" | "at" | "for" | "by" | "from" | "with" | "about" | "other" | "be" | "he"
             | "she" | "they" | "we" | "i" | "who"
             | "another" | "such" | "some" | "all" | "both" | "little" | "bit" | "lot" | "as"
+            | "mine" | "yours" | "hers" | "ours" | "theirs" | "any" | "each" | "either"
+            | "neither" | "kind" | "sort" | "type" | "yeah" | "yes" | "yep" | "ok" | "okay"
+            | "too" | "also" | "avid" | "pretty" | "so" | "almost" | "nearly" | "able" | "bunch"
+            | "many" | "others"
     )
 }
 
@@ -122,6 +165,209 @@ pub(crate) fn item_reject_any(w: &str) -> bool {
             | "us"
             | "range"
             | "variety"
+            | "both"
+            | "those"
+            | "these"
+            | "mine"
+            | "yours"
+    ) || is_laugh(w)
+}
+
+/// "haha", "hahhahahaha", "lol", "lmao", "hehe", "xD": laughter, never a thing liked.
+pub(crate) fn is_laugh(w: &str) -> bool {
+    let b = w.as_bytes();
+    if b.len() >= 4 && b[0] == b'h' && b.iter().all(|c| matches!(c, b'a' | b'h' | b'e')) {
+        return true;
+    }
+    if b.len() >= 3 && b.starts_with(b"lo") && b.iter().all(|c| matches!(c, b'l' | b'o')) {
+        return true;
+    }
+    matches!(
+        w,
+        "lmao" | "lmfao" | "rofl" | "xd" | "xp" | "jk" | "omg" | "hah" | "heh"
+    )
+}
+
+/// Words that close a clause when they end a list item: "the relationship he and Iron Man
+/// HAVE", "what I DO": the "list" was a clause whose subject the parser cut.
+fn clause_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "have"
+            | "has"
+            | "had"
+            | "do"
+            | "does"
+            | "did"
+            | "am"
+            | "can"
+            | "will"
+            | "would"
+            | "could"
+            | "should"
+            | "get"
+            | "got"
+            | "make"
+            | "makes"
+            | "made"
+            | "know"
+            | "say"
+            | "said"
+            | "look"
+            | "looks"
+            | "seem"
+            | "seems"
+    )
+}
+
+/// "doing stuff", "make stuff out there", "having things": a light verb, a vague noun and
+/// at most a place adverb.
+fn vague_activity(doc: &Doc<'_>, r: R) -> bool {
+    r.b - r.a >= 2
+        && matches!(
+            doc.n(r.a),
+            "doing"
+                | "having"
+                | "getting"
+                | "trying"
+                | "making"
+                | "do"
+                | "have"
+                | "get"
+                | "try"
+                | "make"
+        )
+        && matches!(
+            doc.n(r.a + 1),
+            "stuff" | "things" | "something" | "anything" | "everything" | "nothing"
+        )
+        && (r.a + 2..r.b).all(|k| {
+            matches!(
+                doc.n(k),
+                "out" | "there" | "here" | "around" | "outside" | "together" | "too"
+            )
+        })
+}
+
+/// Base verbs that start a clause, not a thing: "and take classes", "and go home".
+#[rustfmt::skip]
+fn base_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "take" | "do" | "have" | "go" | "make" | "get" | "want" | "need" | "am" | "is" | "try"
+            | "feel" | "think" | "wish" | "hope" | "use" | "thought" | "went" | "got" | "had"
+            | "decided" | "started" | "wanted"
+    )
+}
+
+/// Heads that say nothing alone: "I love the place", "the smell (of like the laundry)".
+#[rustfmt::skip]
+fn vague_head(w: &str) -> bool {
+    matches!(
+        w,
+        "place" | "episode" | "phrase" | "combination" | "energy" | "smell" | "taste" | "feel"
+            | "part" | "concept" | "moment" | "rest" | "end" | "beginning" | "time" | "times"
+            | "scene" | "kind" | "type" | "sort" | "style" | "vibe" | "vibes" | "atmosphere"
+            | "texture" | "challenge" | "genre" | "back" | "etc" | "effects" | "aspect"
+            | "places" | "job"
+    )
+}
+
+/// Modals and their casual spellings: an item holding one is a clause ("cook and wouldve
+/// gone ...").
+fn modal(w: &str) -> bool {
+    matches!(
+        w,
+        "would"
+            | "wouldve"
+            | "could"
+            | "couldve"
+            | "should"
+            | "shouldve"
+            | "will"
+            | "might"
+            | "must"
+            | "cant"
+            | "wont"
+            | "didnt"
+            | "dont"
+            | "doesnt"
+    )
+}
+
+/// "a bunch of hikes", "all kinds of books", "lots of music": the quantity is no part of
+/// what is liked. Returns where the thing itself starts.
+fn quantity_prefix(doc: &Doc<'_>, i: usize, end: usize) -> usize {
+    let mut k = i;
+    if matches!(w(doc, k, end), "a" | "all" | "many" | "different") {
+        k += 1;
+    }
+    let n = w(doc, k, end);
+    let of = w(doc, k + 1, end) == "of";
+    if of
+        && matches!(
+            n,
+            "bunch"
+                | "lot"
+                | "lots"
+                | "kinds"
+                | "sorts"
+                | "types"
+                | "couple"
+                | "variety"
+                | "ton"
+                | "tons"
+        )
+    {
+        let j = k + 2;
+        // "a lot of it", "all kinds of stuff": nothing named.
+        return if item_reject_first(w(doc, j, end)) {
+            end
+        } else {
+            j
+        };
+    }
+    i
+}
+
+/// Subject pronouns: inside a list item they start a clause ("the way he plays").
+fn subject_pronoun(w: &str) -> bool {
+    matches!(w, "he" | "she" | "they" | "we" | "i" | "you" | "u" | "it")
+}
+
+/// Verbs too light to name an activity alone ("I love to work with ...", "playing with my
+/// dog"): with the phrase cut before "with", what remains is no activity.
+fn light_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "work"
+            | "working"
+            | "play"
+            | "playing"
+            | "hang"
+            | "hanging"
+            | "spend"
+            | "spending"
+            | "deal"
+            | "dealing"
+            | "mess"
+            | "messing"
+            | "help"
+            | "helping"
+            | "talk"
+            | "talking"
+            | "be"
+            | "being"
+            | "get"
+            | "getting"
+            | "do"
+            | "doing"
+            | "go"
+            | "going"
+            | "come"
+            | "coming"
+            | "put"
+            | "putting"
     )
 }
 
@@ -133,7 +379,9 @@ pub(crate) fn split_items(doc: &Doc<'_>, a: usize, b: usize, out: &mut Vec<R>) {
     while k < b {
         let t = &doc.toks[k];
         let n = doc.n(k);
+        // A hyphen standing alone ("classics - Les Miserables") separates; "k-pop" is one word.
         let sep = t.is_punct(',')
+            || (t.is_punct('-') && k > s)
             || t.is_punct('&')
             || t.is_punct('/')
             || (t.is_word() && matches!(n, "and" | "or" | "plus" | "nor"))
@@ -159,14 +407,65 @@ pub(crate) fn split_items(doc: &Doc<'_>, a: usize, b: usize, out: &mut Vec<R>) {
 /// Where a free phrase ends: at a stop word or punctuation other than list separators.
 pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
     let mut k = i;
+    // After "working with": the one thing it is done with, up to a list separator.
+    let mut with_np = false;
     while k < end {
         let t = &doc.toks[k];
+        if with_np && (t.is_punct(',') || (t.is_word() && matches!(doc.n(k), "and" | "or"))) {
+            break;
+        }
         match t.kind {
             TokenKind::Word => {
                 let n = doc.n(k);
-                if phrase_stop(n) || (k + 1 < end && phrase_stop_pair(n, doc.n(k + 1))) {
+                // "working with computers": what a light verb is done with is the activity.
+                let with_ok = n == "with"
+                    && k > i
+                    && (light_verb(doc.n(k - 1))
+                        || (k > i + 1
+                            && matches!(doc.n(k - 1), "up" | "out")
+                            && matches!(
+                                doc.n(k - 2),
+                                "come"
+                                    | "coming"
+                                    | "hang"
+                                    | "hanging"
+                                    | "keep"
+                                    | "keeping"
+                                    | "catch"
+                                    | "catching"
+                                    | "meet"
+                                    | "meeting"
+                            )));
+                // "play guitar a little bit": how much, not what.
+                let little = n == "a"
+                    && w(doc, k + 1, end) == "little"
+                    && matches!(w(doc, k + 2, end), "bit" | "");
+                // "naps between 5 and 7 pm": a time, not a list; "Between Shades of Gray" stays.
+                let between_time = n == "between" && k + 1 < end && {
+                    let next = doc.n(k + 1);
+                    super::is_number(next) || lx::number_word(next).is_some()
+                };
+                // "playing sports just for fun"; "to just spend time" keeps its verb.
+                let just = n == "just" && k > i && doc.n(k - 1) != "to";
+                // "bbq sauce for the same reason": why, not what.
+                let reason = n == "for"
+                    && w(doc, k + 1, end) == "the"
+                    && matches!(w(doc, k + 2, end), "same" | "most" | "first" | "last");
+                // "talking to myself", "bragging about myself": the object of a preposition.
+                let reflexive = n == "myself"
+                    && k > i
+                    && matches!(doc.n(k - 1), "to" | "about" | "with" | "for" | "on" | "at");
+                if between_time || little || just || reason || is_laugh(n) {
                     break;
                 }
+                if !with_ok
+                    && !reflexive
+                    && (phrase_stop(n)
+                        || (k + 1 < doc.toks.len() && phrase_stop_pair(n, doc.n(k + 1))))
+                {
+                    break;
+                }
+                with_np |= with_ok;
             }
             TokenKind::Punct(',' | '&' | '/' | '-' | '\'' | '’') => {}
             _ => break,
@@ -189,7 +488,16 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
 /// pronouns or vague ("that idea") are dropped.
 pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     out.clear();
-    let i = skip_open(doc, i, end);
+    let mut i = quantity_prefix(doc, skip_open(doc, i, end), end);
+    // "I love love love to swim": the verb said again; "Ew macro (is my least favorite)":
+    // an interjection before the thing.
+    while matches!(
+        w(doc, i, end),
+        "love" | "like" | "enjoy" | "ew" | "eww" | "ugh" | "um" | "umm" | "uh" | "hmm" | "oh"
+    ) && i + 1 < end
+    {
+        i += 1;
+    }
     let e = phrase_end(doc, i, end);
     if e <= i || e - i > 14 {
         return;
@@ -197,6 +505,76 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     split_items(doc, i, e, out);
     if matches!(w(doc, e, end), "is" | "are" | "was" | "were") {
         out.pop();
+    }
+    // "the relationship he and Iron Man have": a clause cut into pieces, not a list. A later
+    // item that reads as a clause ("horror and this movie has ...") ends the list there.
+    // "the depth, the color and the beauty of it": "of it" holds for the whole list.
+    let of_it = out
+        .iter()
+        .any(|r| (r.a + 2..r.b).any(|k| subject_pronoun(doc.n(k)) && doc.n(k - 1) == "of"));
+    if of_it {
+        out.clear();
+        return;
+    }
+    let infinitive = out.first().is_some_and(|r| doc.n(r.a) == "to");
+    if let Some(bad) = out.iter().enumerate().position(|(n, r)| {
+        (r.a + 1..r.b).any(|k| subject_pronoun(doc.n(k)))
+            || clause_verb(doc.n(r.b - 1))
+            || (r.a..r.b).any(|k| modal(doc.n(k)))
+            // "a fan of boxing and take classes": a second verb, not a second thing.
+            || (n > 0 && !infinitive && base_verb(doc.n(r.a)))
+    }) {
+        out.truncate(bad);
+    }
+    let stop = w(doc, e, end);
+    // The word that stopped the phrase only says something about an item that reaches it.
+    if let Some(last) = out.last().copied().filter(|r| r.b == e) {
+        let len = last.b - last.a;
+        let verb = if doc.n(last.a) == "to" && len == 2 {
+            Some(doc.n(last.a + 1))
+        } else if len == 1 {
+            Some(doc.n(last.a))
+        } else {
+            None
+        };
+        // "people who sue for dumb things": the relative clause says which; "people" alone
+        // is not what is meant. "to work with materials": the activity was cut.
+        // "listening to (that one)": the object of the preposition was cut.
+        let prep_cut = matches!(
+            stop,
+            "that" | "this" | "it" | "them" | "him" | "her" | "those" | "these"
+        ) && matches!(
+            doc.n(last.b - 1),
+            "to" | "with" | "about" | "of" | "for" | "on" | "in" | "at"
+        );
+        // "isolating (myself)", "watching (them play)": the verb's object was cut.
+        let object_cut = len == 1
+            && doc.n(last.a).ends_with("ing")
+            && matches!(
+                stop,
+                "myself" | "yourself" | "it" | "them" | "him" | "her" | "those" | "these"
+            );
+        // "people that do that": which people is the point.
+        let who_that = stop == "that"
+            && len == 1
+            && matches!(
+                doc.n(last.a),
+                "people" | "person" | "guys" | "girls" | "men" | "women" | "kids"
+            );
+        let cut = prep_cut
+            || object_cut
+            || who_that
+            || (stop == "who" && e > i && doc.toks[e - 1].is_word())
+            || (stop == "with" && verb.is_some_and(light_verb))
+            // "making the world a (better place)": the phrase was cut after a determiner.
+            || matches!(
+                doc.n(last.b - 1),
+                "a" | "an" | "the" | "my" | "your" | "his" | "her" | "our" | "their" | "some"
+                    | "how" | "what" | "why" | "where" | "when" | "which"
+            );
+        if cut {
+            out.pop();
+        }
     }
     // "how they build on and tie into ...": a clause, not a list of things.
     if matches!(
@@ -219,6 +597,22 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     ) {
         out.clear();
         return;
+    }
+    // "those books, the give a nice challenge": when the first item names nothing, what
+    // follows it is no list of things either.
+    if let Some(first) = out.first() {
+        let mut a = first.a;
+        while a + 1 < first.b && matches!(doc.n(a), "a" | "an" | "the" | "both" | "some" | "all") {
+            a += 1;
+        }
+        let pointing = matches!(
+            doc.n(a),
+            "those" | "these" | "this" | "that" | "them" | "it" | "mine" | "yours"
+        );
+        if out.len() > 1 && pointing {
+            out.clear();
+            return;
+        }
     }
     out.retain_mut(|r| {
         // Drop leading articles and determiners that carry no meaning here.
@@ -266,6 +660,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                         | "try"
                         | "use"
                         | "keep"
+                        | "play"
+                        | "work"
                 );
             // "I hate to end suddenly", "I hate to say it": manners, not a dislike.
             let manners = matches!(
@@ -287,14 +683,31 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "hear"
                     | "see"
                     | "be"
+                    | "choose"
+                    | "think"
+                    | "believe"
+                    | "pretend"
+                    | "imagine"
+                    | "add"
+                    | "put"
+                    | "stir"
+                    | "let"
+                    | "wait"
             );
-            let bare = bare || manners;
+            let bare = bare || manners || vague_activity(doc, R { a: r.a + 1, b: r.b });
             return r.b - r.a >= 2
                 && !bare
                 && !item_reject_first(doc.n(r.a + 1))
                 && !(r.a..r.b).any(|k| item_reject_any(doc.n(k)));
         }
-        if item_reject_first(first) {
+        // "12 on the freeway": a number first is an amount; "50's rock" is a thing.
+        let amount = super::is_number(first) && w(doc, r.a + 1, r.b) != "'s";
+        if item_reject_first(first) || amount {
+            return false;
+        }
+        // "the place", "the smell (of like ...)": a head that needs its complement; "I like t"
+        // (a message cut off): a lowercase letter alone.
+        if r.b - r.a == 1 && (vague_head(first) || (first.len() == 1 && !doc.toks[r.a].has_upper)) {
             return false;
         }
         // "being" alone, "doing" alone: no activity named.
@@ -309,8 +722,34 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "going"
                     | "making"
                     | "trying"
+                    | "seeing"
+                    | "using"
+                    | "taking"
+                    | "putting"
+                    | "working"
+                    | "spending"
+                    | "hanging"
+                    | "looking"
+                    | "finding"
+                    | "keeping"
+                    | "coming"
+                    | "saying"
+                    | "thinking"
+                    | "knowing"
+                    | "telling"
+                    | "giving"
+                    | "letting"
+                    | "starting"
+                    | "choosing"
+                    | "listening"
+                    | "hearing"
+                    | "visiting"
             )
         {
+            return false;
+        }
+        // "doing stuff out there", "make stuff": a light verb and a vague noun.
+        if vague_activity(doc, *r) {
             return false;
         }
         !(r.a..r.b).any(|k| item_reject_any(doc.n(k)))
@@ -407,6 +846,10 @@ pub(crate) fn gerund(verb: &str) -> String {
 pub(crate) fn languages(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     out.clear();
     let i = skip_open(doc, i, end);
+    // "I know, same here": the comma ends what "know" was about.
+    if !super::is_word(doc, i, end) {
+        return;
+    }
     let mut e = i;
     while e < end {
         let t = &doc.toks[e];

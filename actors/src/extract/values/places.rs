@@ -353,7 +353,9 @@ fn is_not_an_employer(w: &str) -> bool {
             | "most" | "night-time" | "nighttime" | "lunch" | "breakfast" | "dinner"
             | "us" | "them" | "him" | "her" | "people" | "everyone" | "anyone" | "someone"
             | "school" | "church" | "college" | "campus" | "camp" | "best" | "cheap"
-    )
+            | "while" | "awhile" | "years" | "months" | "weeks" | "days" | "long" | "ages"
+            | "kind" | "sort" | "pretty" | "soon" | "now" | "real"
+    ) || lx::number_word(w).is_some()
 }
 
 /// An employer: "Google", "the United Nations", "St. Mary's Hospital", "Ernst & Young".
