@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Where one event's latency goes: the release daemon under `strace -f -tt` (every send, receive
+# and wait on its sockets) while memlink-bench writes one event every 250 ms, so each event's
+# path (NOTIFY, the relay's claim, XADD, XREADGROUP, the marker, the effects, XACK) can be read
+# off the trace by its timestamps. See "Where the latency goes" in docs/benchmarks.md.
+#   scripts/trace-latency.sh [trace file, default /tmp/memlink-trace.txt]
+# Needs strace. Uses DATABASE_URL / REDIS_URL like scripts/bench.sh (local services if unset).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+command -v strace >/dev/null || { echo "trace-latency: strace is not installed" >&2; exit 1; }
+out="${1:-/tmp/memlink-trace.txt}"
+cargo build --release --bin memlink --bin memlink-bench
+bin="${CARGO_TARGET_DIR:-target}/release"
+
+suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+db="memlink_trace_${suffix}"
+psql "$DATABASE_URL" -qc "CREATE DATABASE ${db}"
+base="${DATABASE_URL%%\?*}"
+rest="${base#*://}"
+url="${base%%://*}://${rest%%/*}/${db}${DATABASE_URL#"$base"}"
+# A readable trace: no TLS on loopback unless the URL asks for it (the benchmarks' PostgreSQL
+# has none either).
+if [[ "$url" != *sslmode=* ]]; then
+    if [[ "$url" == *\?* ]]; then url+="&sslmode=disable"; else url+="?sslmode=disable"; fi
+fi
+export MEMLINK_STREAM="memlink-trace:${suffix}:events" MEMLINK_GROUP="trace-${suffix}" MEMLINK_HTTP_ADDR=127.0.0.1:0
+log="$(mktemp)"
+cleanup() {
+    [[ -n "${daemon_pid:-}" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" || true
+    redis-cli -u "$REDIS_URL" DEL "$MEMLINK_STREAM" >/dev/null || true
+    rm -f "$log"
+}
+trap cleanup EXIT
+DATABASE_URL="$url" RUST_LOG=warn "$bin/memlink" migrate >/dev/null
+DATABASE_URL="$url" RUST_LOG=warn,memlink::http=info strace -f -tt -o "$out" \
+    -e trace=sendto,recvfrom,write,read,writev,epoll_wait "$bin/memlink" run 2>"$log" &
+strace_pid=$!
+addr=""
+for _ in $(seq 100); do
+    addr="$(sed -n 's/.*event=http_listening addr=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)"
+    [[ -n "$addr" ]] && break
+    sleep 0.1
+done
+[[ -n "$addr" ]] || { cat "$log" >&2; echo "trace-latency: the daemon did not start" >&2; exit 1; }
+daemon_pid="$(pgrep -P "$strace_pid" | head -n 1)"
+DATABASE_URL="$url" "$bin/memlink-bench" --daemon-pid "$daemon_pid" --http "$addr" --events 20 --chats 5 --rate 4
+echo "trace-latency: trace in $out; each event starts where the listener reads 'memlink_outbox' (NOTIFY)" >&2
