@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use bb8_postgres::PostgresConnectionManager;
 use memlink_actors::ports::PortError;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Error, GenericClient, Socket, Statement};
 
 /// Prepared statements of one connection, by their SQL text.
@@ -110,9 +111,11 @@ impl PgConn {
 /// Order is what makes it safe: a connection executes requests in the order they were issued,
 /// so statements issued after BEGIN run inside the transaction, and a COMMIT issued after a
 /// write that failed ends the aborted transaction as a ROLLBACK. What it must never carry is
-/// a COMMIT behind several writes of which one might not be sent at all (a client-side error)
-/// while the others are: that would commit part of them. [`PipelinedTx::commit_with`] is for
-/// one write, or for writes that leave nothing half done if any of them is missing.
+/// a COMMIT sent before a statement of the transaction: behind several writes of which one
+/// might not be sent at all (a client-side error), or behind a statement that still has to be
+/// prepared (a round trip of its own, after which the COMMIT has already run). So the COMMIT
+/// only ever rides behind one prepared statement ([`PipelinedTx::commit_with`],
+/// [`PipelinedTx::single`]).
 ///
 /// A transaction dropped before it ended (an error, a drain) leaves its connection marked,
 /// and the pool closes that connection, which ends the transaction, instead of reusing it.
@@ -146,20 +149,33 @@ impl<'a> PipelinedTx<'a> {
         Ok(value)
     }
 
-    /// Runs `last` and sends COMMIT behind it in the same flight. If `last` failed in
-    /// PostgreSQL, the COMMIT rolls the transaction back; its error is returned either way.
-    pub async fn commit_with<T>(
+    /// Executes the prepared `statement` and sends COMMIT behind it in the same flight;
+    /// returns the rows it touched. If the statement failed in PostgreSQL, the COMMIT rolls
+    /// the transaction back; the statement's error is returned either way.
+    ///
+    /// A prepared statement, not any future: a statement given as SQL text would first be
+    /// prepared, a round trip of its own, and the COMMIT, already sent, would then end the
+    /// transaction before the statement ran.
+    pub async fn commit_with(
         self,
-        last: impl Future<Output = Result<T, PortError>>,
-    ) -> Result<T, PortError> {
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, PortError> {
+        let client = &self.conn.client;
+        let last = async {
+            client
+                .execute(statement, params)
+                .await
+                .map_err(super::classify)
+        };
         let commit = async {
-            self.conn
-                .client
+            client
                 .batch_execute("COMMIT")
                 .await
                 .map_err(super::classify)
         };
-        // join!, not try_join!: the COMMIT is awaited even when `last` failed, so the
+        // join!, not try_join!: polled in argument order (the statement is sent before the
+        // COMMIT), and the COMMIT is awaited even when the statement failed, so the
         // connection is known to be out of the transaction before it goes back to the pool.
         let (value, ended) = futures_util::join!(last, commit);
         ended?;
@@ -167,23 +183,32 @@ impl<'a> PipelinedTx<'a> {
         value
     }
 
-    /// A transaction of one write: BEGIN (`begin`), `body` and COMMIT in one flight, one
-    /// round trip. If `body` failed in PostgreSQL, the COMMIT rolls it back.
-    pub async fn single<T>(
+    /// A transaction of one prepared statement: BEGIN (`begin`), the statement and COMMIT
+    /// in one flight, one round trip; returns the rows it touched. If the statement failed in
+    /// PostgreSQL, the COMMIT rolls it back. Prepared, for the reason given at
+    /// [`PipelinedTx::commit_with`].
+    pub async fn single(
         self,
         begin: &'static str,
-        body: impl Future<Output = Result<T, PortError>>,
-    ) -> Result<T, PortError> {
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, PortError> {
         self.conn.in_transaction.store(true, Ordering::Relaxed);
         let client = &self.conn.client;
         let start = async { client.batch_execute(begin).await.map_err(super::classify) };
+        let body = async {
+            client
+                .execute(statement, params)
+                .await
+                .map_err(super::classify)
+        };
         let commit = async {
             client
                 .batch_execute("COMMIT")
                 .await
                 .map_err(super::classify)
         };
-        // join! polls in argument order: BEGIN, the body's statement, COMMIT.
+        // join! polls in argument order: BEGIN, the statement, COMMIT.
         let (started, value, ended) = futures_util::join!(start, body, commit);
         started?;
         ended?;
@@ -204,7 +229,13 @@ impl<'a> PipelinedTx<'a> {
 
     /// COMMIT on its own (the transaction's last statements were checked before it).
     pub async fn commit(self) -> Result<(), PortError> {
-        self.commit_with(async { Ok(()) }).await
+        self.conn
+            .client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(super::classify)?;
+        self.conn.in_transaction.store(false, Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -82,22 +82,18 @@ impl InflightLedger for PgInflight {
         let st = conn.statements();
         st.ensure(&**conn, &[MARK_BATCH]).await.map_err(classify)?;
         let tx = conn.pipelined();
-        let db = tx.client();
-        let mark = async {
-            db.execute(
-                &st.cached(MARK_BATCH)?,
-                &[&marker, &self.stream, &self.group, &owner, &ids],
-            )
-            .await
-            .map(|_| ())
-            .map_err(classify)
-        };
         // The marker tells a dead *memlink* process apart, and PostgreSQL outlives that with
         // the commit in its WAL buffers: no need to wait for the disk (a flush on every
         // worker round). Only a crash of PostgreSQL itself within the WAL writer's delay could
         // lose a marker, and with it one count towards a quarantine. BEGIN, the insert and
         // COMMIT go out together: one round trip.
-        tx.single(super::BEGIN_ASYNC_COMMIT, mark).await
+        tx.single(
+            super::BEGIN_ASYNC_COMMIT,
+            &st.cached(MARK_BATCH)?,
+            &[&marker, &self.stream, &self.group, &owner, &ids],
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn mark_in_flight(&self, owner: Uuid, ids: &[String]) -> Result<Vec<u32>, PortError> {

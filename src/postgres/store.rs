@@ -139,20 +139,20 @@ impl OutboxStore for PgStore {
         };
         let (ids, stream_ids): (Vec<Uuid>, Vec<String>) =
             settlement.relayed.iter().cloned().unzip();
-        let relayed = async {
-            if ids.is_empty() {
-                return Ok(());
-            }
-            db.execute(&st.cached(MARK_RELAYED)?, &[&ids, &stream_ids])
-                .await
-                .map(|_| ())
-                .map_err(classify)
-        };
-        if settlement.rejected.is_empty() {
-            // The common round: one write, and the COMMIT behind it in the same flight. Were
-            // the mark never sent, the COMMIT would end a transaction that only claimed.
-            tx.commit_with(relayed).await?;
+        if settlement.rejected.is_empty() && !ids.is_empty() {
+            // The common round: one write, and the COMMIT behind it in the same flight.
+            tx.commit_with(&st.cached(MARK_RELAYED)?, &[&ids, &stream_ids])
+                .await?;
         } else {
+            let relayed = async {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                db.execute(&st.cached(MARK_RELAYED)?, &[&ids, &stream_ids])
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            };
             let rejected = async {
                 let dead: Vec<Uuid> = settlement.rejected.iter().map(|r| r.id).collect();
                 let mut letters: Vec<DeadLetter> = settlement
