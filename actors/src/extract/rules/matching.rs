@@ -240,6 +240,39 @@ pub(super) fn match_clause(
         doc.toks[cl.end.saturating_sub(1).max(cl.a)].end,
     );
     let conf_scale = if doc.case == CaseMode::Flat { 0.9 } else { 1.0 };
+    // "I think my least favorite is Chinese food", "I think that summer is my favorite":
+    // the hedge is dropped and the clause read from the subject after it.
+    let hedge_to = if doc.n(cl.c) == "i"
+        && !cl.implicit_i
+        && matches!(w(doc, cl.c + 1, cl.end), "think" | "guess" | "believe")
+    {
+        let mut at = cl.c + 2;
+        if w(doc, at, cl.end) == "that"
+            && !matches!(
+                w(doc, at + 1, cl.end),
+                "i" | "my" | "it" | "you" | "that" | "this" | "is" | "'s" | ""
+            )
+        {
+            at += 1;
+        }
+        let favorite_after = (at + 1..cl.end.min(at + 4)).any(|k| {
+            matches!(
+                w(doc, k, cl.end),
+                "favorite" | "favourite" | "fave" | "fav" | "least"
+            )
+        });
+        (favorite_after && (at > cl.c + 2 || w(doc, at, cl.end) == "my")).then_some(at)
+    } else {
+        None
+    };
+    let shifted_cl;
+    let cl = match hedge_to {
+        Some(at) => {
+            shifted_cl = Clause { c: at, ..*cl };
+            &shifted_cl
+        }
+        None => cl,
+    };
     let first = doc.n(cl.c);
     let first_is_filler = filler(doc, cl.c, cl.end) > 0;
     let mut sink = Sink {

@@ -39,6 +39,8 @@ pub(super) enum Val {
     /// "I teach 3rd grade": the job is "teacher", an "at <place>" is the employer.
     Teach,
     Date,
+    /// "born in 2001": a year alone.
+    BirthYear,
     HaveNp,
     Spouse,
 }
@@ -154,6 +156,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("birthday.my_birthday_is", ["my", "birthday|bday|b-day|birthdate|dob", "is"], Birthday, Assert, Date, 0.95),
     rule!("birthday.my_date_of_birth_is", ["my", "date", "of", "birth", "is"], Birthday, Assert, Date, 0.95),
     rule!("birthday.born_on", ["i", "was", "born", "?on"], Birthday, Assert, Date, 0.9),
+    rule!("birthday.born_in_year", ["i", "was", "born", "in"], Birthday, Assert, BirthYear, 0.8),
     rule!("birthday.born_on_fragment", ["born", "on"], Birthday, Assert, Date, 0.8),
     // ---- location
     rule!("location.no_longer_live_in", ["i|we", "no", "longer", "live|reside", "in"], Location, Retraction, Place, 0.9),
@@ -226,16 +229,16 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.no_longer_fan", ["i", "am", "no", "longer", "a", "?big|huge|great", "fan", "of"], Likes, Retraction, Phrases, 0.85),
     rule!("likes.no_longer_into", ["i", "am", "no", "longer", "into"], Likes, Retraction, Phrases, 0.8),
     rule!("dislikes.not_into", ["i", "am", "not", "?big|really|too|that|very|super|huge", "into"], Dislikes, Assert, Phrases, 0.75),
-    rule!("dislikes.not_fan_noun", ["i", "am", "not", "a|an", "?big|huge|massive|great|total"], Dislikes, Assert, NotFanNoun, 0.75),
+    rule!("dislikes.not_fan_noun", ["i", "am", "not", "a|an|the", "?big|huge|massive|great|total|biggest"], Dislikes, Assert, NotFanNoun, 0.75),
     rule!("employer.do_work_for", ["i", "do"], Employer, Assert, WorkFor, 0.75),
     rule!("dislikes.do_not_like", ["i", "do", "not", "like|enjoy"], Dislikes, Assert, Phrases, 0.75),
-    rule!("dislikes.not_fan_of", ["i", "am", "not", "a", "?big|huge|great", "fan", "of"], Dislikes, Assert, Phrases, 0.75),
+    rule!("dislikes.not_fan_of", ["i", "am", "not", "a|the", "?big|huge|great|biggest", "fan", "of"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.hate", ["i", "hate|dislike|detest|loathe|despise|abhor"], Dislikes, Assert, Phrases, 0.85),
     rule!("dislikes.do_not_care_for", ["i", "do", "not", "care", "for"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.not_big_on", ["i", "am", "not", "?very|too|that|super", "big", "on"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.cant_stand", ["i", "can", "not", "stand|bear"], Dislikes, Assert, Phrases, 0.85),
-    rule!("likes.fan_of", ["i", "am", "a|an", "?big|huge|massive|great|giant|total|true", "fan", "of"], Likes, Assert, Phrases, 0.85),
-    rule!("likes.fan_noun", ["i", "am", "a|an", "?big|huge|massive|great|giant|total|true|die-hard|diehard"], Likes, Assert, FanNoun, 0.8),
+    rule!("likes.fan_of", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|biggest", "fan", "of"], Likes, Assert, Phrases, 0.85),
+    rule!("likes.fan_noun", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|die-hard|diehard|biggest"], Likes, Assert, FanNoun, 0.8),
     rule!("likes.into", ["i", "am", "into"], Likes, Assert, Phrases, 0.8),
     rule!("likes.passionate_about", ["i", "am", "?most|so|very", "passionate|crazy|nuts", "about"], Likes, Assert, Phrases, 0.8),
     rule!("likes.obsessed_with", ["i", "am", "obsessed", "with"], Likes, Assert, Phrases, 0.75),
@@ -247,6 +250,9 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.dig", ["i", "dig"], Likes, Assert, Phrases, 0.7),
     rule!("likes.fond_of", ["i", "am", "fond", "of"], Likes, Assert, Phrases, 0.8),
     rule!("likes.like", ["i", "like|love|enjoy|adore"], Likes, Assert, Phrases, 0.85),
+    // "I've always loved the environment", "I have really enjoyed learning C++".
+    rule!("likes.have_loved", ["i", "have", "loved|enjoyed|liked|adored"], Likes, Assert, Phrases, 0.8),
+    rule!("likes.always_loved", ["i", "always", "loved|enjoyed|liked|adored"], Likes, Assert, Phrases, 0.75),
     rule!("likes.favorite", ["my", "?all-time|absolute", "favorite|favourite|fave|fav|favorites|favourites|faves|favs"], Likes, Assert, Favorite, 0.85),
     rule!("dislikes.least_favorite", ["my", "least", "favorite|favourite|fave|fav"], Dislikes, Assert, Favorite, 0.8),
     rule!("likes.favorite_bare", ["favorite|favourite|fave|fav"], Likes, Assert, Favorite, 0.75),
