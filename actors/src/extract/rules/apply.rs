@@ -71,14 +71,6 @@ pub(super) fn apply(
                 if rule.kind != FactKind::Assert || rule.val != Val::Org {
                     return None;
                 }
-                // "I work at a bank", "I work at a call center that ...": an unnamed place
-                // of work, when its head is a kind of workplace.
-                if pred == Predicate::Employer {
-                    if let Some(r) = workplace_np(doc, i, end) {
-                        sink.push(pred, v::join(doc, r), id, conf * 0.9, Vec::new());
-                        return Some(r.b);
-                    }
-                }
                 let as_at = (i..end.min(i + 5))
                     .take_while(|&k| doc.toks[k].is_word())
                     .find(|&k| w(doc, k, end) == "as")?;
@@ -288,8 +280,8 @@ pub(super) fn apply(
         Val::Favorite => {
             // "my favorite movie of all time would for sure have to be Nacho Libre", "my
             // favorite class so far has been physics": a modal or perfect "be" reads as "is".
-            let is = (i..end.min(i + 8)).find(|&k| {
-                matches!(w(doc, k, end), "is" | "'s" | "are")
+            let is = (i..end.min(i + 11)).find(|&k| {
+                (k < i + 8 && matches!(w(doc, k, end), "is" | "'s" | "are"))
                     || (matches!(w(doc, k, end), "be" | "been")
                         && k > i
                         && matches!(
@@ -315,6 +307,15 @@ pub(super) fn apply(
                 start += 1;
             }
             v::phrases(doc, start, end, scratch);
+            // "a Mushroom, onion, and Swiss cheese smothered chicken": one thing after "a".
+            if scratch.len() > 1 && matches!(w(doc, start, end), "a" | "an") {
+                let whole = R {
+                    a: scratch[0].a,
+                    b: scratch[scratch.len() - 1].b,
+                };
+                scratch.clear();
+                scratch.push(whole);
+            }
             let mut e = is + 1;
             for &r in scratch.iter() {
                 sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
@@ -454,15 +455,6 @@ pub(super) fn apply(
             }
             Some(e)
         }
-        Val::BirthYear => {
-            // "I was born in 2001": a year alone, not "in 2001 in Ohio" read as a place.
-            if !v::is_year(w(doc, i, end)) || v::is_word(doc, i + 1, end) {
-                return None;
-            }
-            let r = R { a: i, b: i + 1 };
-            sink.push(pred, v::join(doc, r), id, conf, Vec::new());
-            Some(r.b)
-        }
         Val::Date => {
             let r = v::date(doc, i, end)?;
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
@@ -512,47 +504,6 @@ pub(super) fn age_phrase(doc: &Doc<'_>, i: usize, end: usize) -> Option<(u32, us
 
 /// Words before "fan" that say how keen the fan is, not what they are a fan of.
 #[rustfmt::skip]
-/// "a bank", "a small call center": an article, up to three lowercase modifiers and a
-/// workplace noun that ends the noun phrase.
-fn workplace_np(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
-    if !matches!(w(doc, i, end), "a" | "an") {
-        return None;
-    }
-    let a = i + 1;
-    let head = (a..end.min(a + 4))
-        .take_while(|&k| v::is_word(doc, k, end) && !doc.toks[k].has_upper)
-        .find(|&k| is_workplace(doc.n(k)))?;
-    let next = w(doc, head + 1, end);
-    let closes = !v::is_word(doc, head + 1, end)
-        || matches!(
-            next,
-            "and" | "that" | "which" | "where" | "as" | "in" | "on" | "near" | "downtown" | "so"
-                | "but" | "now" | "right" | "here" | "there" | "called" | "lol" | "haha"
-        );
-    let mods_ok = (a..head).all(|k| {
-        !matches!(
-            doc.n(k),
-            "lot" | "lot," | "bit" | "couple" | "few" | "kind" | "sort" | "type" | "time"
-        )
-    });
-    (closes && mods_ok).then_some(R { a, b: head + 1 })
-}
-
-#[rustfmt::skip]
-fn is_workplace(n: &str) -> bool {
-    matches!(
-        n,
-        "bank" | "preschool" | "daycare" | "restaurant" | "store" | "shop" | "hospital" | "center"
-            | "company" | "firm" | "lab" | "library" | "clinic" | "warehouse" | "factory"
-            | "cafe" | "bakery" | "hotel" | "dealership" | "startup" | "agency" | "bookstore"
-            | "theater" | "theatre" | "museum" | "nonprofit" | "salon" | "pharmacy" | "school"
-            | "university" | "college" | "gym" | "grocery" | "supermarket" | "mall" | "plant"
-            | "office" | "studio" | "nursery" | "airline" | "airport" | "bar" | "pizzeria"
-            | "diner" | "call-center" | "startup," | "corporation" | "organization" | "organisation"
-            | "hospice" | "dentist" | "winery" | "brewery" | "ranch" | "farm" | "zoo" | "camp"
-    )
-}
-
 fn is_keenness(n: &str) -> bool {
     matches!(
         n,

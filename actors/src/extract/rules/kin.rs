@@ -96,7 +96,10 @@ fn kin_of_user(doc: &Doc<'_>, cl: &Clause, k: usize, hb: usize) -> bool {
 
 /// A preposition before "my X and I" ("for my sister and I") makes the pair an object.
 fn is_prep(n: &str) -> bool {
-    matches!(n, "for" | "to" | "with" | "about" | "of" | "from" | "like" | "than")
+    matches!(
+        n,
+        "for" | "to" | "with" | "about" | "of" | "from" | "like" | "than"
+    )
 }
 
 #[rustfmt::skip]

@@ -39,8 +39,6 @@ pub(super) enum Val {
     /// "I teach 3rd grade": the job is "teacher", an "at <place>" is the employer.
     Teach,
     Date,
-    /// "born in 2001": a year alone.
-    BirthYear,
     HaveNp,
     Spouse,
 }
@@ -156,7 +154,6 @@ pub(super) static RULES: &[Rule] = &[
     rule!("birthday.my_birthday_is", ["my", "birthday|bday|b-day|birthdate|dob", "is"], Birthday, Assert, Date, 0.95),
     rule!("birthday.my_date_of_birth_is", ["my", "date", "of", "birth", "is"], Birthday, Assert, Date, 0.95),
     rule!("birthday.born_on", ["i", "was", "born", "?on"], Birthday, Assert, Date, 0.9),
-    rule!("birthday.born_in_year", ["i", "was", "born", "in"], Birthday, Assert, BirthYear, 0.8),
     rule!("birthday.born_on_fragment", ["born", "on"], Birthday, Assert, Date, 0.8),
     // ---- location
     rule!("location.no_longer_live_in", ["i|we", "no", "longer", "live|reside", "in"], Location, Retraction, Place, 0.9),
@@ -169,6 +166,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("location.moved_to", ["i|we", "?have", "moved|relocated", "?back", "to"], Location, Change, Place, 0.9),
     rule!("location.live_with_in", ["i|we", "?am|are", "live|living", "with"], Location, Assert, PlaceAfterIn, 0.85),
     rule!("location.live_in", ["i|we", "live|reside", "in"], Location, Assert, Place, 0.95),
+    rule!("location.live_on", ["i|we", "live|reside", "on"], Location, Assert, Place, 0.8),
     rule!("location.living_in", ["i|we", "am|are", "living|residing", "in"], Location, Assert, Place, 0.9),
     rule!("location.have_lived_in", ["i|we", "have", "?been", "lived|living", "in"], Location, Assert, Place, 0.9),
     rule!("location.based_in", ["i|we", "am|are", "based|located", "in"], Location, Assert, Place, 0.95),
@@ -241,7 +239,9 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.fan_noun", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|die-hard|diehard|biggest"], Likes, Assert, FanNoun, 0.8),
     rule!("likes.into", ["i", "am", "into"], Likes, Assert, Phrases, 0.8),
     rule!("likes.passionate_about", ["i", "am", "?most|so|very", "passionate|crazy|nuts", "about"], Likes, Assert, Phrases, 0.8),
-    rule!("likes.obsessed_with", ["i", "am", "obsessed", "with"], Likes, Assert, Phrases, 0.75),
+    rule!("likes.obsessed_with", ["i", "am", "obsessed|infatuated|enamored|enamoured", "with"], Likes, Assert, Phrases, 0.75),
+    // "I have a bit of an obsession with X", "I have a soft spot for X", "a passion for X".
+    rule!("likes.have_passion_for", ["i", "have", "?of", "?a|an", "?soft|real|huge|big|deep", "obsession|passion|love|spot", "for|with"], Likes, Assert, Phrases, 0.75),
     rule!("likes.partial_to", ["i", "am", "partial", "to"], Likes, Assert, Phrases, 0.75),
     rule!("likes.addicted_to", ["i", "am", "addicted", "to"], Likes, Assert, Phrases, 0.7),
     rule!("likes.sucker_for", ["i", "am", "a", "?big|huge|total", "sucker", "for"], Likes, Assert, Phrases, 0.75),
@@ -250,10 +250,12 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.dig", ["i", "dig"], Likes, Assert, Phrases, 0.7),
     rule!("likes.fond_of", ["i", "am", "fond", "of"], Likes, Assert, Phrases, 0.8),
     rule!("likes.like", ["i", "like|love|enjoy|adore"], Likes, Assert, Phrases, 0.85),
+    rule!("likes.find_myself_enjoying", ["i", "find", "myself", "enjoying|loving|liking"], Likes, Assert, Phrases, 0.75),
     // "I've always loved the environment", "I have really enjoyed learning C++".
     rule!("likes.have_loved", ["i", "have", "loved|enjoyed|liked|adored"], Likes, Assert, Phrases, 0.8),
     rule!("likes.always_loved", ["i", "always", "loved|enjoyed|liked|adored"], Likes, Assert, Phrases, 0.75),
     rule!("likes.favorite", ["my", "?all-time|absolute", "favorite|favourite|fave|fav|favorites|favourites|faves|favs"], Likes, Assert, Favorite, 0.85),
+    rule!("likes.one_of_my_favorite", ["one", "of", "my", "?all-time|absolute", "favorite|favourite|fave|fav|favorites|favourites|faves|favs"], Likes, Assert, Favorite, 0.8),
     rule!("dislikes.least_favorite", ["my", "least", "favorite|favourite|fave|fav"], Dislikes, Assert, Favorite, 0.8),
     rule!("likes.favorite_bare", ["favorite|favourite|fave|fav"], Likes, Assert, Favorite, 0.75),
     // ---- pets and family (possession); "my cat Miso" is handled outside the table

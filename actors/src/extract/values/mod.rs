@@ -24,7 +24,7 @@ pub(crate) use contact::{email, timezone};
 pub(crate) use diet::diet;
 pub(crate) use jobs::{job_free, job_lex};
 pub(crate) use names::name;
-pub(crate) use numbers::{age, date, is_year};
+pub(crate) use numbers::{age, date};
 #[cfg(test)]
 pub(crate) use phrases::gerund;
 pub(crate) use phrases::{gerund_phrase, item_text, languages, phrases};
