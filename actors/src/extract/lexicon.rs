@@ -123,6 +123,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("slightly", FILLER),
     ("so", FILLER),
     ("someday", HYPO),
+    ("somehow", FILLER),
     ("somewhat", FILLER),
     ("sort", FILLER2),
     ("sorta", FILLER),
@@ -449,6 +450,8 @@ pub(crate) fn is_language(w: &str) -> bool {
             | "kurdish" | "somali" | "maltese" | "luxembourgish" | "asl" | "bsl" | "creole"
             | "quechua" | "guarani" | "hawaiian" | "maori" | "sanskrit" | "cambodian" | "tongan"
             | "samoan" | "hmong" | "cebuano" | "ilocano" | "haitian" | "taiwanese" | "hokkien"
+            | "klingon" | "elvish" | "sindarin" | "quenya" | "dothraki" | "fijian" | "tahitian"
+            | "navajo" | "cherokee" | "lakota" | "tibetan" | "uyghur"
     )
 }
 

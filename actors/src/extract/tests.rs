@@ -1429,6 +1429,21 @@ fn casual_recall_round_version_4() {
         "Hayden",
         Assert,
     );
+    soft_fact(
+        &mut bad,
+        "I somehow find myself enjoying the struggle.",
+        Likes,
+        "struggle",
+        Assert,
+    );
+    soft_fact(&mut bad, "I can speak Klingon", Language, "Klingon", Assert);
+    soft_fact(
+        &mut bad,
+        "I'm not fluent in Spanish yet, but I should be okay.",
+        Language,
+        "Spanish",
+        Assert,
+    );
     // Still negative: a question, a third party's pair, a bare "And" that is a clause.
     soft_none(&mut bad, "do you like peanut butter?");
     soft_none(&mut bad, "his sister and I are friends");

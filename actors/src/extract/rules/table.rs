@@ -268,6 +268,8 @@ pub(super) static RULES: &[Rule] = &[
     // ---- language
     rule!("language.speak", ["i", "?can", "speak"], Language, Assert, Langs, 0.9),
     rule!("language.fluent_in", ["i", "am", "fluent|semi-fluent|bilingual|trilingual|conversational|proficient", "in"], Language, Assert, Langs, 0.9),
+    // "I'm not fluent in Spanish yet": the user speaks it, however well.
+    rule!("language.not_fluent_in", ["i", "am", "not", "?yet", "fluent|conversational", "in"], Language, Assert, Langs, 0.75),
     rule!("language.native_speaker", ["i", "am", "a", "native"], Language, Assert, NativeSpeaker, 0.9),
     rule!("language.native_language", ["my", "native|first|mother|home|primary", "language|tongue", "is|are"], Language, Assert, Langs, 0.95),
     rule!("language.know", ["i", "?also", "know"], Language, Assert, Langs, 0.75),
