@@ -59,9 +59,9 @@ fn tally(cases: &[(String, Vec<Labelled>)], mode: Mode) -> Tally {
 
 /// (split, lenient precision floor, lenient recall floor)
 const FLOORS: [(&str, f64, f64); 3] = [
-    ("dev", 0.97, 0.80),
-    ("test", 0.89, 0.64),
-    ("test2", 0.95, 0.70),
+    ("dev", 0.97, 0.82),
+    ("test", 0.89, 0.66),
+    ("test2", 0.95, 0.72),
 ];
 
 #[test]

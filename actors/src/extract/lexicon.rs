@@ -55,6 +55,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("dreaming", HYPO),
     ("dreams", HYPO),
     ("dreamt", HYPO),
+    ("especially", FILLER),
     ("even", FILLER),
     ("extremely", FILLER),
     ("fictional", HYPO),
@@ -103,11 +104,15 @@ const CLASSES: &[(&str, u8)] = &[
     ("pretty", FILLER2),
     ("proudly", FILLER),
     ("quite", FILLER),
+    ("realllly", FILLER),
+    ("reallly", FILLER),
     ("really", FILLER),
+    ("realy", FILLER),
     ("recently", FILLER),
     ("reckons", REPORT),
     ("remotely", FILLER),
     ("replied", REPORT),
+    ("rly", FILLER),
     ("role-play", HYPO),
     ("roleplay", HYPO),
     ("said", REPORT),
@@ -118,6 +123,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("slightly", FILLER),
     ("so", FILLER),
     ("someday", HYPO),
+    ("somehow", FILLER),
     ("somewhat", FILLER),
     ("sort", FILLER2),
     ("sorta", FILLER),
@@ -444,6 +450,8 @@ pub(crate) fn is_language(w: &str) -> bool {
             | "kurdish" | "somali" | "maltese" | "luxembourgish" | "asl" | "bsl" | "creole"
             | "quechua" | "guarani" | "hawaiian" | "maori" | "sanskrit" | "cambodian" | "tongan"
             | "samoan" | "hmong" | "cebuano" | "ilocano" | "haitian" | "taiwanese" | "hokkien"
+            | "klingon" | "elvish" | "sindarin" | "quenya" | "dothraki" | "fijian" | "tahitian"
+            | "navajo" | "cherokee" | "lakota" | "tibetan" | "uyghur"
     )
 }
 

@@ -89,7 +89,7 @@ fn extractor_identity() {
     assert_eq!(EXTRACTOR_NAME, "rules");
     // Version 2: the casual-chat rules (lower case, contractions, gazetteers).
     // Version 3: casual-chat precision (no bare determiners, cut clauses or vague heads).
-    assert_eq!(EXTRACTOR_VERSION, 3);
+    assert_eq!(EXTRACTOR_VERSION, 4);
 }
 
 // ---------------------------------------------------------------- predicates
@@ -1296,4 +1296,174 @@ fn casual_jobs_and_lists_read_as_said() {
         triples("I kinda enjoy talking to myself, even if it's not effective").len(),
         1
     );
+}
+
+#[test]
+fn casual_recall_round_version_4() {
+    use FactKind::Assert;
+    use Predicate::*;
+    let mut bad = Vec::new();
+    soft_fact(
+        &mut bad,
+        "My older sister and I once sat at the table for an hour.",
+        Family,
+        "older sister",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "That's one of the schools my husband and I applied to!",
+        Family,
+        "husband",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "My favorite movie of all time would for sure have to be Nacho Libre.",
+        Likes,
+        "Nacho Libre",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "My favorite science class so far has been physics!",
+        Likes,
+        "physics",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I think my least favorite is Chinese food",
+        Dislikes,
+        "Chinese food",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I think that summer is my favorite time of the year",
+        Likes,
+        "summer",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "ive always loved the environment",
+        Likes,
+        "environment",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I have really enjoyed learning about coding in Python.",
+        Likes,
+        "learning about coding in Python",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I'm not the biggest fan of snow....",
+        Dislikes,
+        "snow",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I'm just not the biggest Oreo fan.",
+        Dislikes,
+        "Oreo",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "i am very infatuated with Asia",
+        Likes,
+        "Asia",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I have a bit of an obsession with jazz",
+        Likes,
+        "jazz",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I find myself enjoying the struggle.",
+        Likes,
+        "struggle",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "One of my favorite dishes is a Mushroom, onion, and Swiss cheese smothered chicken.",
+        Likes,
+        "Mushroom, onion, and Swiss cheese smothered chicken",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "i also realy like the shows",
+        Likes,
+        "shows",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "pretty good I love the cold",
+        Likes,
+        "cold",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I also like Mendelssohn. And Telemann. And Hayden.",
+        Likes,
+        "Telemann",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I also like Mendelssohn. And Telemann. And Hayden.",
+        Likes,
+        "Hayden",
+        Assert,
+    );
+    soft_fact(
+        &mut bad,
+        "I somehow find myself enjoying the struggle.",
+        Likes,
+        "struggle",
+        Assert,
+    );
+    soft_fact(&mut bad, "I can speak Klingon", Language, "Klingon", Assert);
+    soft_fact(
+        &mut bad,
+        "I'm not fluent in Spanish yet, but I should be okay.",
+        Language,
+        "Spanish",
+        Assert,
+    );
+    // Still negative: a question, a third party's pair, a bare "And" that is a clause.
+    soft_none(&mut bad, "do you like peanut butter?");
+    soft_none(&mut bad, "his sister and I are friends");
+    soft_none(&mut bad, "I went to Paris. And then we went home.");
+    soft_none(&mut bad, "Is your favorite movie Nacho Libre?");
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+fn soft_fact(bad: &mut Vec<String>, text: &str, p: Predicate, object: &str, kind: FactKind) {
+    if !has(text, p, object, kind) {
+        bad.push(format!(
+            "{text:?}: expected {p:?} {object:?}, got {:?}",
+            triples(text)
+        ));
+    }
+}
+
+fn soft_none(bad: &mut Vec<String>, text: &str) {
+    let got = triples(text);
+    if !got.is_empty() {
+        bad.push(format!("{text:?}: expected none, got {got:?}"));
+    }
 }

@@ -224,6 +224,7 @@ pub(super) fn apply(
                     | "true"
                     | "die-hard"
                     | "diehard"
+                    | "biggest"
             );
             let strict = rule.val == Val::NotFanNoun;
             let fan = (i..end.min(i + 5)).find(|&k| {
@@ -277,8 +278,17 @@ pub(super) fn apply(
             Some(fan + 1)
         }
         Val::Favorite => {
-            let is =
-                (i..end.min(i + 6)).find(|&k| matches!(w(doc, k, end), "is" | "'s" | "are"))?;
+            // "my favorite movie of all time would for sure have to be Nacho Libre", "my
+            // favorite class so far has been physics": a modal or perfect "be" reads as "is".
+            let is = (i..end.min(i + 11)).find(|&k| {
+                (k < i + 8 && matches!(w(doc, k, end), "is" | "'s" | "are"))
+                    || (matches!(w(doc, k, end), "be" | "been")
+                        && k > i
+                        && matches!(
+                            doc.n(k - 1),
+                            "to" | "would" | "will" | "has" | "have" | "must" | "gotta" | "be"
+                        ))
+            })?;
             let mut start = is + 1;
             while matches!(
                 w(doc, start, end),
@@ -297,6 +307,15 @@ pub(super) fn apply(
                 start += 1;
             }
             v::phrases(doc, start, end, scratch);
+            // "a Mushroom, onion, and Swiss cheese smothered chicken": one thing after "a".
+            if scratch.len() > 1 && matches!(w(doc, start, end), "a" | "an") {
+                let whole = R {
+                    a: scratch[0].a,
+                    b: scratch[scratch.len() - 1].b,
+                };
+                scratch.clear();
+                scratch.push(whole);
+            }
             let mut e = is + 1;
             for &r in scratch.iter() {
                 sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());

@@ -35,6 +35,12 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
             ("i", "agree", _) if !n2.is_empty() && n2 != "with" => 2,
             ("that", "'s" | "is", "why") => 3,
             ("thats", "why", _) | ("for", "work", _) | ("of", "course", _) => 2,
+            // "pretty good I actually love the cold": an answer before the statement.
+            (
+                "pretty" | "very" | "so" | "really" | "not",
+                "good" | "well" | "bad" | "cool" | "nice" | "fun" | "great" | "interesting",
+                "i",
+            ) => 2,
             ("where", "i", _) => 1,
             ("fun", "fact", _)
             | ("thank", "you", _)
@@ -175,8 +181,22 @@ pub(super) fn is_hypothetical(doc: &Doc<'_>, k: usize, end: usize) -> bool {
 /// First token of the sentence that opens a hypothetical or wish; `s.end` if none.
 pub(super) fn hypothetical_at(doc: &Doc<'_>, s: Sentence) -> usize {
     (s.start..s.end)
-        .find(|&k| doc.toks[k].is_word() && is_hypothetical(doc, k, s.end))
+        .find(|&k| {
+            doc.toks[k].is_word() && is_hypothetical(doc, k, s.end) && !favorite_would(doc, s, k)
+        })
         .unwrap_or(s.end)
+}
+
+/// "My favorite food would have to be sushi": a "would" that only hedges a favorite.
+fn favorite_would(doc: &Doc<'_>, s: Sentence, k: usize) -> bool {
+    doc.n(k) == "would"
+        && (s.start.max(k.saturating_sub(8))..k).any(|j| {
+            matches!(doc.n(j), "favorite" | "favourite" | "fave" | "fav")
+                && matches!(
+                    doc.n(j.saturating_sub(1)),
+                    "my" | "all-time" | "absolute" | "least"
+                )
+        })
 }
 
 /// Someone other than the user is being reported ("He said ...", "My mom says I'm ...").

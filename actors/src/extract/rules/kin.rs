@@ -82,7 +82,24 @@ fn kin_of_user(doc: &Doc<'_>, cl: &Clause, k: usize, hb: usize) -> bool {
         );
     let and_i = w(doc, hb, end) == "and" && matches!(w(doc, hb + 1, end), "i" | "me");
     let me_and = before(1) == "and" && matches!(before(2), "me" | "i") && k == cl.a + 2;
-    lives_with || ((k == cl.a || k == cl.c) && and_i) || me_and
+    // "My older sister and I once sat ...", "the schools my husband and I applied to": the
+    // clause may end at "and" where "I" starts the next one, and "my X and I" need not lead.
+    let and_i_next = hb <= end
+        && hb + 1 < doc.toks.len()
+        && doc.toks[hb].is_word()
+        && doc.n(hb) == "and"
+        && doc.toks[hb + 1].is_word()
+        && doc.n(hb + 1) == "i";
+    let and_i_later = (and_i || and_i_next) && before(1) != "'s" && !is_prep(before(1));
+    lives_with || ((k == cl.a || k == cl.c) && and_i) || and_i_later || me_and
+}
+
+/// A preposition before "my X and I" ("for my sister and I") makes the pair an object.
+fn is_prep(n: &str) -> bool {
+    matches!(
+        n,
+        "for" | "to" | "with" | "about" | "of" | "from" | "like" | "than"
+    )
 }
 
 #[rustfmt::skip]

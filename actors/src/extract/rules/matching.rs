@@ -128,8 +128,20 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
     let mut pending_correction = false;
     let mut pending_change = false;
     let mut seen_content = false;
+    let mut prev_like: Option<Predicate> = None;
     for s in doc.sentences() {
         doc.clauses(s, &mut clauses);
+        let before_sentence = out.len();
+        let like = prev_like.take();
+        if let Some(pred) = like {
+            // "I also like Mendelssohn. And Telemann. And Hayden.": a bare "And X." goes on
+            // with the list the sentence before it began.
+            if and_more(doc, s, pred, &mut out, &mut scratch) {
+                prev_like = Some(pred);
+                seen_content = true;
+                continue;
+            }
+        }
         if reported(doc, s) {
             seen_content = true;
             pending_correction = false;
@@ -189,6 +201,14 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
                 match_clause(doc, &cl, &mut out, &mut scratch);
             }
         }
+        prev_like = out[before_sentence..]
+            .iter()
+            .rev()
+            .find(|f| {
+                matches!(f.predicate, Predicate::Likes | Predicate::Dislikes)
+                    && f.kind == FactKind::Assert
+            })
+            .map(|f| f.predicate);
     }
     postprocess(&mut out);
     out
@@ -225,6 +245,91 @@ pub(super) fn postprocess(out: &mut Vec<ExtractedFact>) {
     }
 }
 
+/// A sentence that is only "And <thing>." (up to four words) after a like or dislike.
+fn and_more(
+    doc: &Doc<'_>,
+    s: text::Sentence,
+    pred: Predicate,
+    out: &mut Vec<ExtractedFact>,
+    scratch: &mut Vec<R>,
+) -> bool {
+    if s.question || w(doc, s.start, s.end) != "and" {
+        return false;
+    }
+    let mut a = s.start + 1;
+    if w(doc, a, s.end) == "also" {
+        a += 1;
+    }
+    let last = (a..s.end).rev().find(|&k| doc.toks[k].is_word());
+    let Some(last) = last else {
+        return false;
+    };
+    let words = last + 1 - a;
+    let plain = (a..=last).all(|k| {
+        doc.toks[k].is_word()
+            && !matches!(
+                doc.n(k),
+                "then"
+                    | "so"
+                    | "that"
+                    | "it"
+                    | "this"
+                    | "i"
+                    | "you"
+                    | "he"
+                    | "she"
+                    | "they"
+                    | "we"
+                    | "there"
+                    | "yes"
+                    | "no"
+                    | "not"
+                    | "is"
+                    | "are"
+                    | "was"
+                    | "too"
+                    | "me"
+                    | "my"
+                    | "what"
+                    | "how"
+                    | "why"
+                    | "now"
+                    | "yeah"
+                    | "lol"
+                    | "haha"
+            )
+    });
+    if words == 0
+        || words > 4
+        || !plain
+        || (last + 1..s.end).any(|k| !doc.toks[k].is_punct('.') && !doc.toks[k].is_punct('!'))
+    {
+        return false;
+    }
+    v::phrases(doc, a, last + 1, scratch);
+    if scratch.is_empty()
+        || scratch.iter().any(|r| r.b > last + 1)
+        || scratch.last().is_some_and(|r| r.b != last + 1)
+    {
+        return false;
+    }
+    let mut sink = Sink {
+        out,
+        span: (doc.toks[s.start].start, doc.toks[last].end),
+        conf_scale: if doc.case == CaseMode::Flat { 0.9 } else { 1.0 },
+    };
+    for &r in scratch.iter() {
+        sink.push(
+            pred,
+            v::item_text(doc, r),
+            "likes.and_more",
+            0.7,
+            Vec::new(),
+        );
+    }
+    true
+}
+
 pub(super) fn same_fact(a: &ExtractedFact, b: &ExtractedFact) -> bool {
     a.predicate == b.predicate && a.kind == b.kind && a.object == b.object
 }
@@ -240,6 +345,39 @@ pub(super) fn match_clause(
         doc.toks[cl.end.saturating_sub(1).max(cl.a)].end,
     );
     let conf_scale = if doc.case == CaseMode::Flat { 0.9 } else { 1.0 };
+    // "I think my least favorite is Chinese food", "I think that summer is my favorite":
+    // the hedge is dropped and the clause read from the subject after it.
+    let hedge_to = if doc.n(cl.c) == "i"
+        && !cl.implicit_i
+        && matches!(w(doc, cl.c + 1, cl.end), "think" | "guess" | "believe")
+    {
+        let mut at = cl.c + 2;
+        if w(doc, at, cl.end) == "that"
+            && !matches!(
+                w(doc, at + 1, cl.end),
+                "i" | "my" | "it" | "you" | "that" | "this" | "is" | "'s" | ""
+            )
+        {
+            at += 1;
+        }
+        let favorite_after = (at + 1..cl.end.min(at + 4)).any(|k| {
+            matches!(
+                w(doc, k, cl.end),
+                "favorite" | "favourite" | "fave" | "fav" | "least"
+            )
+        });
+        (favorite_after && (at > cl.c + 2 || w(doc, at, cl.end) == "my")).then_some(at)
+    } else {
+        None
+    };
+    let shifted_cl;
+    let cl = match hedge_to {
+        Some(at) => {
+            shifted_cl = Clause { c: at, ..*cl };
+            &shifted_cl
+        }
+        None => cl,
+    };
     let first = doc.n(cl.c);
     let first_is_filler = filler(doc, cl.c, cl.end) > 0;
     let mut sink = Sink {
