@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 cargo build --release --bin memlink --bin memlink-bench
 bin="${CARGO_TARGET_DIR:-target}/release"
@@ -18,9 +20,7 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 db="memlink_bench_${suffix}"
 psql "$DATABASE_URL" -qc "CREATE DATABASE ${db}"
-base="${DATABASE_URL%%\?*}"
-rest="${base#*://}"
-bench_url="${base%%://*}://${rest%%/*}/${db}${DATABASE_URL#"$base"}"
+bench_url="$(db_url_for "$DATABASE_URL" "$db")"
 stream="memlink-bench:${suffix}:events"
 
 cleanup() {
@@ -44,13 +44,7 @@ log="$(mktemp)"
 DATABASE_URL="$bench_url" MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" \
     MEMLINK_HTTP_ADDR=127.0.0.1:0 RUST_LOG=warn,memlink::http=info "$bin/memlink" run 2>"$log" &
 daemon_pid=$!
-addr=""
-for _ in $(seq 100); do
-    addr="$(sed -n 's/.*event=http_listening addr=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)"
-    [[ -n "$addr" ]] && break
-    sleep 0.1
-done
-[[ -n "$addr" ]] || { cat "$log" >&2; echo "bench: the daemon did not start" >&2; exit 1; }
+addr="$(wait_http_addr "$log")" || { cat "$log" >&2; echo "bench: the daemon did not start" >&2; exit 1; }
 DATABASE_URL="$bench_url" "$bin/memlink-bench" --daemon-pid "$daemon_pid" --http "$addr" "$@"
 grep -E ' (WARN|ERROR) ' "$log" >&2 || true
 rm -f "$log"

@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 command -v strace >/dev/null || { echo "trace-latency: strace is not installed" >&2; exit 1; }
 out="${1:-/tmp/memlink-trace.txt}"
 cargo build --release --bin memlink --bin memlink-bench
@@ -17,9 +19,7 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 db="memlink_trace_${suffix}"
 psql "$DATABASE_URL" -qc "CREATE DATABASE ${db}"
-base="${DATABASE_URL%%\?*}"
-rest="${base#*://}"
-url="${base%%://*}://${rest%%/*}/${db}${DATABASE_URL#"$base"}"
+url="$(db_url_for "$DATABASE_URL" "$db")"
 # A readable trace: no TLS on loopback unless the URL asks for it (the benchmarks' PostgreSQL
 # has none either).
 if [[ "$url" != *sslmode=* ]]; then
@@ -38,13 +38,7 @@ DATABASE_URL="$url" RUST_LOG=warn "$bin/memlink" migrate >/dev/null
 DATABASE_URL="$url" RUST_LOG=warn,memlink::http=info strace -f -tt -o "$out" \
     -e trace=sendto,recvfrom,write,read,writev,epoll_wait "$bin/memlink" run 2>"$log" &
 strace_pid=$!
-addr=""
-for _ in $(seq 100); do
-    addr="$(sed -n 's/.*event=http_listening addr=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)"
-    [[ -n "$addr" ]] && break
-    sleep 0.1
-done
-[[ -n "$addr" ]] || { cat "$log" >&2; echo "trace-latency: the daemon did not start" >&2; exit 1; }
+addr="$(wait_http_addr "$log")" || { cat "$log" >&2; echo "trace-latency: the daemon did not start" >&2; exit 1; }
 daemon_pid="$(pgrep -P "$strace_pid" | head -n 1)"
 DATABASE_URL="$url" "$bin/memlink-bench" --daemon-pid "$daemon_pid" --http "$addr" --events 20 --chats 5 --rate 4
 echo "trace-latency: trace in $out; each event starts where the listener reads 'memlink_outbox' (NOTIFY)" >&2

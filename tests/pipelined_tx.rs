@@ -26,6 +26,13 @@ async fn insert(db: &Client, id: i32) -> Result<(), PortError> {
         .map_err(classify)
 }
 
+/// A transaction of one prepared insert, BEGIN and COMMIT in its flight.
+async fn single_insert(pool: &PgPool, begin: &'static str, id: i32) -> Result<u64, PortError> {
+    let mut conn = pool.get().await.expect("a connection");
+    let stmt = conn.prepare(INSERT).await.expect("prepared");
+    conn.pipelined().single(begin, &stmt, &[&id]).await
+}
+
 /// The backend process of the pool's one connection.
 async fn backend(pool: &PgPool) -> i32 {
     let conn = pool.get().await.expect("a connection");
@@ -106,21 +113,11 @@ fn single_commits_its_write_in_one_flight_and_rolls_back_a_failed_one() {
     runtime().block_on(async {
         let pool = one_connection(&env);
         let before = backend(&pool).await;
-        {
-            let mut conn = pool.get().await.expect("a connection");
-            let stmt = conn.prepare(INSERT).await.expect("prepared");
-            let tx = conn.pipelined();
-            tx.single("BEGIN; SET LOCAL synchronous_commit = off", &stmt, &[&7i32])
-                .await
-                .expect("a one-statement transaction");
-        }
-        {
-            let mut conn = pool.get().await.expect("a connection");
-            let stmt = conn.prepare(INSERT).await.expect("prepared");
-            let tx = conn.pipelined();
-            let failed = tx.single("BEGIN", &stmt, &[&7i32]).await;
-            assert!(failed.is_err(), "the duplicate insert must fail");
-        }
+        single_insert(&pool, "BEGIN; SET LOCAL synchronous_commit = off", 7)
+            .await
+            .expect("a one-statement transaction");
+        let failed = single_insert(&pool, "BEGIN", 7).await;
+        assert!(failed.is_err(), "the duplicate insert must fail");
         assert_eq!(
             backend(&pool).await,
             before,
