@@ -153,11 +153,7 @@ impl EffectStore for PgStore {
                 crate::telemetry::effects_committed(&created);
                 Ok(outcome)
             }
-            Err(e) => {
-                // Awaited, so the connection goes back to the pool out of the transaction.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
+            Err(e) => Err(tx.abandon(e).await),
         }
     }
 }

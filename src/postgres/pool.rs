@@ -138,14 +138,7 @@ impl<'a> PipelinedTx<'a> {
     ) -> Result<T, PortError> {
         self.conn.in_transaction.store(true, Ordering::Relaxed);
         // try_join! polls in argument order: BEGIN is issued before any statement of `first`.
-        let start = async {
-            self.conn
-                .client
-                .batch_execute(begin)
-                .await
-                .map_err(super::classify)
-        };
-        let ((), value) = futures_util::try_join!(start, first)?;
+        let ((), value) = futures_util::try_join!(self.run(begin), first)?;
         Ok(value)
     }
 
@@ -161,26 +154,7 @@ impl<'a> PipelinedTx<'a> {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, PortError> {
-        let client = &self.conn.client;
-        let last = async {
-            client
-                .execute(statement, params)
-                .await
-                .map_err(super::classify)
-        };
-        let commit = async {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(super::classify)
-        };
-        // join!, not try_join!: polled in argument order (the statement is sent before the
-        // COMMIT), and the COMMIT is awaited even when the statement failed, so the
-        // connection is known to be out of the transaction before it goes back to the pool.
-        let (value, ended) = futures_util::join!(last, commit);
-        ended?;
-        self.conn.in_transaction.store(false, Ordering::Relaxed);
-        value
+        self.execute_and_commit(statement, params).await
     }
 
     /// A transaction of one prepared statement: BEGIN (`begin`), the statement and COMMIT
@@ -194,48 +168,61 @@ impl<'a> PipelinedTx<'a> {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, PortError> {
         self.conn.in_transaction.store(true, Ordering::Relaxed);
-        let client = &self.conn.client;
-        let start = async { client.batch_execute(begin).await.map_err(super::classify) };
-        let body = async {
-            client
-                .execute(statement, params)
-                .await
-                .map_err(super::classify)
-        };
-        let commit = async {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(super::classify)
-        };
-        // join! polls in argument order: BEGIN, the statement, COMMIT.
-        let (started, value, ended) = futures_util::join!(start, body, commit);
+        // join! polls in argument order: BEGIN, then the statement and the COMMIT.
+        let (started, value) =
+            futures_util::join!(self.run(begin), self.execute_and_commit(statement, params));
         started?;
-        ended?;
-        self.conn.in_transaction.store(false, Ordering::Relaxed);
         value
     }
 
-    /// ROLLBACK, awaited, so the connection goes back to the pool out of the transaction.
-    pub async fn rollback(self) -> Result<(), PortError> {
-        self.conn
-            .client
-            .batch_execute("ROLLBACK")
-            .await
-            .map_err(super::classify)?;
-        self.conn.in_transaction.store(false, Ordering::Relaxed);
-        Ok(())
+    /// Gives up the transaction after `error`: rolled back and awaited, or, were the ROLLBACK
+    /// lost too, left for the pool to close (which rolls back as well). Returns `error`.
+    pub async fn abandon(self, error: PortError) -> PortError {
+        let _ = self.end("ROLLBACK").await;
+        error
     }
 
     /// COMMIT on its own (the transaction's last statements were checked before it).
     pub async fn commit(self) -> Result<(), PortError> {
+        self.end("COMMIT").await
+    }
+
+    /// `sql` as one simple query.
+    async fn run(&self, sql: &str) -> Result<(), PortError> {
         self.conn
             .client
-            .batch_execute("COMMIT")
+            .batch_execute(sql)
             .await
-            .map_err(super::classify)?;
+            .map_err(super::classify)
+    }
+
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK): once it answered, the
+    /// connection is out of the transaction and may go back to the pool.
+    async fn end(&self, sql: &str) -> Result<(), PortError> {
+        self.run(sql).await?;
         self.conn.in_transaction.store(false, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The statement, then COMMIT, in one flight.
+    async fn execute_and_commit(
+        &self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, PortError> {
+        let last = async {
+            self.conn
+                .client
+                .execute(statement, params)
+                .await
+                .map_err(super::classify)
+        };
+        // join!, not try_join!: polled in argument order (the statement is sent before the
+        // COMMIT), and the COMMIT is awaited even when the statement failed, so the
+        // connection is known to be out of the transaction before it goes back to the pool.
+        let (value, ended) = futures_util::join!(last, self.end("COMMIT"));
+        ended?;
+        value
     }
 }
 

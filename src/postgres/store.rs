@@ -130,12 +130,8 @@ impl OutboxStore for PgStore {
         }
         let settlement = match work(rows.iter().map(read_outbox_row).collect()).await {
             Ok(s) => s,
-            Err(e) => {
-                // Rolled back, the rows are pending again (or, were the ROLLBACK lost too, the
-                // connection is closed, which rolls back as well).
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
+            // Rolled back, the rows are pending again.
+            Err(e) => return Err(tx.abandon(e).await),
         };
         let (ids, stream_ids): (Vec<Uuid>, Vec<String>) =
             settlement.relayed.iter().cloned().unzip();
@@ -179,8 +175,7 @@ impl OutboxStore for PgStore {
             };
             // Several writes: each is checked before the COMMIT goes out.
             if let Err(e) = futures_util::try_join!(relayed, rejected) {
-                let _ = tx.rollback().await;
-                return Err(e);
+                return Err(tx.abandon(e).await);
             }
             tx.commit().await?;
         }
