@@ -20,3 +20,10 @@ wait_http_addr() {
     done
     return 1
 }
+
+# Removes database $1 (from the server of DATABASE_URL) and stream $2 (from REDIS_URL): what a
+# bench run made for itself. Never fails.
+remove_run_data() {
+    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" || true
+    redis-cli -u "$REDIS_URL" DEL "$2" >/dev/null || true
+}

@@ -25,8 +25,7 @@ stream="memlink-bench:${suffix}:events"
 
 cleanup() {
     [[ -n "${daemon_pid:-}" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" || true
-    redis-cli -u "$REDIS_URL" DEL "$stream" >/dev/null || true
+    remove_run_data "$db" "$stream"
 }
 trap cleanup EXIT
 

@@ -28,9 +28,10 @@ fi
 export MEMLINK_STREAM="memlink-trace:${suffix}:events" MEMLINK_GROUP="trace-${suffix}" MEMLINK_HTTP_ADDR=127.0.0.1:0
 log="$(mktemp)"
 cleanup() {
-    [[ -n "${daemon_pid:-}" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" || true
-    redis-cli -u "$REDIS_URL" DEL "$MEMLINK_STREAM" >/dev/null || true
+    # The daemon is strace's child, not this shell's: wait for strace, which ends with it.
+    if [[ -n "${daemon_pid:-}" ]]; then kill "$daemon_pid" 2>/dev/null || true; fi
+    if [[ -n "${strace_pid:-}" ]]; then wait "$strace_pid" 2>/dev/null || true; fi
+    remove_run_data "$db" "$MEMLINK_STREAM"
     rm -f "$log"
 }
 trap cleanup EXIT
