@@ -6,6 +6,8 @@
 #                                                       scripts/bench.sh --ingest --connections 8
 #   MEMLINK_STREAM_RETENTION_SECS=30 MEMLINK_RETENTION_SECS=60 scripts/bench.sh --soak --minutes 10
 # The daemon's own settings pass through the environment (MEMLINK_WORKERS=2 scripts/bench.sh ...).
+# MEMLINK_BIN_DIR=dir runs the memlink and memlink-bench found there instead of building them
+# (A/B runs of two builds, e.g. with farm-bench).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,8 +16,10 @@ source scripts/services.sh
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-cargo build --release --bin memlink --bin memlink-bench
-bin="${CARGO_TARGET_DIR:-target}/release"
+if [[ -z "${MEMLINK_BIN_DIR:-}" ]]; then
+    cargo build --release --bin memlink --bin memlink-bench
+fi
+bin="${MEMLINK_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
 
 suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 db="memlink_bench_${suffix}"

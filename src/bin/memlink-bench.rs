@@ -179,6 +179,76 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The daemon's `/metrics` exposition, over one plain HTTP/1.0 request.
+async fn scrape_metrics(addr: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") =>
+        {
+            Ok(body.to_owned())
+        }
+        _ => bail!("/metrics did not answer 200"),
+    }
+}
+
+/// The q-quantile of a Prometheus histogram given as (upper bound, cumulative count) pairs in
+/// ascending order, interpolated linearly within the bucket it falls in (as PromQL's
+/// `histogram_quantile` does); `None` without observations or past the last finite bucket.
+fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for &(bound, count) in buckets {
+        if count >= rank {
+            if !bound.is_finite() {
+                return None;
+            }
+            let inside = count - below;
+            let share = if inside > 0.0 {
+                (rank - below) / inside
+            } else {
+                1.0
+            };
+            return Some(lower + (bound - lower) * share);
+        }
+        (lower, below) = (bound, count);
+    }
+    None
+}
+
+/// p50 and p99 of the daemon's `memlink_end_to_end_latency_seconds`: from each message's
+/// `created_at` to the commit of its effects, which the outbox's timestamps cannot show (the
+/// effects transaction's `now()` is its start).
+fn commit_latency(exposition: &str) -> Option<(f64, f64)> {
+    let mut buckets: Vec<(f64, f64)> = exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("memlink_end_to_end_latency_seconds_bucket{le=\""))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count.trim().parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some((
+        histogram_quantile(0.5, &buckets)?,
+        histogram_quantile(0.99, &buckets)?,
+    ))
+}
+
 /// Inserts events into the outbox in chunks of 1,000 rows.
 async fn preload(client: &Client, events: &[BenchEvent]) -> anyhow::Result<()> {
     for chunk in events.chunks(1_000) {
@@ -618,6 +688,18 @@ async fn main() -> anyhow::Result<()> {
         ms(st.relay_to_worker_p50_s),
         ms(st.relay_to_worker_p99_s)
     );
+    if args.rate > 0 {
+        // The daemon was started for this run, so its histogram holds these events only.
+        match scrape_metrics(&args.http).await.map(|m| commit_latency(&m)) {
+            Ok(Some((p50, p99))) => println!(
+                "latency_to_commit_ms p50={:.1} p99={:.1}  (the daemon's histogram, interpolated within its buckets)",
+                p50 * 1e3,
+                p99 * 1e3
+            ),
+            Ok(None) => eprintln!("bench: the daemon's latency histogram has no figure"),
+            Err(e) => eprintln!("bench: no latency to commit: {e:#}"),
+        }
+    }
     if let Some(rss) = daemon_pid.and_then(peak_rss_mb) {
         println!("daemon_peak_rss_mb={rss:.1}");
     }
@@ -627,4 +709,40 @@ async fn main() -> anyhow::Result<()> {
         let _ = child.wait();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_interpolated_within_their_bucket() {
+        let exposition = "\
+# TYPE memlink_end_to_end_latency_seconds histogram
+memlink_end_to_end_latency_seconds_bucket{le=\"0.001\"} 0
+memlink_end_to_end_latency_seconds_bucket{le=\"0.002\"} 50
+memlink_end_to_end_latency_seconds_bucket{le=\"0.004\"} 98
+memlink_end_to_end_latency_seconds_bucket{le=\"0.01\"} 100
+memlink_end_to_end_latency_seconds_bucket{le=\"+Inf\"} 100
+memlink_end_to_end_latency_seconds_sum 0.2
+memlink_end_to_end_latency_seconds_count 100
+";
+        let (p50, p99) = commit_latency(exposition).expect("quantiles");
+        // Rank 50 is the top of (1 ms, 2 ms]; rank 99 is 1 of the 2 in (4 ms, 10 ms].
+        assert!((p50 - 0.002).abs() < 1e-12, "{p50}");
+        assert!((p99 - 0.007).abs() < 1e-12, "{p99}");
+    }
+
+    #[test]
+    fn no_observations_or_only_the_infinite_bucket_give_no_quantile() {
+        assert_eq!(
+            histogram_quantile(0.5, &[(0.001, 0.0), (f64::INFINITY, 0.0)]),
+            None
+        );
+        assert_eq!(
+            histogram_quantile(0.5, &[(0.001, 0.0), (f64::INFINITY, 4.0)]),
+            None
+        );
+        assert_eq!(commit_latency("memlink_batch_size_count 3\n"), None);
+    }
 }
