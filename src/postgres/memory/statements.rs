@@ -114,7 +114,13 @@ const STATEMENT_COLUMNS: usize = 17;
 /// Around each requested key of a single-valued timeline (user, predicate): the statements
 /// just before it (newest first) and from it on (oldest first), each with its fact. Served by
 /// `fact_sources_timeline_idx`.
-const NEIGHBOURS_ONE: &str = concat!(
+///
+/// Each statement's fact is fetched by its primary key in a lateral subquery that `OFFSET 0`
+/// keeps from being flattened into a join: the planner cannot know how many rows `LIMIT w.nb`
+/// leaves (it guesses hundreds per key), and as a plain join it hashed the whole `facts` table
+/// for every batch once that looked cheaper, a cost that grew with every user's history (the
+/// history benchmark's rounds fell to a third at 10,000 statements per timeline).
+pub const NEIGHBOURS_ONE: &str = concat!(
     "SELECT w.n, s.dir, ",
     statement_columns!("s"),
     ", ",
@@ -132,12 +138,12 @@ const NEIGHBOURS_ONE: &str = concat!(
          WHERE a.user_id = w.user_id AND a.predicate = w.predicate
            AND (a.said_at, a.message_id, a.ordinal, a.id) >= (w.said_at, w.message_id, w.ordinal, w.id)
          ORDER BY a.said_at, a.message_id, a.ordinal, a.id LIMIT w.na)) s
-  LEFT JOIN facts f ON f.id = s.fact_id"
+  LEFT JOIN LATERAL (SELECT * FROM facts WHERE id = s.fact_id OFFSET 0) f ON true"
 );
 
 /// The same for one value of a multi-valued timeline (user, predicate, value). Served by
 /// `fact_sources_value_idx`.
-const NEIGHBOURS_MANY: &str = concat!(
+pub const NEIGHBOURS_MANY: &str = concat!(
     "SELECT w.n, s.dir, ",
     statement_columns!("s"),
     ", ",
@@ -156,7 +162,7 @@ const NEIGHBOURS_MANY: &str = concat!(
          WHERE a.user_id = w.user_id AND a.predicate = w.predicate AND lower(a.object) = w.value
            AND (a.said_at, a.message_id, a.ordinal, a.id) >= (w.said_at, w.message_id, w.ordinal, w.id)
          ORDER BY a.said_at, a.message_id, a.ordinal, a.id LIMIT w.na)) s
-  LEFT JOIN facts f ON f.id = s.fact_id"
+  LEFT JOIN LATERAL (SELECT * FROM facts WHERE id = s.fact_id OFFSET 0) f ON true"
 );
 
 /// Which of these (user, predicate) timelines were stored before V8 and never re-derived.
