@@ -44,16 +44,19 @@ enum Request {
         id: Uuid,
         action: Action,
     },
-    BulkReplay {
+    /// Every letter a filter selects, replayed or discarded.
+    Bulk {
+        kind: BulkKind,
         filter: BulkFilter,
         dry_run: bool,
         action: Action,
     },
-    BulkDiscard {
-        filter: BulkFilter,
-        dry_run: bool,
-        action: Action,
-    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BulkKind {
+    Replay,
+    Discard,
 }
 
 #[derive(Debug)]
@@ -164,14 +167,7 @@ impl Request {
                                 .to_owned(),
                         )
                     }
-                    None => {
-                        let (filter, dry_run) = bulk_filter(bulk)?;
-                        Request::BulkReplay {
-                            filter,
-                            dry_run,
-                            action,
-                        }
-                    }
+                    None => bulk_request(BulkKind::Replay, bulk, action)?,
                 }
             }
             DlqCommand::Discard { id, bulk, common } => {
@@ -181,14 +177,7 @@ impl Request {
                         id: parse_id(&id)?,
                         action,
                     },
-                    None => {
-                        let (filter, dry_run) = bulk_filter(bulk)?;
-                        Request::BulkDiscard {
-                            filter,
-                            dry_run,
-                            action,
-                        }
-                    }
+                    None => bulk_request(BulkKind::Discard, bulk, action)?,
                 }
             }
         })
@@ -212,6 +201,16 @@ impl Action {
             json: args.json,
         })
     }
+}
+
+fn bulk_request(kind: BulkKind, args: DlqBulkArgs, action: Action) -> Result<Request, String> {
+    let (filter, dry_run) = bulk_filter(args)?;
+    Ok(Request::Bulk {
+        kind,
+        filter,
+        dry_run,
+        action,
+    })
 }
 
 fn bulk_filter(args: DlqBulkArgs) -> Result<(BulkFilter, bool), String> {
@@ -266,8 +265,7 @@ fn request_json(r: &Request) -> bool {
         Request::List { json, .. } | Request::Show { json, .. } => *json,
         Request::Replay { action, .. }
         | Request::Discard { action, .. }
-        | Request::BulkReplay { action, .. }
-        | Request::BulkDiscard { action, .. } => action.json,
+        | Request::Bulk { action, .. } => action.json,
     }
 }
 
@@ -323,34 +321,17 @@ async fn perform(pool: &PgPool, request: Request) -> Result<String, DlqError> {
                 )
             }
         }
-        Request::BulkReplay {
+        Request::Bulk {
+            kind,
             filter,
             dry_run,
             action,
         } => {
-            let r = dlq::bulk_replay(
-                pool,
-                &filter,
-                &action.actor,
-                dry_run,
-                action.note.as_deref(),
-            )
-            .await?;
-            render_bulk(&r, action.json)
-        }
-        Request::BulkDiscard {
-            filter,
-            dry_run,
-            action,
-        } => {
-            let r = dlq::bulk_discard(
-                pool,
-                &filter,
-                &action.actor,
-                dry_run,
-                action.note.as_deref(),
-            )
-            .await?;
+            let (actor, note) = (&action.actor, action.note.as_deref());
+            let r = match kind {
+                BulkKind::Replay => dlq::bulk_replay(pool, &filter, actor, dry_run, note).await?,
+                BulkKind::Discard => dlq::bulk_discard(pool, &filter, actor, dry_run, note).await?,
+            };
             render_bulk(&r, action.json)
         }
     })
@@ -616,11 +597,19 @@ mod tests {
         assert!(e.contains("--all"), "{e}");
         assert!(matches!(
             parse(&["memlink", "dlq", "replay", "--all", "--dry-run"]),
-            Ok(Request::BulkReplay { dry_run: true, .. })
+            Ok(Request::Bulk {
+                kind: BulkKind::Replay,
+                dry_run: true,
+                ..
+            })
         ));
         assert!(matches!(
             parse(&["memlink", "dlq", "discard", "--reason", "invalid_uuid"]),
-            Ok(Request::BulkDiscard { dry_run: false, .. })
+            Ok(Request::Bulk {
+                kind: BulkKind::Discard,
+                dry_run: false,
+                ..
+            })
         ));
         // An id and a filter together is ambiguous: clap refuses it.
         assert!(parse(&["memlink", "dlq", "discard", ID, "--reason", "x"]).is_err());
