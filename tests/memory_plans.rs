@@ -74,35 +74,19 @@ fn neighbour_reads_fetch_facts_by_key_on_a_long_history() {
     let before = vec![1i64; keys];
     let after = vec![1i64; keys];
 
-    let one = plan_of(
-        &mut pg,
-        NEIGHBOURS_ONE,
-        &[
-            &users,
-            &predicates,
-            &at,
-            &messages,
-            &ordinals,
-            &ids,
-            &before,
-            &after,
-        ],
-    );
-    let many = plan_of(
-        &mut pg,
-        NEIGHBOURS_MANY,
-        &[
-            &users,
-            &predicates,
-            &values,
-            &at,
-            &messages,
-            &ordinals,
-            &ids,
-            &before,
-            &after,
-        ],
-    );
+    // Both reads take the same key columns after their timeline's (user, predicate[, value]).
+    type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+    let key: [Param; 6] = [&at, &messages, &ordinals, &ids, &before, &after];
+    let one_params: Vec<Param> = [&users as Param, &predicates]
+        .into_iter()
+        .chain(key)
+        .collect();
+    let many_params: Vec<Param> = [&users as Param, &predicates, &values]
+        .into_iter()
+        .chain(key)
+        .collect();
+    let one = plan_of(&mut pg, NEIGHBOURS_ONE, &one_params);
+    let many = plan_of(&mut pg, NEIGHBOURS_MANY, &many_params);
     for (name, plan) in [("single-valued", &one), ("multi-valued", &many)] {
         assert!(
             !plan.contains("Seq Scan on facts"),
