@@ -77,10 +77,18 @@ pub trait RoundWork: Unpin + 'static {
     /// Its log target (`memlink::<actor>`).
     const TARGET: &'static str;
 
+    /// Who the work is and where it reports.
+    fn identity(&self) -> RoundIdentity<'_>;
     /// The actor's name on the status board, in logs and metrics.
-    fn name(&self) -> &'static str;
-    fn status(&self) -> &StatusBoard;
-    fn ambient(&self) -> &Ambient;
+    fn name(&self) -> &'static str {
+        self.identity().name
+    }
+    fn status(&self) -> &StatusBoard {
+        self.identity().status
+    }
+    fn ambient(&self) -> &Ambient {
+        self.identity().ambient
+    }
     /// The first round waits at least this long after a start (besides a restart's backoff).
     fn first_round_after(&self) -> Duration {
         Duration::ZERO
@@ -105,6 +113,14 @@ pub trait RoundWork: Unpin + 'static {
     /// waits on a slow dependency (a model thinking), and a drain does not wait for the round
     /// in progress, so the work's last step must hand that round's work back.
     const BESIDE_MAILBOX: bool = false;
+}
+
+/// A round actor's name and the two things it reports through: the status board, and the
+/// ambient ports (clock, ids, randomness) its rounds are paced by.
+pub struct RoundIdentity<'a> {
+    pub name: &'static str,
+    pub status: &'a StatusBoard,
+    pub ambient: &'a Ambient,
 }
 
 /// What a drain's last step adds to its `actor_drained` line.

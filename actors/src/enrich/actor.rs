@@ -4,9 +4,10 @@
 
 use super::{run_round, EnricherDeps, RoundReport, NAME};
 use crate::pace::Pace;
-use crate::ports::{Ambient, PortError};
-use crate::round::{Drained, LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundWork};
-use crate::status::StatusBoard;
+use crate::ports::PortError;
+use crate::round::{
+    Drained, LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundIdentity, RoundWork,
+};
 
 pub type LlmEnricher = RoundActor<EnricherRounds>;
 
@@ -30,16 +31,12 @@ impl RoundWork for EnricherRounds {
     const TARGET: &'static str = "memlink::llm";
     const BESIDE_MAILBOX: bool = true;
 
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn status(&self) -> &StatusBoard {
-        &self.deps.status
-    }
-
-    fn ambient(&self) -> &Ambient {
-        &self.deps.ambient
+    fn identity(&self) -> RoundIdentity<'_> {
+        RoundIdentity {
+            name: NAME,
+            status: &self.deps.status,
+            ambient: &self.deps.ambient,
+        }
     }
 
     fn round(&mut self) -> LocalFuture<RoundReport> {

@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use super::{run_round, ReconcileReport, ReconcilerDeps, NAME, REPUBLISHED};
-use crate::ports::{Ambient, PortError};
-use crate::round::{LocalFuture, RoundActor, RoundEnd, RoundWork};
-use crate::status::StatusBoard;
+use crate::ports::PortError;
+use crate::round::{LocalFuture, RoundActor, RoundEnd, RoundIdentity, RoundWork};
 
 pub type ReconcilerActor = RoundActor<ReconcilerDeps>;
 
@@ -14,16 +13,12 @@ impl RoundWork for ReconcilerDeps {
     type Report = ReconcileReport;
     const TARGET: &'static str = "memlink::reconciler";
 
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn status(&self) -> &StatusBoard {
-        &self.status
-    }
-
-    fn ambient(&self) -> &Ambient {
-        &self.ambient
+    fn identity(&self) -> RoundIdentity<'_> {
+        RoundIdentity {
+            name: NAME,
+            status: &self.status,
+            ambient: &self.ambient,
+        }
     }
 
     /// Nothing can be older than the threshold right after a start: the first pass waits.

@@ -6,9 +6,8 @@
 
 use super::{run_round, RelayDeps, RelayReport, NAME};
 use crate::pace::Pace;
-use crate::ports::{Ambient, PortError};
-use crate::round::{LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundWork};
-use crate::status::StatusBoard;
+use crate::ports::PortError;
+use crate::round::{LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundIdentity, RoundWork};
 
 pub type RelayActor = RoundActor<RelayDeps>;
 
@@ -16,16 +15,12 @@ impl RoundWork for RelayDeps {
     type Report = RelayReport;
     const TARGET: &'static str = "memlink::relay";
 
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn status(&self) -> &StatusBoard {
-        &self.status
-    }
-
-    fn ambient(&self) -> &Ambient {
-        &self.ambient
+    fn identity(&self) -> RoundIdentity<'_> {
+        RoundIdentity {
+            name: NAME,
+            status: &self.status,
+            ambient: &self.ambient,
+        }
     }
 
     fn round(&mut self) -> LocalFuture<RelayReport> {

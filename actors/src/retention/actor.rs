@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use super::{depart, kind, run_round, RetentionDeps, RetentionReport, NAME};
 use crate::pace::Pace;
-use crate::ports::{Ambient, PortError};
-use crate::round::{Drained, LocalFuture, RoundActor, RoundEnd, RoundWork};
-use crate::status::StatusBoard;
+use crate::ports::PortError;
+use crate::round::{Drained, LocalFuture, RoundActor, RoundEnd, RoundIdentity, RoundWork};
 
 pub type RetentionActor = RoundActor<RetentionDeps>;
 
@@ -15,16 +14,12 @@ impl RoundWork for RetentionDeps {
     type Report = (Pace, RetentionReport);
     const TARGET: &'static str = "memlink::retention";
 
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn status(&self) -> &StatusBoard {
-        &self.status
-    }
-
-    fn ambient(&self) -> &Ambient {
-        &self.ambient
+    fn identity(&self) -> RoundIdentity<'_> {
+        RoundIdentity {
+            name: NAME,
+            status: &self.status,
+            ambient: &self.ambient,
+        }
     }
 
     /// The first pass waits a moment: the workers reclaim a dead consumer's entries first.

@@ -6,9 +6,8 @@
 
 use super::{run_round, WatermarkDeps, NAME};
 use crate::pace::Pace;
-use crate::ports::{Ambient, FoldOutcome, PortError};
-use crate::round::{Drained, LocalFuture, RoundActor, RoundEnd, RoundWork};
-use crate::status::StatusBoard;
+use crate::ports::{FoldOutcome, PortError};
+use crate::round::{Drained, LocalFuture, RoundActor, RoundEnd, RoundIdentity, RoundWork};
 
 pub type WatermarkActor = RoundActor<WatermarkDeps>;
 
@@ -19,16 +18,12 @@ impl RoundWork for WatermarkDeps {
     type Report = (Pace, FoldOutcome);
     const TARGET: &'static str = "memlink::watermark";
 
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn status(&self) -> &StatusBoard {
-        &self.status
-    }
-
-    fn ambient(&self) -> &Ambient {
-        &self.ambient
+    fn identity(&self) -> RoundIdentity<'_> {
+        RoundIdentity {
+            name: NAME,
+            status: &self.status,
+            ambient: &self.ambient,
+        }
     }
 
     fn round(&mut self) -> LocalFuture<(Pace, FoldOutcome)> {

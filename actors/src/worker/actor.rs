@@ -9,9 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::{run_round, Carry, RoundReport, WorkerDeps};
 use crate::pace::Pace;
-use crate::ports::{Ambient, PortError};
-use crate::round::{LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundWork};
-use crate::status::StatusBoard;
+use crate::ports::PortError;
+use crate::round::{LocalFuture, PanicRestart, RoundActor, RoundEnd, RoundIdentity, RoundWork};
 
 pub type WorkerActor = RoundActor<WorkerRounds>;
 
@@ -52,16 +51,12 @@ impl RoundWork for WorkerRounds {
     type Report = RoundReport;
     const TARGET: &'static str = "memlink::worker";
 
-    fn name(&self) -> &'static str {
-        self.deps.name
-    }
-
-    fn status(&self) -> &StatusBoard {
-        &self.deps.status
-    }
-
-    fn ambient(&self) -> &Ambient {
-        &self.deps.ambient
+    fn identity(&self) -> RoundIdentity<'_> {
+        RoundIdentity {
+            name: self.deps.name,
+            status: &self.deps.status,
+            ambient: &self.deps.ambient,
+        }
     }
 
     fn round(&mut self) -> LocalFuture<RoundReport> {
