@@ -138,7 +138,7 @@ pub const NEIGHBOURS_ONE: &str = concat!(
          WHERE a.user_id = w.user_id AND a.predicate = w.predicate
            AND (a.said_at, a.message_id, a.ordinal, a.id) >= (w.said_at, w.message_id, w.ordinal, w.id)
          ORDER BY a.said_at, a.message_id, a.ordinal, a.id LIMIT w.na)) s
-  LEFT JOIN LATERAL (SELECT * FROM facts WHERE id = s.fact_id OFFSET 0) f ON true"
+  LEFT JOIN LATERAL (SELECT * FROM facts WHERE id = s.fact_id AND user_id = s.user_id OFFSET 0) f ON true"
 );
 
 /// The same for one value of a multi-valued timeline (user, predicate, value). Served by
@@ -162,7 +162,7 @@ pub const NEIGHBOURS_MANY: &str = concat!(
          WHERE a.user_id = w.user_id AND a.predicate = w.predicate AND lower(a.object) = w.value
            AND (a.said_at, a.message_id, a.ordinal, a.id) >= (w.said_at, w.message_id, w.ordinal, w.id)
          ORDER BY a.said_at, a.message_id, a.ordinal, a.id LIMIT w.na)) s
-  LEFT JOIN LATERAL (SELECT * FROM facts WHERE id = s.fact_id OFFSET 0) f ON true"
+  LEFT JOIN LATERAL (SELECT * FROM facts WHERE id = s.fact_id AND user_id = s.user_id OFFSET 0) f ON true"
 );
 
 /// Which of these (user, predicate) timelines were stored before V8 and never re-derived.
