@@ -275,7 +275,7 @@ pub(super) fn postprocess(out: &mut Vec<ExtractedFact>) {
     } else {
         // Long pastes can hold thousands of facts: stay linear.
         let mut seen = std::collections::HashSet::with_capacity(out.len());
-        out.retain(|f| seen.insert((f.predicate, f.kind.as_str(), f.object.clone())));
+        out.retain(|f| seen.insert((f.predicate, f.kind.as_str(), f.object.to_ascii_lowercase())));
     }
 }
 
@@ -365,7 +365,8 @@ fn and_more(
 }
 
 pub(super) fn same_fact(a: &ExtractedFact, b: &ExtractedFact) -> bool {
-    a.predicate == b.predicate && a.kind == b.kind && a.object == b.object
+    // "I love math ... Math and physics are ...": the same thing in another case.
+    a.predicate == b.predicate && a.kind == b.kind && a.object.eq_ignore_ascii_case(&b.object)
 }
 
 pub(super) fn match_clause(
@@ -606,9 +607,10 @@ fn cleft(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>, scratch: &mut Vec<R>) 
     let end = cl.end;
     let mut k = cl.c;
     let first = w(doc, k, end);
-    if first == "it" && matches!(w(doc, k + 1, end), "is" | "'s" | "was") {
+    let it_is = first == "it" && matches!(w(doc, k + 1, end), "is" | "'s" | "was");
+    if it_is || first == "its" {
         // "it's X that I hate": X runs up to "that I <verb>", which ends the clause.
-        let mut x = k + 2;
+        let mut x = if it_is { k + 2 } else { k + 1 };
         while is_hedge(w(doc, x, end)) || matches!(w(doc, x, end), "mostly" | "mainly" | "only")
         {
             x += 1;
@@ -831,7 +833,15 @@ pub(super) fn subject_is_mine(
     while is_hedge(w(doc, k, end)) {
         k += 1;
     }
-    let one_of = w(doc, k, end) == "one" && w(doc, k + 1, end) == "of";
+    // "one of my favorites", "some of my favorite units", "two of my favorite things",
+    // "a few of my favorites".
+    if w(doc, k, end) == "a" && matches!(w(doc, k + 1, end), "few" | "couple") {
+        k += 1;
+    }
+    let one_of = matches!(
+        w(doc, k, end),
+        "one" | "some" | "two" | "three" | "four" | "few" | "couple"
+    ) && w(doc, k + 1, end) == "of";
     if one_of {
         k += 2;
     }
@@ -839,6 +849,10 @@ pub(super) fn subject_is_mine(
         return false;
     }
     k += 1;
+    // "one of my most favorite places".
+    if w(doc, k, end) == "most" {
+        k += 1;
+    }
     // "my all time favorite", "my absolute favorite".
     if w(doc, k, end) == "all" && w(doc, k + 1, end) == "time" {
         k += 2;

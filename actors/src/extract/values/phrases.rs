@@ -766,6 +766,10 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         {
             return false;
         }
+        // "the Andrew Garfield one", "the blue ones": "one" stands for a noun said before.
+        if r.b - r.a > 1 && matches!(doc.n(r.b - 1), "one" | "ones") {
+            return false;
+        }
         // "12 on the freeway": a number first is an amount; "50's rock" is a thing.
         let amount = super::is_number(first) && w(doc, r.a + 1, r.b) != "'s";
         if item_reject_first(first) || amount {
