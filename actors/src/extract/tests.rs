@@ -1542,9 +1542,9 @@ fn casual_recall_round_version_5() {
     );
     // Relatives in a list without a second article.
     assert_fact(
-        "i have an older brother and little sister",
+        "i have an older brother and younger sister",
         Family,
-        "little sister",
+        "younger sister",
         Assert,
     );
     // Every verb of an infinitive list is an activity, even when the first is dropped.
@@ -1556,7 +1556,11 @@ fn casual_recall_round_version_5() {
     assert_none("my dad is a big Yankees and Mets fan");
     assert_none("I hate to run, but I have to go");
     assert_none("my problem is that he hates cats");
-    assert_none("I have a brother and then we moved");
+    // The bare item after "and" must be a relative: "then we moved" is a clause.
+    assert_eq!(
+        triples("I have a brother and then we moved"),
+        vec![(Family, "brother".to_owned(), Assert)]
+    );
 }
 
 fn soft_fact(bad: &mut Vec<String>, text: &str, p: Predicate, object: &str, kind: FactKind) {
