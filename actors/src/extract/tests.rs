@@ -1550,6 +1550,43 @@ fn casual_recall_round_version_5() {
     // Every verb of an infinitive list is an activity, even when the first is dropped.
     assert_fact("I like to run, swim, and bake", Likes, "running", Assert);
     assert_fact("I like to run, swim, and bake", Likes, "baking", Assert);
+    // A narrowing after a like; a lead "like" before the subject is filler.
+    assert_fact(
+        "I love all dogs, but especially huskies",
+        Likes,
+        "huskies",
+        Assert,
+    );
+    assert_fact(
+        "I like sci-fi. Especially space operas.",
+        Likes,
+        "space operas",
+        Assert,
+    );
+    assert_fact("like i really love tacos", Likes, "tacos", Assert);
+    assert_fact(
+        "Like I said before I really like chess",
+        Likes,
+        "chess",
+        Assert,
+    );
+    // Past and mild dislikes, "not fond of", favourites among several.
+    assert_fact("I didn't like Moby Dick at all", Dislikes, "Moby Dick", Assert);
+    assert_fact("I don't love crowds", Dislikes, "crowds", Assert);
+    assert_fact("I'm not very fond of spiders", Dislikes, "spiders", Assert);
+    assert_fact(
+        "Chess and sudoku are two of my favorite things",
+        Likes,
+        "sudoku",
+        Assert,
+    );
+    assert_fact(
+        "Yosemite is one of my most favorite places",
+        Likes,
+        "Yosemite",
+        Assert,
+    );
+    assert_none("I didn't like the blue one");
     // Still negative: questions, third parties, hypotheticals, a cleft about someone else.
     assert_none("what do you love most?");
     assert_none("the only thing my brother likes is golf");

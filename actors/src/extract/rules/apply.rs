@@ -195,6 +195,23 @@ pub(super) fn apply(
                 sink.push(pred, text, id, conf, Vec::new());
                 e = e.max(r.b);
             }
+            // "I love all movies, but especially horror movies": the narrowing is liked too.
+            if pred != Predicate::Allergy && !scratch.is_empty() {
+                let mut k = e;
+                if k < end && doc.toks[k].is_punct(',') {
+                    k += 1;
+                }
+                if matches!(w(doc, k, end), "but" | "and") {
+                    k += 1;
+                }
+                if matches!(w(doc, k, end), "especially" | "particularly") {
+                    v::phrases(doc, k + 1, end, scratch);
+                    for &r in scratch.iter() {
+                        sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
+                        e = e.max(r.b);
+                    }
+                }
+            }
             Some(e)
         }
         Val::Langs => {

@@ -51,12 +51,18 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
                 _,
             ) => 2,
             ("as" | "like", "i", "said" | "mentioned" | "told" | "wrote") => {
-                if w(doc, k + 3, b) == "you" {
-                    4
-                } else {
-                    3
+                let mut step = if w(doc, k + 3, b) == "you" { 4 } else { 3 };
+                // "Like I said above, I ...".
+                if matches!(
+                    w(doc, k + step, b),
+                    "above" | "before" | "earlier" | "already" | "previously"
+                ) {
+                    step += 1;
                 }
+                step
             }
+            // "like ive always loved ...": chat filler before the subject.
+            ("like", "i", _) if !n2.is_empty() => 1,
             ("i", "meant" | "mean", _) if k + 2 < b => {
                 correction = true;
                 2
