@@ -1510,7 +1510,12 @@ fn casual_recall_round_version_5() {
         "olives",
         Assert,
     );
-    assert_fact("The one thing I hate is traffic", Dislikes, "traffic", Assert);
+    assert_fact(
+        "The one thing I hate is traffic",
+        Dislikes,
+        "traffic",
+        Assert,
+    );
     assert_fact("what I love most is skiing", Likes, "skiing", Assert);
     assert_fact(
         "it's mostly waking up early that I hate",
@@ -1571,7 +1576,12 @@ fn casual_recall_round_version_5() {
         Assert,
     );
     // Past and mild dislikes, "not fond of", favourites among several.
-    assert_fact("I didn't like Moby Dick at all", Dislikes, "Moby Dick", Assert);
+    assert_fact(
+        "I didn't like Moby Dick at all",
+        Dislikes,
+        "Moby Dick",
+        Assert,
+    );
     assert_fact("I don't love crowds", Dislikes, "crowds", Assert);
     assert_fact("I'm not very fond of spiders", Dislikes, "spiders", Assert);
     assert_fact(
@@ -1587,6 +1597,9 @@ fn casual_recall_round_version_5() {
         Assert,
     );
     assert_none("I didn't like the blue one");
+    // "to do <thing>" is an activity; "to do it" names none.
+    assert_fact("I love to do pottery", Likes, "doing pottery", Assert);
+    assert_none("I like to do it");
     // Still negative: questions, third parties, hypotheticals, a cleft about someone else.
     assert_none("what do you love most?");
     assert_none("the only thing my brother likes is golf");

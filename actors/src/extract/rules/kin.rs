@@ -195,9 +195,27 @@ pub(super) fn have_np(
                     v::phrase_stop(doc.n(j))
                         || matches!(
                             doc.n(j),
-                            "then" | "my" | "his" | "her" | "their" | "our" | "your" | "the"
-                                | "we" | "you" | "he" | "she" | "they" | "it" | "have" | "has"
-                                | "had" | "am" | "be" | "not" | "no"
+                            "then"
+                                | "my"
+                                | "his"
+                                | "her"
+                                | "their"
+                                | "our"
+                                | "your"
+                                | "the"
+                                | "we"
+                                | "you"
+                                | "he"
+                                | "she"
+                                | "they"
+                                | "it"
+                                | "have"
+                                | "has"
+                                | "had"
+                                | "am"
+                                | "be"
+                                | "not"
+                                | "no"
                         )
                 }))
         {

@@ -617,13 +617,12 @@ fn cleft(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>, scratch: &mut Vec<R>) 
     if it_is || first == "its" {
         // "it's X that I hate": X runs up to "that I <verb>", which ends the clause.
         let mut x = if it_is { k + 2 } else { k + 1 };
-        while is_hedge(w(doc, x, end)) || matches!(w(doc, x, end), "mostly" | "mainly" | "only")
-        {
+        while is_hedge(w(doc, x, end)) || matches!(w(doc, x, end), "mostly" | "mainly" | "only") {
             x += 1;
         }
-        let Some(that) = (x + 1..end.min(x + 9)).find(|&j| {
-            w(doc, j, end) == "that" && w(doc, j + 1, end) == "i"
-        }) else {
+        let Some(that) = (x + 1..end.min(x + 9))
+            .find(|&j| w(doc, j, end) == "that" && w(doc, j + 1, end) == "i")
+        else {
             return false;
         };
         let Some((pred, after)) = cleft_verb(doc, that + 2, end) else {

@@ -481,8 +481,17 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
                 if between_time || little || just || reason || is_laugh(n) {
                     break;
                 }
+                // "to do art", "to do magic": the thing done names the activity.
+                let do_thing = n == "to"
+                    && w(doc, k + 1, end) == "do"
+                    && k + 2 < end
+                    && doc.toks[k + 2].is_word()
+                    && (!item_reject_first(doc.n(k + 2)) || doc.n(k + 2) == "the")
+                    && !phrase_stop(doc.n(k + 2))
+                    && !matches!(doc.n(k + 2), "stuff" | "things" | "so" | "well" | "better");
                 if !with_ok
                     && !reflexive
+                    && !do_thing
                     && (phrase_stop(n)
                         || (k + 1 < doc.toks.len() && phrase_stop_pair(n, doc.n(k + 1))))
                 {
@@ -590,9 +599,24 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
             && len == 1
             && matches!(
                 doc.n(last.a),
-                "people" | "person" | "guys" | "girls" | "men" | "women" | "kids" | "friends"
-                    | "professors" | "professor" | "teachers" | "teacher" | "students"
-                    | "parents" | "folks" | "coworkers" | "bosses" | "roommates"
+                "people"
+                    | "person"
+                    | "guys"
+                    | "girls"
+                    | "men"
+                    | "women"
+                    | "kids"
+                    | "friends"
+                    | "professors"
+                    | "professor"
+                    | "teachers"
+                    | "teacher"
+                    | "students"
+                    | "parents"
+                    | "folks"
+                    | "coworkers"
+                    | "bosses"
+                    | "roommates"
             )
             && matches!(
                 w(doc, e + 1, end),
@@ -657,8 +681,7 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     // "I like both traditions": "both" was read as an adverb before the phrase.
     let both_before = i > 0 && doc.n(i - 1) == "both";
     // "the shows that are based on time eras": a relative clause says which ones.
-    let restricted_end = matches!(stop, "that" | "which" | "who" | "whom" | "where")
-        .then_some(e);
+    let restricted_end = matches!(stop, "that" | "which" | "who" | "whom" | "where").then_some(e);
     out.retain_mut(|r| {
         let restricted = restricted_end == Some(r.b);
         // Drop leading articles and determiners that carry no meaning here.
@@ -749,7 +772,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "let"
                     | "wait"
             );
-            let bare = bare || (manners && !several) || vague_activity(doc, R { a: r.a + 1, b: r.b });
+            let bare =
+                bare || (manners && !several) || vague_activity(doc, R { a: r.a + 1, b: r.b });
             return r.b - r.a >= 2
                 && !bare
                 && !item_reject_first(doc.n(r.a + 1))
@@ -830,7 +854,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
 pub(crate) fn item_text(doc: &Doc<'_>, r: R) -> String {
     if doc.n(r.a) == "to" && r.b - r.a >= 2 {
         // "to just spend time": the adverb is no part of the activity.
-        let a = if r.b - r.a > 2 && doc.toks[r.a + 1].class & FILLER != 0 {
+        let a = if r.b - r.a > 2 && doc.toks[r.a + 1].class & FILLER != 0 && doc.n(r.a + 1) != "do"
+        {
             r.a + 2
         } else {
             r.a + 1
