@@ -1600,6 +1600,11 @@ fn casual_recall_round_version_5() {
     // "to do <thing>" is an activity; "to do it" names none.
     assert_fact("I love to do pottery", Likes, "doing pottery", Assert);
     assert_none("I like to do it");
+    // "love" after "for" is part of the thing, not the verb said again.
+    assert_fact("I'm a sucker for love songs", Likes, "love songs", Assert);
+    assert_fact("I love love love tacos", Likes, "tacos", Assert);
+    // "I tutor around 4:30": a time, no job.
+    assert_none("I tutor around 4:30 most days");
     // Still negative: questions, third parties, hypotheticals, a cleft about someone else.
     assert_none("what do you love most?");
     assert_none("the only thing my brother likes is golf");

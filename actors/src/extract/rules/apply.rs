@@ -470,6 +470,19 @@ pub(super) fn apply(
                         | "this"
                         | "how"
                         | "what"
+                        // "I tutor around 4:30": when, not whom or what.
+                        | "around"
+                        | "until"
+                        | "till"
+                        | "every"
+                        | "once"
+                        | "twice"
+                        | "sometimes"
+                        | "after"
+                        | "before"
+                        | "during"
+                        | "when"
+                        | "on"
                 )
             {
                 return None;

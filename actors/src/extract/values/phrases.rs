@@ -523,11 +523,17 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     let mut i = quantity_prefix(doc, skip_open(doc, i, end), end);
     // "I love love love to swim": the verb said again; "Ew macro (is my least favorite)":
     // an interjection before the thing.
-    while matches!(
-        w(doc, i, end),
-        "love" | "like" | "enjoy" | "ew" | "eww" | "ugh" | "um" | "umm" | "uh" | "hmm" | "oh"
-    ) && i + 1 < end
-    {
+    // "a sucker for love stories": a verb only repeats a liking verb said just before it
+    // ("I love love love", "I like love Bobby Flay").
+    loop {
+        let n = w(doc, i, end);
+        let repeat = matches!(n, "love" | "like" | "enjoy")
+            && i > 0
+            && matches!(doc.n(i - 1), "love" | "like" | "enjoy" | "adore");
+        let interjection = matches!(n, "ew" | "eww" | "ugh" | "um" | "umm" | "uh" | "hmm" | "oh");
+        if !(repeat || interjection) || i + 1 >= end {
+            break;
+        }
         i += 1;
     }
     let e = phrase_end(doc, i, end);
