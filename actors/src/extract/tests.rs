@@ -1603,6 +1603,20 @@ fn casual_recall_round_version_5() {
     // "love" after "for" is part of the thing, not the verb said again.
     assert_fact("I'm a sucker for love songs", Likes, "love songs", Assert);
     assert_fact("I love love love tacos", Likes, "tacos", Assert);
+    // An agreement before the statement; a gerund after a "with" phrase.
+    assert_fact("Same I'm a coffee addict", Likes, "coffee", Assert);
+    assert_fact(
+        "I love playing with my dog and hiking",
+        Likes,
+        "hiking",
+        Assert,
+    );
+    assert_fact(
+        "I love playing with my dog and hiking",
+        Likes,
+        "playing with my dog",
+        Assert,
+    );
     // "I tutor around 4:30": a time, no job.
     assert_none("I tutor around 4:30 most days");
     // Still negative: questions, third parties, hypotheticals, a cleft about someone else.

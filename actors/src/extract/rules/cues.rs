@@ -63,6 +63,9 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
             }
             // "like ive always loved ...": chat filler before the subject.
             ("like", "i", _) if !n2.is_empty() => 1,
+            // "Same I'm a chocolate addict!", "same here, I ...": agreement before the statement.
+            ("same", "here" | "too", _) => 2,
+            ("same", "i", _) => 1,
             ("i", "meant" | "mean", _) if k + 2 < b => {
                 correction = true;
                 2

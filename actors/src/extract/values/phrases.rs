@@ -435,7 +435,19 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
     while k < end {
         let t = &doc.toks[k];
         if with_np && (t.is_punct(',') || (t.is_word() && matches!(doc.n(k), "and" | "or"))) {
-            break;
+            // "talking with the elderly and hearing their stories": another activity follows.
+            let mut j = k + 1;
+            while j < end && (doc.toks[j].is_punct(',') || matches!(doc.n(j), "and" | "or")) {
+                j += 1;
+            }
+            if !(j < end
+                && doc.toks[j].is_word()
+                && doc.n(j).len() > 4
+                && doc.n(j).ends_with("ing"))
+            {
+                break;
+            }
+            with_np = false;
         }
         match t.kind {
             TokenKind::Word => {
