@@ -1617,6 +1617,16 @@ fn casual_recall_round_version_5() {
         "playing with my dog",
         Assert,
     );
+    // A statement with a question back glued to it, without a comma.
+    assert_fact("I like sushi what about you?", Likes, "sushi", Assert);
+    assert_fact(
+        "my favorite band is hands down Queen how about you?",
+        Likes,
+        "Queen",
+        Assert,
+    );
+    assert_none("my brother likes golf what about you?");
+    assert_none("do you like golf what about you?");
     // "I tutor around 4:30": a time, no job.
     assert_none("I tutor around 4:30 most days");
     // Still negative: questions, third parties, hypotheticals, a cleft about someone else.

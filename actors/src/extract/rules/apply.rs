@@ -342,6 +342,10 @@ pub(super) fn apply(
             ) {
                 start += 1;
             }
+            // "my favorite anime is hands down Naruto".
+            if w(doc, start, end) == "hands" && w(doc, start + 1, end) == "down" {
+                start += 2;
+            }
             v::phrases(doc, start, end, scratch);
             // "a Mushroom, onion, and Swiss cheese smothered chicken": one thing after "a".
             if scratch.len() > 1 && matches!(w(doc, start, end), "a" | "an") {

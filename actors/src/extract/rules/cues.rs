@@ -178,6 +178,25 @@ pub(super) fn question_keep(doc: &Doc<'_>, clauses: &[(usize, usize)]) -> usize 
     0
 }
 
+/// "I'm from Utah County where are you from?", "my favorite is Naruto what about you?": a
+/// statement about the user, then, without a comma, a question back to the listener. Returns
+/// where the question starts, when the sentence opens with a first-person statement.
+pub(super) fn question_tail(doc: &Doc<'_>, s: Sentence) -> Option<usize> {
+    let first = (s.start..s.end).find(|&k| doc.toks[k].is_word())?;
+    if !matches!(doc.n(first), "i" | "my" | "so" | "and" | "but" | "well") {
+        return None;
+    }
+    let q = (first + 2..s.end).find(|&k| {
+        matches!(doc.n(k), "what" | "where" | "how")
+            && matches!(w(doc, k + 1, s.end), "about" | "are" | "do" | "did" | "is")
+            && matches!(w(doc, k + 2, s.end), "you" | "u" | "your" | "yours")
+    })?;
+    // The statement must be the user's own: an "I" or "my" before the question.
+    (first..q)
+        .any(|k| matches!(doc.n(k), "i" | "my"))
+        .then_some(q)
+}
+
 pub(super) fn is_hypothetical(doc: &Doc<'_>, k: usize, end: usize) -> bool {
     let c = doc.toks[k].class;
     // "If you must know, I live in Porto": a condition on the listener, not on the user.

@@ -153,11 +153,19 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
         let mut prev_liking = false;
         let mut quote_pos = s.start;
         let mut quote_open = false;
-        let keep = if s.question {
+        let mut keep = if s.question {
             question_keep(doc, &clauses)
         } else {
             clauses.len()
         };
+        // A question glued to the statement without a comma: keep what comes before it.
+        let mut q_end = usize::MAX;
+        if s.question && keep == 0 {
+            if let Some(q) = question_tail(doc, s) {
+                keep = clauses.iter().take_while(|&&(a, _)| a < q).count();
+                q_end = q;
+            }
+        }
         for (ci, &(a, b)) in clauses.iter().enumerate() {
             let lead = strip_lead(doc, a, b);
             if lead.c >= b {
@@ -172,7 +180,7 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
                 pending_change = false;
                 continue;
             }
-            let end = b.min(hypo);
+            let end = b.min(hypo).min(q_end);
             // Quote state is carried along the sentence so long sentences stay linear.
             quote_open = quote_state(doc, quote_pos, lead.c, quote_open);
             quote_pos = lead.c;
