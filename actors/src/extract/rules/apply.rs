@@ -181,7 +181,9 @@ pub(super) fn apply(
             v::phrases(doc, i, end, scratch);
             let mut e = i;
             // "I like to read and hike": every verb of the list is an activity.
-            let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to");
+            // Also when the first item ("to run") was dropped: the rest are still verbs.
+            let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to")
+                || w(doc, v::skip_open(doc, i, end), end) == "to";
             for &r in scratch.iter() {
                 let verb_last =
                     r.b - r.a == 2 && doc.n(r.a) != "to" && lx::is_activity_verb(doc.n(r.a + 1));
@@ -192,6 +194,23 @@ pub(super) fn apply(
                 };
                 sink.push(pred, text, id, conf, Vec::new());
                 e = e.max(r.b);
+            }
+            // "I love all movies, but especially horror movies": the narrowing is liked too.
+            if pred != Predicate::Allergy && !scratch.is_empty() {
+                let mut k = e;
+                if k < end && doc.toks[k].is_punct(',') {
+                    k += 1;
+                }
+                if matches!(w(doc, k, end), "but" | "and") {
+                    k += 1;
+                }
+                if matches!(w(doc, k, end), "especially" | "particularly") {
+                    v::phrases(doc, k + 1, end, scratch);
+                    for &r in scratch.iter() {
+                        sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
+                        e = e.max(r.b);
+                    }
+                }
             }
             Some(e)
         }
@@ -227,7 +246,21 @@ pub(super) fn apply(
                     | "biggest"
             );
             let strict = rule.val == Val::NotFanNoun;
-            let fan = (i..end.min(i + 5)).find(|&k| {
+            // "a pretty big Harry Potter and Percy Jackson fan", "a big basketball, soccer, and
+            // football fan": a list before the noun may reach past five words when it is only
+            // words, commas and "and".
+            let list_ok = |k: usize| {
+                k < end
+                    && (doc.toks[k].is_punct(',')
+                        || (doc.toks[k].is_word()
+                            && !v::phrase_stop(doc.n(k))
+                            && !matches!(doc.n(k), "a" | "an" | "the" | "of" | "who" | "to")))
+            };
+            let reach = (i..end.min(i + 10))
+                .take_while(|&k| k < i + 5 || list_ok(k))
+                .last()
+                .map_or(i, |k| k + 1);
+            let fan = (i..reach).find(|&k| {
                 matches!(w(doc, k, end), "fan" | "fanatic" | "lover")
                     || (!strict
                         && matches!(
@@ -259,7 +292,10 @@ pub(super) fn apply(
             if a + 2 == fan && doc.n(a) == "die" && doc.n(a + 1) == "hard" {
                 a += 2;
             }
-            if fan <= a || !(a..fan).all(|k| doc.toks[k].is_word()) {
+            let long = fan > i + 5;
+            if fan <= a
+                || !(a..fan).all(|k| doc.toks[k].is_word() || (long && doc.toks[k].is_punct(',')))
+            {
                 return None;
             }
             if w(doc, fan + 1, end) == "of" {
@@ -268,7 +304,7 @@ pub(super) fn apply(
             // "a huge Marvel and Iron Man fan": two things liked.
             let mut s = a;
             for k in a..=fan {
-                if k == fan || w(doc, k, end) == "and" {
+                if k == fan || w(doc, k, end) == "and" || doc.toks[k].is_punct(',') {
                     if k > s {
                         sink.push(pred, v::join(doc, R { a: s, b: k }), id, conf, Vec::new());
                     }
@@ -305,6 +341,10 @@ pub(super) fn apply(
                     | "always"
             ) {
                 start += 1;
+            }
+            // "my favorite anime is hands down Naruto".
+            if w(doc, start, end) == "hands" && w(doc, start + 1, end) == "down" {
+                start += 2;
             }
             v::phrases(doc, start, end, scratch);
             // "a Mushroom, onion, and Swiss cheese smothered chicken": one thing after "a".
@@ -434,6 +474,19 @@ pub(super) fn apply(
                         | "this"
                         | "how"
                         | "what"
+                        // "I tutor around 4:30": when, not whom or what.
+                        | "around"
+                        | "until"
+                        | "till"
+                        | "every"
+                        | "once"
+                        | "twice"
+                        | "sometimes"
+                        | "after"
+                        | "before"
+                        | "during"
+                        | "when"
+                        | "on"
                 )
             {
                 return None;

@@ -51,12 +51,21 @@ pub(super) fn strip_lead(doc: &Doc<'_>, a: usize, b: usize) -> Lead {
                 _,
             ) => 2,
             ("as" | "like", "i", "said" | "mentioned" | "told" | "wrote") => {
-                if w(doc, k + 3, b) == "you" {
-                    4
-                } else {
-                    3
+                let mut step = if w(doc, k + 3, b) == "you" { 4 } else { 3 };
+                // "Like I said above, I ...".
+                if matches!(
+                    w(doc, k + step, b),
+                    "above" | "before" | "earlier" | "already" | "previously"
+                ) {
+                    step += 1;
                 }
+                step
             }
+            // "like ive always loved ...": chat filler before the subject.
+            ("like", "i", _) if !n2.is_empty() => 1,
+            // "Same I'm a chocolate addict!", "same here, I ...": agreement before the statement.
+            ("same", "here" | "too", _) => 2,
+            ("same", "i", _) => 1,
             ("i", "meant" | "mean", _) if k + 2 < b => {
                 correction = true;
                 2
@@ -167,6 +176,25 @@ pub(super) fn question_keep(doc: &Doc<'_>, clauses: &[(usize, usize)]) -> usize 
         return if to_listener { ci } else { 0 };
     }
     0
+}
+
+/// "I'm from Utah County where are you from?", "my favorite is Naruto what about you?": a
+/// statement about the user, then, without a comma, a question back to the listener. Returns
+/// where the question starts, when the sentence opens with a first-person statement.
+pub(super) fn question_tail(doc: &Doc<'_>, s: Sentence) -> Option<usize> {
+    let first = (s.start..s.end).find(|&k| doc.toks[k].is_word())?;
+    if !matches!(doc.n(first), "i" | "my" | "so" | "and" | "but" | "well") {
+        return None;
+    }
+    let q = (first + 2..s.end).find(|&k| {
+        matches!(doc.n(k), "what" | "where" | "how")
+            && matches!(w(doc, k + 1, s.end), "about" | "are" | "do" | "did" | "is")
+            && matches!(w(doc, k + 2, s.end), "you" | "u" | "your" | "yours")
+    })?;
+    // The statement must be the user's own: an "I" or "my" before the question.
+    (first..q)
+        .any(|k| matches!(doc.n(k), "i" | "my"))
+        .then_some(q)
 }
 
 pub(super) fn is_hypothetical(doc: &Doc<'_>, k: usize, end: usize) -> bool {

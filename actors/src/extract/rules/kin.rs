@@ -155,8 +155,13 @@ pub(super) fn have_np(
 ) -> Option<usize> {
     let mut k = i;
     let mut last = None;
+    // "a twin brother and younger sister": after "and", a relative without its own article.
+    let mut bare: Option<bool> = None;
     loop {
-        let (count, k2) = determiner(doc, k, end)?;
+        let (count, k2) = match bare {
+            Some(_) => (1, k),
+            None => determiner(doc, k, end)?,
+        };
         let mut h = k2;
         let mut head = None;
         while h < end && h < k2 + 4 && doc.toks[h].is_word() {
@@ -182,6 +187,47 @@ pub(super) fn have_np(
             }
             return None;
         };
+        // The bare item must be of the same kind as the one before it and end the clause or
+        // the list ("and son to feed" stays out).
+        if bare.is_some_and(|p| p != pet)
+            || (bare.is_some()
+                && (k2..ha).any(|j| {
+                    v::phrase_stop(doc.n(j))
+                        || matches!(
+                            doc.n(j),
+                            "then"
+                                | "my"
+                                | "his"
+                                | "her"
+                                | "their"
+                                | "our"
+                                | "your"
+                                | "the"
+                                | "we"
+                                | "you"
+                                | "he"
+                                | "she"
+                                | "they"
+                                | "it"
+                                | "have"
+                                | "has"
+                                | "had"
+                                | "am"
+                                | "be"
+                                | "not"
+                                | "no"
+                        )
+                }))
+        {
+            break;
+        }
+        if bare.is_some()
+            && hb < end
+            && doc.toks[hb].is_word()
+            && !matches!(doc.n(hb), "and" | "too" | "also" | "who" | "whos" | "that")
+        {
+            break;
+        }
         if hb < end && doc.toks[hb].is_word() && !np_follow_ok(doc.n(hb)) {
             break;
         }
@@ -251,6 +297,13 @@ pub(super) fn have_np(
         }
         if j > m && determiner(doc, j, end).is_some() {
             k = j;
+            bare = None;
+            continue;
+        }
+        // Only after "and", and only up to three words to a relative or pet.
+        if j > m && doc.n(j - 1) == "and" && !named {
+            k = j;
+            bare = Some(pet);
             continue;
         }
         break;

@@ -150,13 +150,22 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
         }
         let hypo = hypothetical_at(doc, s);
         let mut prev_first_person = false;
+        let mut prev_liking = false;
         let mut quote_pos = s.start;
         let mut quote_open = false;
-        let keep = if s.question {
+        let mut keep = if s.question {
             question_keep(doc, &clauses)
         } else {
             clauses.len()
         };
+        // A question glued to the statement without a comma: keep what comes before it.
+        let mut q_end = usize::MAX;
+        if s.question && keep == 0 {
+            if let Some(q) = question_tail(doc, s) {
+                keep = clauses.iter().take_while(|&&(a, _)| a < q).count();
+                q_end = q;
+            }
+        }
         for (ci, &(a, b)) in clauses.iter().enumerate() {
             let lead = strip_lead(doc, a, b);
             if lead.c >= b {
@@ -171,7 +180,7 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
                 pending_change = false;
                 continue;
             }
-            let end = b.min(hypo);
+            let end = b.min(hypo).min(q_end);
             // Quote state is carried along the sentence so long sentences stay linear.
             quote_open = quote_state(doc, quote_pos, lead.c, quote_open);
             quote_pos = lead.c;
@@ -179,12 +188,25 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
             let mut c = lead.c;
             let first = doc.n(c);
             let mut implicit_i = ci > 0 && prev_first_person && text::is_elided_subject_verb(first);
+            // "I'm always fixing his car and like dragging ...", "customer service and like
+            // mentoring", "not dangerous but like annoyed": a bare "like" before a gerund or
+            // participle, after a clause whose verb was no liking, is chat filler; "I love
+            // hiking and like swimming" goes on with the same verb.
+            let next = w(doc, c + 1, b);
+            if implicit_i
+                && first == "like"
+                && !prev_liking
+                && (next.ends_with("ing") || next.ends_with("ed"))
+            {
+                implicit_i = false;
+            }
             // "Me and my partner live in Oslo", "My partner and me live in Oslo".
             if let Some(verb) = colloquial_we(doc, c, end) {
                 c = verb;
                 implicit_i = true;
             }
             prev_first_person = implicit_i || matches!(first, "i" | "we");
+            prev_liking = liking_clause(doc, c, end, implicit_i);
             let cl = Clause {
                 a,
                 c,
@@ -214,6 +236,26 @@ pub(crate) fn run(doc: &Doc<'_>) -> Vec<ExtractedFact> {
     out
 }
 
+/// Whether the clause at `c` says the user likes or hates something: "I (really) love ...",
+/// or an understood "I" before such a verb.
+fn liking_clause(doc: &Doc<'_>, c: usize, end: usize, implicit_i: bool) -> bool {
+    let mut k = if implicit_i { c } else { c + 1 };
+    if !implicit_i && w(doc, c, end) != "i" {
+        return false;
+    }
+    for _ in 0..4 {
+        let f = filler(doc, k, end);
+        if f == 0 {
+            break;
+        }
+        k += f;
+    }
+    matches!(
+        w(doc, k, end),
+        "like" | "love" | "enjoy" | "adore" | "hate" | "dislike" | "liked" | "loved" | "enjoyed"
+    )
+}
+
 pub(super) fn postprocess(out: &mut Vec<ExtractedFact>) {
     let conditional = |f: &ExtractedFact| {
         RULES
@@ -241,7 +283,7 @@ pub(super) fn postprocess(out: &mut Vec<ExtractedFact>) {
     } else {
         // Long pastes can hold thousands of facts: stay linear.
         let mut seen = std::collections::HashSet::with_capacity(out.len());
-        out.retain(|f| seen.insert((f.predicate, f.kind.as_str(), f.object.clone())));
+        out.retain(|f| seen.insert((f.predicate, f.kind.as_str(), f.object.to_ascii_lowercase())));
     }
 }
 
@@ -253,7 +295,13 @@ fn and_more(
     out: &mut Vec<ExtractedFact>,
     scratch: &mut Vec<R>,
 ) -> bool {
-    if s.question || w(doc, s.start, s.end) != "and" {
+    // "I like fiction. Especially adventure fantasy.": the same like, narrowed.
+    if s.question
+        || !matches!(
+            w(doc, s.start, s.end),
+            "and" | "especially" | "particularly"
+        )
+    {
         return false;
     }
     let mut a = s.start + 1;
@@ -331,7 +379,8 @@ fn and_more(
 }
 
 pub(super) fn same_fact(a: &ExtractedFact, b: &ExtractedFact) -> bool {
-    a.predicate == b.predicate && a.kind == b.kind && a.object == b.object
+    // "I love math ... Math and physics are ...": the same thing in another case.
+    a.predicate == b.predicate && a.kind == b.kind && a.object.eq_ignore_ascii_case(&b.object)
 }
 
 pub(super) fn match_clause(
@@ -395,6 +444,20 @@ pub(super) fn match_clause(
             "think" | "guess" | "believe" | "mean" | "know"
         )
         && !matches!(w(doc, cl.c + 2, cl.end), "i" | "my" | "that" | "it" | "you");
+    // "my one problem is that I love chocolate", "the thing is, I hate ...": the clause is
+    // read from the "I" after the frame.
+    if let Some(at) = frame_then_i(doc, cl) {
+        let shifted = Clause {
+            c: at,
+            implicit_i: false,
+            ..*cl
+        };
+        match_clause(doc, &shifted, &mut *sink.out, scratch);
+        return;
+    }
+    if !cl.implicit_i && !hedged && cleft(doc, cl, &mut sink, scratch) {
+        return;
+    }
     if !cl.implicit_i && (hedged || !matches!(first, "i" | "my" | "we" | "our")) {
         let at = if hedged { cl.c + 2 } else { cl.c };
         let shifted = Clause { c: at, ..*cl };
@@ -489,6 +552,155 @@ pub(super) fn match_clause(
     }
     my_np(doc, cl, &mut sink);
     my_language(doc, cl, &mut sink);
+}
+
+/// Nouns of a frame that introduces what the user says next: "my one problem is that I ...".
+fn is_frame_noun(n: &str) -> bool {
+    matches!(
+        n,
+        "problem" | "issue" | "thing" | "weakness" | "secret" | "confession" | "truth" | "catch"
+    )
+}
+
+/// "my (one|only|biggest) problem is (that) I ...", "the thing is I ...": where the "I" is.
+fn frame_then_i(doc: &Doc<'_>, cl: &Clause) -> Option<usize> {
+    let end = cl.end;
+    if cl.implicit_i || !matches!(w(doc, cl.c, end), "my" | "the") {
+        return None;
+    }
+    let mut k = cl.c + 1;
+    if matches!(
+        w(doc, k, end),
+        "one" | "only" | "biggest" | "main" | "real" | "big" | "little" | "dirty" | "funny"
+    ) {
+        k += 1;
+    }
+    if !is_frame_noun(w(doc, k, end)) || !matches!(w(doc, k + 1, end), "is" | "'s" | "was") {
+        return None;
+    }
+    k += 2;
+    if k < end && doc.toks[k].is_punct(',') {
+        k += 1;
+    }
+    if w(doc, k, end) == "that" {
+        k += 1;
+    }
+    (w(doc, k, end) == "i" && k + 1 < end).then_some(k)
+}
+
+/// The liking verb of a cleft at `k`: "(really) like|love|enjoy|hate", "do not like",
+/// "can not stand"; the predicate and the token after the verb.
+fn cleft_verb(doc: &Doc<'_>, mut k: usize, end: usize) -> Option<(Predicate, usize)> {
+    while (filler(doc, k, end) == 1 && w(doc, k, end) != "do")
+        || matches!(w(doc, k, end), "still" | "most" | "also")
+    {
+        k += 1;
+    }
+    let neg = w(doc, k, end) == "do" && w(doc, k + 1, end) == "not";
+    if neg {
+        k += 2;
+        while filler(doc, k, end) == 1 {
+            k += 1;
+        }
+        return matches!(w(doc, k, end), "like" | "enjoy" | "love")
+            .then_some((Predicate::Dislikes, k + 1));
+    }
+    if w(doc, k, end) == "can" && w(doc, k + 1, end) == "not" && w(doc, k + 2, end) == "stand" {
+        return Some((Predicate::Dislikes, k + 3));
+    }
+    match w(doc, k, end) {
+        "like" | "love" | "enjoy" | "adore" => Some((Predicate::Likes, k + 1)),
+        "hate" | "dislike" | "detest" | "loathe" => Some((Predicate::Dislikes, k + 1)),
+        _ => None,
+    }
+}
+
+/// "the only thing I still really don't like is peaches", "what I love most is hiking",
+/// "it's mostly getting wet that I hate": a like or dislike said in a cleft sentence.
+fn cleft(doc: &Doc<'_>, cl: &Clause, sink: &mut Sink<'_>, scratch: &mut Vec<R>) -> bool {
+    let end = cl.end;
+    let mut k = cl.c;
+    let first = w(doc, k, end);
+    let it_is = first == "it" && matches!(w(doc, k + 1, end), "is" | "'s" | "was");
+    if it_is || first == "its" {
+        // "it's X that I hate": X runs up to "that I <verb>", which ends the clause.
+        let mut x = if it_is { k + 2 } else { k + 1 };
+        while is_hedge(w(doc, x, end)) || matches!(w(doc, x, end), "mostly" | "mainly" | "only") {
+            x += 1;
+        }
+        let Some(that) = (x + 1..end.min(x + 9))
+            .find(|&j| w(doc, j, end) == "that" && w(doc, j + 1, end) == "i")
+        else {
+            return false;
+        };
+        let Some((pred, after)) = cleft_verb(doc, that + 2, end) else {
+            return false;
+        };
+        if v::is_word(doc, after, end) && !matches!(w(doc, after, end), "most" | "the") {
+            return false;
+        }
+        v::phrases(doc, x, that, scratch);
+        if scratch.last().is_none_or(|r| r.b != that) {
+            return false;
+        }
+        let id = if pred == Predicate::Likes {
+            "likes.cleft"
+        } else {
+            "dislikes.cleft"
+        };
+        for &r in scratch.iter() {
+            sink.push(pred, v::item_text(doc, r), id, 0.7, Vec::new());
+        }
+        return !scratch.is_empty();
+    }
+    // "the (only|one) thing (that) I ... is X", "what I ... is X", "one thing I ... is X".
+    if first == "what" {
+        k += 1;
+    } else {
+        if matches!(first, "the" | "one" | "another" | "something") {
+            k += 1;
+        }
+        if matches!(w(doc, k, end), "only" | "one" | "main" | "first" | "other") {
+            k += 1;
+        }
+        if k == cl.c || !matches!(w(doc, k, end), "thing" | "things" | "one") {
+            return false;
+        }
+        k += 1;
+        if w(doc, k, end) == "that" {
+            k += 1;
+        }
+    }
+    if w(doc, k, end) != "i" {
+        return false;
+    }
+    let Some((pred, mut j)) = cleft_verb(doc, k + 1, end) else {
+        return false;
+    };
+    // "... like most", "... like the most", "... like best".
+    if w(doc, j, end) == "the" && matches!(w(doc, j + 1, end), "most" | "best") {
+        j += 2;
+    } else if matches!(w(doc, j, end), "most" | "best") {
+        j += 1;
+    }
+    if !matches!(w(doc, j, end), "is" | "'s" | "are" | "was") {
+        return false;
+    }
+    j += 1;
+    while is_hedge(w(doc, j, end)) {
+        j += 1;
+    }
+    v::phrases(doc, j, end, scratch);
+    let id = if pred == Predicate::Likes {
+        "likes.cleft"
+    } else {
+        "dislikes.cleft"
+    };
+    let before = sink.out.len();
+    for &r in scratch.iter() {
+        sink.push(pred, v::item_text(doc, r), id, 0.7, Vec::new());
+    }
+    sink.out.len() > before
 }
 
 /// "I practice my Spanish", "my English is rusty": the user speaks it, however well.
@@ -634,7 +846,15 @@ pub(super) fn subject_is_mine(
     while is_hedge(w(doc, k, end)) {
         k += 1;
     }
-    let one_of = w(doc, k, end) == "one" && w(doc, k + 1, end) == "of";
+    // "one of my favorites", "some of my favorite units", "two of my favorite things",
+    // "a few of my favorites".
+    if w(doc, k, end) == "a" && matches!(w(doc, k + 1, end), "few" | "couple") {
+        k += 1;
+    }
+    let one_of = matches!(
+        w(doc, k, end),
+        "one" | "some" | "two" | "three" | "four" | "few" | "couple"
+    ) && w(doc, k + 1, end) == "of";
     if one_of {
         k += 2;
     }
@@ -642,6 +862,10 @@ pub(super) fn subject_is_mine(
         return false;
     }
     k += 1;
+    // "one of my most favorite places".
+    if w(doc, k, end) == "most" {
+        k += 1;
+    }
     // "my all time favorite", "my absolute favorite".
     if w(doc, k, end) == "all" && w(doc, k + 1, end) == "time" {
         k += 2;

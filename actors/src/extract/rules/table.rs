@@ -229,7 +229,12 @@ pub(super) static RULES: &[Rule] = &[
     rule!("dislikes.not_into", ["i", "am", "not", "?big|really|too|that|very|super|huge", "into"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.not_fan_noun", ["i", "am", "not", "a|an|the", "?big|huge|massive|great|total|biggest"], Dislikes, Assert, NotFanNoun, 0.75),
     rule!("employer.do_work_for", ["i", "do"], Employer, Assert, WorkFor, 0.75),
-    rule!("dislikes.do_not_like", ["i", "do", "not", "like|enjoy"], Dislikes, Assert, Phrases, 0.75),
+    // "I don't love competition": a mild dislike, still one.
+    rule!("dislikes.do_not_like", ["i", "do", "not", "like|enjoy|love"], Dislikes, Assert, Phrases, 0.75),
+    // "I didn't like Lord of the Flies": the user's verdict on something they met.
+    rule!("dislikes.did_not_like", ["i", "did", "not", "like|enjoy|liked|enjoyed"], Dislikes, Assert, Phrases, 0.7),
+    // "I'm not usually fond of kid actors".
+    rule!("dislikes.not_fond_of", ["i", "am", "not", "?very|that|too|super|overly|usually|particularly", "fond", "of"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.not_fan_of", ["i", "am", "not", "a|the", "?big|huge|great|biggest", "fan", "of"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.hate", ["i", "hate|dislike|detest|loathe|despise|abhor"], Dislikes, Assert, Phrases, 0.85),
     rule!("dislikes.do_not_care_for", ["i", "do", "not", "care", "for"], Dislikes, Assert, Phrases, 0.75),

@@ -273,6 +273,29 @@ fn vague_head(w: &str) -> bool {
     )
 }
 
+/// Nouns that, after a definite "the" and alone, point back at something the conversation
+/// already named ("I like the song", "I love the movies", "I just like the topic", "my
+/// favorite thing is the food"): which song or topic is in the turn before, not here. Things
+/// that "the" names generically ("the beach", "the rain", "the outdoors", "the Beatles")
+/// are not on the list and stay.
+#[rustfmt::skip]
+fn anaphoric_head(w: &str) -> bool {
+    matches!(
+        w,
+        "song" | "songs" | "movie" | "movies" | "film" | "films" | "book" | "books" | "show"
+            | "shows" | "series" | "story" | "stories" | "topic" | "topics" | "subject"
+            | "subjects" | "conversation" | "convo" | "chat" | "question" | "questions" | "name"
+            | "names" | "username" | "food" | "ending" | "plot" | "character" | "characters"
+            | "lyrics" | "album" | "video" | "videos" | "picture" | "pictures" | "photo"
+            | "photos" | "article" | "post" | "game" | "games" | "class" | "course" | "teacher"
+            | "teachers" | "professor" | "professors" | "software" | "app" | "website" | "site"
+            | "trailer" | "soundtrack" | "cast" | "author" | "idea" | "thought" | "version"
+            | "one" | "ones" | "first" | "second" | "last" | "other" | "same" | "latter"
+            | "former" | "program" | "project" | "event" | "activity" | "tradition"
+            | "traditions" | "answer" | "prompt" | "prompts" | "sequel" | "original"
+    )
+}
+
 /// Modals and their casual spellings: an item holding one is a clause ("cook and wouldve
 /// gone ...").
 fn modal(w: &str) -> bool {
@@ -412,7 +435,19 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
     while k < end {
         let t = &doc.toks[k];
         if with_np && (t.is_punct(',') || (t.is_word() && matches!(doc.n(k), "and" | "or"))) {
-            break;
+            // "talking with the elderly and hearing their stories": another activity follows.
+            let mut j = k + 1;
+            while j < end && (doc.toks[j].is_punct(',') || matches!(doc.n(j), "and" | "or")) {
+                j += 1;
+            }
+            if !(j < end
+                && doc.toks[j].is_word()
+                && doc.n(j).len() > 4
+                && doc.n(j).ends_with("ing"))
+            {
+                break;
+            }
+            with_np = false;
         }
         match t.kind {
             TokenKind::Word => {
@@ -458,8 +493,17 @@ pub(crate) fn phrase_end(doc: &Doc<'_>, i: usize, end: usize) -> usize {
                 if between_time || little || just || reason || is_laugh(n) {
                     break;
                 }
+                // "to do art", "to do magic": the thing done names the activity.
+                let do_thing = n == "to"
+                    && w(doc, k + 1, end) == "do"
+                    && k + 2 < end
+                    && doc.toks[k + 2].is_word()
+                    && (!item_reject_first(doc.n(k + 2)) || doc.n(k + 2) == "the")
+                    && !phrase_stop(doc.n(k + 2))
+                    && !matches!(doc.n(k + 2), "stuff" | "things" | "so" | "well" | "better");
                 if !with_ok
                     && !reflexive
+                    && !do_thing
                     && (phrase_stop(n)
                         || (k + 1 < doc.toks.len() && phrase_stop_pair(n, doc.n(k + 1))))
                 {
@@ -491,11 +535,17 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
     let mut i = quantity_prefix(doc, skip_open(doc, i, end), end);
     // "I love love love to swim": the verb said again; "Ew macro (is my least favorite)":
     // an interjection before the thing.
-    while matches!(
-        w(doc, i, end),
-        "love" | "like" | "enjoy" | "ew" | "eww" | "ugh" | "um" | "umm" | "uh" | "hmm" | "oh"
-    ) && i + 1 < end
-    {
+    // "a sucker for love stories": a verb only repeats a liking verb said just before it
+    // ("I love love love", "I like love Bobby Flay").
+    loop {
+        let n = w(doc, i, end);
+        let repeat = matches!(n, "love" | "like" | "enjoy")
+            && i > 0
+            && matches!(doc.n(i - 1), "love" | "like" | "enjoy" | "adore");
+        let interjection = matches!(n, "ew" | "eww" | "ugh" | "um" | "umm" | "uh" | "hmm" | "oh");
+        if !(repeat || interjection) || i + 1 >= end {
+            break;
+        }
         i += 1;
     }
     let e = phrase_end(doc, i, end);
@@ -561,8 +611,38 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                 doc.n(last.a),
                 "people" | "person" | "guys" | "girls" | "men" | "women" | "kids"
             );
+        // "I love professors like that": such people, pointing back at someone described
+        // before; "I love movies like that" names a kind of movie and stays.
+        let like_that = stop == "like"
+            && len == 1
+            && matches!(
+                doc.n(last.a),
+                "people"
+                    | "person"
+                    | "guys"
+                    | "girls"
+                    | "men"
+                    | "women"
+                    | "kids"
+                    | "friends"
+                    | "professors"
+                    | "professor"
+                    | "teachers"
+                    | "teacher"
+                    | "students"
+                    | "parents"
+                    | "folks"
+                    | "coworkers"
+                    | "bosses"
+                    | "roommates"
+            )
+            && matches!(
+                w(doc, e + 1, end),
+                "that" | "this" | "those" | "these" | "it" | "him" | "her" | "them"
+            );
         let cut = prep_cut
             || object_cut
+            || like_that
             || who_that
             || (stop == "who" && e > i && doc.toks[e - 1].is_word())
             || (stop == "with" && verb.is_some_and(light_verb))
@@ -614,13 +694,29 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
             return;
         }
     }
+    // A list of several activities is no manner of speaking ("I like to run, dance, sing").
+    let several = out.len() > 1;
+    // "I like both traditions": "both" was read as an adverb before the phrase.
+    let both_before = i > 0 && doc.n(i - 1) == "both";
+    // "the shows that are based on time eras": a relative clause says which ones.
+    let restricted_end = matches!(stop, "that" | "which" | "who" | "whom" | "where").then_some(e);
     out.retain_mut(|r| {
+        let restricted = restricted_end == Some(r.b);
         // Drop leading articles and determiners that carry no meaning here.
+        let mut definite = false;
+        let mut both = both_before;
         while r.a < r.b && matches!(doc.n(r.a), "a" | "an" | "the" | "both" | "some" | "all") {
             if doc.n(r.a) == "all" && r.b - r.a == 1 {
                 break;
             }
+            definite |= doc.n(r.a) == "the";
+            both |= doc.n(r.a) == "both";
             r.a += 1;
+        }
+        // "I like both traditions": the two were named before; "both cats and dogs" is a
+        // list and keeps its items.
+        if both && !several {
+            return false;
         }
         while r.b > r.a && !doc.toks[r.b - 1].is_word() {
             r.b -= 1;
@@ -694,11 +790,27 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
                     | "let"
                     | "wait"
             );
-            let bare = bare || manners || vague_activity(doc, R { a: r.a + 1, b: r.b });
+            let bare =
+                bare || (manners && !several) || vague_activity(doc, R { a: r.a + 1, b: r.b });
             return r.b - r.a >= 2
                 && !bare
                 && !item_reject_first(doc.n(r.a + 1))
                 && !(r.a..r.b).any(|k| item_reject_any(doc.n(k)));
+        }
+        // "the song", "the movies", "the subject matter": a thing named in an earlier turn.
+        let bare_noun = r.b - r.a == 1
+            || (r.b - r.a == 2 && doc.n(r.a) == "subject" && doc.n(r.a + 1) == "matter");
+        if definite
+            && bare_noun
+            && !restricted
+            && !doc.toks[r.a].has_upper
+            && anaphoric_head(doc.n(r.a))
+        {
+            return false;
+        }
+        // "the Andrew Garfield one", "the blue ones": "one" stands for a noun said before.
+        if r.b - r.a > 1 && matches!(doc.n(r.b - 1), "one" | "ones") {
+            return false;
         }
         // "12 on the freeway": a number first is an amount; "50's rock" is a thing.
         let amount = super::is_number(first) && w(doc, r.a + 1, r.b) != "'s";
@@ -760,7 +872,8 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
 pub(crate) fn item_text(doc: &Doc<'_>, r: R) -> String {
     if doc.n(r.a) == "to" && r.b - r.a >= 2 {
         // "to just spend time": the adverb is no part of the activity.
-        let a = if r.b - r.a > 2 && doc.toks[r.a + 1].class & FILLER != 0 {
+        let a = if r.b - r.a > 2 && doc.toks[r.a + 1].class & FILLER != 0 && doc.n(r.a + 1) != "do"
+        {
             r.a + 2
         } else {
             r.a + 1
