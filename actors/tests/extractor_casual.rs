@@ -1,7 +1,8 @@
-//! Casual-chat evaluation of the rule-based extractor on the three splits of
-//! `tests/golden/casual_{dev,test,test2}.jsonl` (utterances from the BYU chit-chat corpus, labelled
-//! by hand; see docs/benchmarks.md). The development split is what rules were written
-//! against; the test splits were labelled before the rules they measure and only scored. Prints micro precision
+//! Casual-chat evaluation of the rule-based extractor on every split of
+//! `tests/golden/casual_*.jsonl` (utterances from the BYU chit-chat corpus, labelled by hand; see
+//! docs/benchmarks.md). The development splits are what rules were written against; each test
+//! split was labelled before the rules it measured and scored once with them frozen (all of them
+//! are spent now: their errors were read afterwards). Prints micro precision
 //! and recall, strict and lenient, per split, and fails below the floors recorded when the
 //! rules were frozen, so a change that loses casual-chat recall is caught. It must never
 //! rewrite a split to fit.
@@ -57,11 +58,15 @@ fn tally(cases: &[(String, Vec<Labelled>)], mode: Mode) -> Tally {
     t
 }
 
-/// (split, lenient precision floor, lenient recall floor)
-const FLOORS: [(&str, f64, f64); 3] = [
-    ("dev", 0.97, 0.82),
-    ("test", 0.89, 0.66),
-    ("test2", 0.95, 0.72),
+/// (split, lenient precision floor, lenient recall floor): version 5's scores, rounded down.
+const FLOORS: [(&str, f64, f64); 7] = [
+    ("dev", 0.97, 0.83),
+    ("dev6", 0.95, 0.54),
+    ("test", 0.89, 0.68),
+    ("test2", 0.97, 0.78),
+    ("test3", 0.94, 0.71),
+    ("test4", 0.94, 0.57),
+    ("test5", 0.87, 0.51),
 ];
 
 #[test]
