@@ -334,7 +334,7 @@ impl Config {
                 Ok(n) if (1..=300).contains(&n) => Ok(Duration::from_secs(n)),
                 _ => Err("expected whole seconds, 1 to 300".to_owned()),
             })?;
-        let workers = parse_or(env, vars::WORKERS, "1", |s| match s.parse::<usize>() {
+        let workers = parse_or(env, vars::WORKERS, "2", |s| match s.parse::<usize>() {
             Ok(n) if (1..=memlink_actors::worker::NAMES.len()).contains(&n) => Ok(n),
             _ => Err(format!(
                 "expected a whole number from 1 to {}",
@@ -668,6 +668,8 @@ mod tests {
         assert_eq!(c.reclaim_idle, Duration::from_secs(30));
         assert!(c.consumer.ends_with(&format!("-{}", std::process::id())));
         assert_eq!(c.admin_token, None);
+        // Two workers share the process's 500 entries in flight (src/daemon.rs).
+        assert_eq!(c.workers, 2);
     }
 
     #[test]

@@ -403,6 +403,11 @@ fn retention_config(config: &Config) -> RetentionConfig {
     }
 }
 
+/// Stream entries the process's workers hold at once, shared between them: each worker's batch
+/// is its share. Two workers of 250 run PostgreSQL on two cores and peak at the same memory
+/// as one worker of 500 (docs/benchmarks.md, "Two workers by default").
+const IN_FLIGHT_ENTRIES: usize = 500;
+
 fn child_specs(
     config: &Config,
     pg: &postgres::PgPool,
@@ -459,6 +464,7 @@ fn child_specs(
             max_deliveries: config.max_deliveries,
             crash_quarantine_after: config.crash_quarantine_after,
             max_batch_retries: config.max_batch_retries,
+            batch_size: (IN_FLIGHT_ENTRIES / config.workers.max(1)).max(1),
             ..WorkerConfig::default()
         },
     };

@@ -75,6 +75,12 @@ impl TestEnv {
             ("MEMLINK_STREAM".into(), self.stream.clone()),
             ("MEMLINK_GROUP".into(), self.group.clone()),
             ("RUST_LOG".into(), "info,memlink=debug".into()),
+            // One worker actor, named `worker`, unless a test asks for more: the tests that
+            // follow an entry to the actor handling it (panics, restarts, crash loops,
+            // isolation) must know which one will. The default of two is run by
+            // `several_workers_in_one_process_apply_each_event_once` (with three) and by the
+            // benchmarks.
+            ("MEMLINK_WORKERS".into(), "1".into()),
         ]
     }
 
