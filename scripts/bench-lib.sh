@@ -10,6 +10,15 @@ db_url_for() {
     printf '%s' "${base%%://*}://${rest%%/*}/$2${1#"$base"}"
 }
 
+# The directory holding the memlink and memlink-bench a run uses: MEMLINK_BIN_DIR when set
+# (prebuilt binaries, for A/B runs of two builds), else the release build, brought up to date.
+bench_bin_dir() {
+    if [[ -z "${MEMLINK_BIN_DIR:-}" ]]; then
+        cargo build --release --bin memlink --bin memlink-bench >&2
+    fi
+    printf '%s' "${MEMLINK_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
+}
+
 # The address a daemon whose log is $1 listens on, once it logs it (10 s at most).
 wait_http_addr() {
     local addr=""

@@ -16,10 +16,7 @@ source scripts/services.sh
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-if [[ -z "${MEMLINK_BIN_DIR:-}" ]]; then
-    cargo build --release --bin memlink --bin memlink-bench
-fi
-bin="${MEMLINK_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
+bin="$(bench_bin_dir)"
 
 suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 db="memlink_bench_${suffix}"

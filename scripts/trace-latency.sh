@@ -4,7 +4,8 @@
 # path (NOTIFY, the relay's claim, XADD, XREADGROUP, the marker, the effects, XACK) can be read
 # off the trace by its timestamps. See "Where the latency goes" in docs/benchmarks.md.
 #   scripts/trace-latency.sh [trace file, default /tmp/memlink-trace.txt]
-# Needs strace. Uses DATABASE_URL / REDIS_URL like scripts/bench.sh (local services if unset).
+# Needs strace. Uses DATABASE_URL / REDIS_URL like scripts/bench.sh (local services if unset),
+# and MEMLINK_BIN_DIR like it too.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/services.sh
@@ -13,8 +14,7 @@ source scripts/services.sh
 source scripts/bench-lib.sh
 command -v strace >/dev/null || { echo "trace-latency: strace is not installed" >&2; exit 1; }
 out="${1:-/tmp/memlink-trace.txt}"
-cargo build --release --bin memlink --bin memlink-bench
-bin="${CARGO_TARGET_DIR:-target}/release"
+bin="$(bench_bin_dir)"
 
 suffix="$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 db="memlink_trace_${suffix}"
