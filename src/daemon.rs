@@ -11,18 +11,19 @@ use crate::logging::{quoted, Quoted};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, Supervisor};
+use actix::{Actor, Addr};
 use memlink_actors::backoff::ExponentialBackoff;
 use memlink_actors::messages::{Drain, Wake};
 use memlink_actors::pace::Pacer;
 use memlink_actors::ports::{Ambient, PortError, StreamBus};
-use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
-use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
-use memlink_actors::retention::{RetentionActor, RetentionBoard, RetentionConfig, RetentionDeps};
+use memlink_actors::reconciler::{ReconcilerConfig, ReconcilerDeps};
+use memlink_actors::relay::{RelayConfig, RelayDeps};
+use memlink_actors::retention::{RetentionBoard, RetentionConfig, RetentionDeps};
+use memlink_actors::round::{child_spec, Wakes};
 use memlink_actors::status::StatusBoard;
-use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
-use memlink_actors::watermark::{WatermarkActor, WatermarkConfig, WatermarkDeps};
-use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
+use memlink_actors::supervisor::{ChildSpec, RootSupervisor, SupervisorConfig};
+use memlink_actors::watermark::{WatermarkConfig, WatermarkDeps};
+use memlink_actors::worker::{WorkerConfig, WorkerDeps, WorkerRounds};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{redact_url, Config};
@@ -429,19 +430,12 @@ fn child_specs(
         config: RelayConfig::default(),
     };
     let relay_pacer = Pacer::new(backoff(), relay_deps.config.poll);
-    let relay = ChildSpec {
-        name: memlink_actors::relay::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (relay_deps.clone(), relay_pacer.clone());
-            let addr = Supervisor::start(move |_| RelayActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::relay::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.clone().recipient(),
-                wake: Some(addr.recipient()),
-            }
-        }),
-    };
+    let relay = child_spec::<RelayDeps, _>(
+        memlink_actors::relay::NAME,
+        relay_deps,
+        relay_pacer,
+        Wakes::OnNotify,
+    );
 
     let worker_deps = WorkerDeps {
         name: memlink_actors::worker::NAME,
@@ -480,20 +474,7 @@ fn child_specs(
                 name,
                 ..worker_deps.clone()
             };
-            let pacer = worker_pacer.clone();
-            ChildSpec {
-                name,
-                factory: Box::new(move |restarts| {
-                    let (deps, pacer) = (deps.clone(), pacer.clone());
-                    let addr = Supervisor::start(move |_| WorkerActor::new(deps, pacer, restarts));
-                    ChildLink {
-                        name,
-                        ping: addr.clone().recipient(),
-                        drain: addr.recipient(),
-                        wake: None,
-                    }
-                }),
-            }
+            child_spec::<WorkerRounds, _>(name, deps, worker_pacer.clone(), Wakes::Never)
         })
         .collect();
 
@@ -504,19 +485,12 @@ fn child_specs(
         config: WatermarkConfig::default(),
     };
     let watermark_pacer = Pacer::new(backoff(), watermark_deps.config.interval);
-    let watermark = ChildSpec {
-        name: memlink_actors::watermark::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (watermark_deps.clone(), watermark_pacer.clone());
-            let addr = Supervisor::start(move |_| WatermarkActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::watermark::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.recipient(),
-                wake: None,
-            }
-        }),
-    };
+    let watermark = child_spec::<WatermarkDeps, _>(
+        memlink_actors::watermark::NAME,
+        watermark_deps,
+        watermark_pacer,
+        Wakes::Never,
+    );
     let mut children = vec![relay];
     children.extend(workers);
     children.push(watermark);
@@ -537,19 +511,12 @@ fn child_specs(
             },
         };
         let pacer = Pacer::new(backoff(), deps.config.every);
-        children.push(ChildSpec {
-            name: memlink_actors::reconciler::NAME,
-            factory: Box::new(move |restarts| {
-                let (deps, pacer) = (deps.clone(), pacer.clone());
-                let addr = Supervisor::start(move |_| ReconcilerActor::new(deps, pacer, restarts));
-                ChildLink {
-                    name: memlink_actors::reconciler::NAME,
-                    ping: addr.clone().recipient(),
-                    drain: addr.recipient(),
-                    wake: None,
-                }
-            }),
-        });
+        children.push(child_spec::<ReconcilerDeps, _>(
+            memlink_actors::reconciler::NAME,
+            deps,
+            pacer,
+            Wakes::Never,
+        ));
     } else {
         log::warn!(target: "memlink::reconciler", "event=reconciler_disabled");
     }
@@ -568,19 +535,12 @@ fn child_specs(
         config: retention_config(config),
     };
     let retention_pacer = Pacer::new(backoff(), retention_deps.config.every());
-    children.push(ChildSpec {
-        name: memlink_actors::retention::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (retention_deps.clone(), retention_pacer.clone());
-            let addr = Supervisor::start(move |_| RetentionActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::retention::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.recipient(),
-                wake: None,
-            }
-        }),
-    });
+    children.push(child_spec::<RetentionDeps, _>(
+        memlink_actors::retention::NAME,
+        retention_deps,
+        retention_pacer,
+        Wakes::Never,
+    ));
     if let Some(llm) = &config.llm {
         children.push(crate::llm::enricher::child_spec(
             crate::llm::enricher::EnricherSetup {

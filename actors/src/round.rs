@@ -35,6 +35,7 @@ use crate::messages::{Drain, Ping, Round, Wake};
 use crate::pace::{Pace, Pacer};
 use crate::ports::{Ambient, PortError};
 use crate::status::{ActorState, StatusBoard};
+use crate::supervisor::{ChildLink, ChildSpec};
 
 /// A future run on the actor's own thread.
 pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -145,6 +146,38 @@ impl Drained {
             level: log::Level::Warn,
             fields,
         }
+    }
+}
+
+/// Whether a child of the tree takes the daemon's wake-ups (the outbox's notifications) or
+/// keeps to its own pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakes {
+    OnNotify,
+    Never,
+}
+
+/// A round actor's entry in the supervision tree: every start, the first and each restart,
+/// builds a fresh actor from the same parts under actix's `Supervisor` (`restarts` tells it
+/// how often it was restarted before). The one way a round actor joins the tree, so that the
+/// simulator runs the tree the daemon runs.
+pub fn child_spec<W, P>(name: &'static str, parts: P, pacer: Pacer, wakes: Wakes) -> ChildSpec
+where
+    W: RoundWork,
+    P: Into<W> + Clone + 'static,
+{
+    ChildSpec {
+        name,
+        factory: Box::new(move |restarts| {
+            let (parts, pacer) = (parts.clone(), pacer.clone());
+            let addr = Supervisor::start(move |_| RoundActor::<W>::new(parts, pacer, restarts));
+            ChildLink {
+                name,
+                ping: addr.clone().recipient(),
+                drain: addr.clone().recipient(),
+                wake: (wakes == Wakes::OnNotify).then(|| addr.recipient()),
+            }
+        }),
     }
 }
 

@@ -8,13 +8,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
 use memlink_actors::backoff::ExponentialBackoff;
-use memlink_actors::enrich::{EnricherConfig, EnricherDeps, LlmEnricher, IDLE_POLL, NAME};
+use memlink_actors::enrich::{EnricherConfig, EnricherDeps, EnricherRounds, IDLE_POLL, NAME};
 use memlink_actors::pace::Pacer;
 use memlink_actors::ports::Ambient;
+use memlink_actors::round::{self, Wakes};
 use memlink_actors::status::StatusBoard;
-use memlink_actors::supervisor::{ChildLink, ChildSpec};
+use memlink_actors::supervisor::ChildSpec;
 use uuid::Uuid;
 
 use super::client::LlmClient;
@@ -64,39 +64,45 @@ pub fn child_spec(setup: EnricherSetup) -> ChildSpec {
     log::info!(target: "memlink::llm", "event=llm_enabled mode={} model={} base_url={} timeout_ms={} concurrency={} max_retries={} api_key={}",
         c.mode.as_str(), Quoted(&c.model), Quoted(&redact_url(&c.base_url)), c.timeout.as_millis(), c.concurrency, c.max_retries,
         if c.api_key.is_some() { "set" } else { "unset" });
-    let store = Arc::new(PgEnrichment::new(setup.pg.clone()));
-    ChildSpec {
-        name: NAME,
-        factory: Box::new(move |restarts| {
-            let (setup, store) = (setup.clone(), store.clone());
-            let addr = Supervisor::start(move |_| {
-                // A new client per start: its own connection pool and request permits.
-                let model = LlmClient::new(
-                    &setup.config,
-                    request_backoff(),
-                    setup.status.clone(),
-                    setup.ambient.entropy.clone(),
-                );
-                let deps = EnricherDeps {
-                    store,
-                    model: Rc::new(model),
-                    owner: setup.owner,
-                    config: EnricherConfig {
-                        mode: setup.config.mode,
-                        concurrency: setup.config.concurrency,
-                        lease: lease(&setup.config),
-                    },
-                    ambient: setup.ambient,
-                    status: setup.status,
-                };
-                LlmEnricher::new(deps, Pacer::new(round_backoff(), IDLE_POLL), restarts)
-            });
-            ChildLink {
-                name: NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.recipient(),
-                wake: None,
-            }
-        }),
+    let parts = EnricherParts {
+        store: Arc::new(PgEnrichment::new(setup.pg.clone())),
+        setup,
+    };
+    round::child_spec::<EnricherRounds, _>(
+        NAME,
+        parts,
+        Pacer::new(round_backoff(), IDLE_POLL),
+        Wakes::Never,
+    )
+}
+
+/// What each start of the enricher is built from.
+#[derive(Clone)]
+struct EnricherParts {
+    setup: EnricherSetup,
+    store: Arc<PgEnrichment>,
+}
+
+impl From<EnricherParts> for EnricherRounds {
+    fn from(EnricherParts { setup, store }: EnricherParts) -> EnricherRounds {
+        // A new client per start: its own connection pool and request permits.
+        let model = LlmClient::new(
+            &setup.config,
+            request_backoff(),
+            setup.status.clone(),
+            setup.ambient.entropy.clone(),
+        );
+        EnricherRounds::from(EnricherDeps {
+            store,
+            model: Rc::new(model),
+            owner: setup.owner,
+            config: EnricherConfig {
+                mode: setup.config.mode,
+                concurrency: setup.config.concurrency,
+                lease: lease(&setup.config),
+            },
+            ambient: setup.ambient,
+            status: setup.status,
+        })
     }
 }

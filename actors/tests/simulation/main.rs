@@ -26,16 +26,17 @@ use memlink_actors::backoff::ExponentialBackoff;
 use memlink_actors::messages::Wake;
 use memlink_actors::pace::Pacer;
 use memlink_actors::ports::{Ambient, Clock};
-use memlink_actors::reconciler::{ReconcilerActor, ReconcilerConfig, ReconcilerDeps};
-use memlink_actors::relay::{RelayActor, RelayConfig, RelayDeps};
+use memlink_actors::reconciler::{ReconcilerConfig, ReconcilerDeps};
+use memlink_actors::relay::{RelayConfig, RelayDeps};
+use memlink_actors::round::{child_spec, Wakes};
 use memlink_actors::status::StatusBoard;
-use memlink_actors::supervisor::{ChildLink, ChildSpec, RootSupervisor, SupervisorConfig};
+use memlink_actors::supervisor::{RootSupervisor, SupervisorConfig};
 use memlink_actors::testkit::sim::{
     FaultRates, Proc, SimPorts, SimRng, Sleeper, World, WorldConfig,
 };
 use memlink_actors::testkit::{SeededEntropy, SequentialIds};
-use memlink_actors::watermark::{WatermarkActor, WatermarkConfig, WatermarkDeps};
-use memlink_actors::worker::{WorkerActor, WorkerConfig, WorkerDeps};
+use memlink_actors::watermark::{WatermarkConfig, WatermarkDeps};
+use memlink_actors::worker::{WorkerConfig, WorkerDeps, WorkerRounds};
 use uuid::Uuid;
 
 use workload::Workload;
@@ -168,19 +169,12 @@ fn start_process(env: &Env, slot: usize) -> Live {
         },
     };
     let relay_pacer = Pacer::new(backoff(), relay_deps.config.poll);
-    let mut specs = vec![ChildSpec {
-        name: memlink_actors::relay::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (relay_deps.clone(), relay_pacer.clone());
-            let addr = Supervisor::start(move |_| RelayActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::relay::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.clone().recipient(),
-                wake: Some(addr.recipient()),
-            }
-        }),
-    }];
+    let mut specs = vec![child_spec::<RelayDeps, _>(
+        memlink_actors::relay::NAME,
+        relay_deps,
+        relay_pacer,
+        Wakes::OnNotify,
+    )];
     for &name in memlink_actors::worker::NAMES.iter().take(env.workers) {
         let deps = WorkerDeps {
             name,
@@ -201,19 +195,12 @@ fn start_process(env: &Env, slot: usize) -> Live {
             },
         };
         let pacer = Pacer::new(backoff(), Duration::ZERO);
-        specs.push(ChildSpec {
+        specs.push(child_spec::<WorkerRounds, _>(
             name,
-            factory: Box::new(move |restarts| {
-                let (deps, pacer) = (deps.clone(), pacer.clone());
-                let addr = Supervisor::start(move |_| WorkerActor::new(deps, pacer, restarts));
-                ChildLink {
-                    name,
-                    ping: addr.clone().recipient(),
-                    drain: addr.recipient(),
-                    wake: None,
-                }
-            }),
-        });
+            deps,
+            pacer,
+            Wakes::Never,
+        ));
     }
     let watermark_deps = WatermarkDeps {
         store: ports("watermark"),
@@ -225,19 +212,12 @@ fn start_process(env: &Env, slot: usize) -> Live {
         },
     };
     let watermark_pacer = Pacer::new(backoff(), watermark_deps.config.interval);
-    specs.push(ChildSpec {
-        name: memlink_actors::watermark::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (watermark_deps.clone(), watermark_pacer.clone());
-            let addr = Supervisor::start(move |_| WatermarkActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::watermark::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.recipient(),
-                wake: None,
-            }
-        }),
-    });
+    specs.push(child_spec::<WatermarkDeps, _>(
+        memlink_actors::watermark::NAME,
+        watermark_deps,
+        watermark_pacer,
+        Wakes::Never,
+    ));
     let reconciler_deps = ReconcilerDeps {
         outbox: ports(memlink_actors::reconciler::NAME),
         bus: ports(memlink_actors::reconciler::NAME),
@@ -250,19 +230,12 @@ fn start_process(env: &Env, slot: usize) -> Live {
         },
     };
     let reconciler_pacer = Pacer::new(backoff(), reconciler_deps.config.every);
-    specs.push(ChildSpec {
-        name: memlink_actors::reconciler::NAME,
-        factory: Box::new(move |restarts| {
-            let (deps, pacer) = (reconciler_deps.clone(), reconciler_pacer.clone());
-            let addr = Supervisor::start(move |_| ReconcilerActor::new(deps, pacer, restarts));
-            ChildLink {
-                name: memlink_actors::reconciler::NAME,
-                ping: addr.clone().recipient(),
-                drain: addr.recipient(),
-                wake: None,
-            }
-        }),
-    });
+    specs.push(child_spec::<ReconcilerDeps, _>(
+        memlink_actors::reconciler::NAME,
+        reconciler_deps,
+        reconciler_pacer,
+        Wakes::Never,
+    ));
     let escalated = Arc::new(AtomicBool::new(false));
     let flag = escalated.clone();
     let root = RootSupervisor::new(
