@@ -29,6 +29,7 @@ use class::*;
 const CLASSES: &[(&str, u8)] = &[
     ("a", FILLER2),
     ("absolutely", FILLER),
+    ("absolutly", FILLER),
     ("according", REPORT_ALWAYS),
     ("actually", FILLER),
     ("already", FILLER),
@@ -43,9 +44,12 @@ const CLASSES: &[(&str, u8)] = &[
     ("believed", REPORT),
     ("believes", REPORT),
     ("both", FILLER),
+    ("certainly", FILLER),
     ("claimed", REPORT),
     ("claims", REPORT),
+    ("completely", FILLER),
     ("currently", FILLER),
+    ("dearly", FILLER),
     ("deathly", FILLER),
     ("deeply", FILLER),
     ("definitely", FILLER),
@@ -55,22 +59,35 @@ const CLASSES: &[(&str, u8)] = &[
     ("dreaming", HYPO),
     ("dreams", HYPO),
     ("dreamt", HYPO),
+    ("effing", FILLER),
     ("especially", FILLER),
     ("even", FILLER),
     ("extremely", FILLER),
     ("fictional", HYPO),
     ("finally", FILLER),
+    ("freakin", FILLER),
+    ("freaking", FILLER),
+    ("fricken", FILLER),
+    ("frickin", FILLER),
+    ("fricking", FILLER),
+    ("friggin", FILLER),
+    ("frigging", FILLER),
+    ("fuckin", FILLER),
+    ("fucking", FILLER),
     ("full-time", FILLER),
     ("fully", FILLER),
     ("generally", FILLER),
     ("genuinely", FILLER),
     ("happily", FILLER),
+    ("hella", FILLER),
     ("highly", FILLER),
     ("honestly", FILLER),
+    ("hugely", FILLER),
     ("hypothetically", HYPO),
     ("if", HYPO),
     ("imagine", HYPO),
     ("imagining", HYPO),
+    ("immensely", FILLER),
     ("incredibly", FILLER),
     ("informed", REPORT),
     ("insisted", REPORT),
@@ -99,6 +116,7 @@ const CLASSES: &[(&str, u8)] = &[
     ("particularly", FILLER),
     ("perhaps", HYPO),
     ("personally", FILLER),
+    ("positively", FILLER),
     ("pretend", HYPO),
     ("pretending", HYPO),
     ("pretty", FILLER2),
@@ -118,13 +136,17 @@ const CLASSES: &[(&str, u8)] = &[
     ("said", REPORT),
     ("say", REPORT),
     ("says", REPORT),
+    ("secretly", FILLER),
     ("seriously", FILLER),
     ("severely", FILLER),
+    ("simply", FILLER),
+    ("sincerely", FILLER),
     ("slightly", FILLER),
     ("so", FILLER),
     ("someday", HYPO),
     ("somehow", FILLER),
     ("somewhat", FILLER),
+    ("soo", FILLER),
     ("sort", FILLER2),
     ("sorta", FILLER),
     ("still", FILLER),
@@ -140,13 +162,16 @@ const CLASSES: &[(&str, u8)] = &[
     ("terribly", FILLER),
     ("texted", REPORT),
     ("thinks", REPORT),
+    ("thoroughly", FILLER),
     ("told", REPORT),
     ("totally", FILLER),
     ("truly", FILLER),
     ("unless", HYPO),
     ("usually", FILLER),
+    ("utterly", FILLER),
     ("very", FILLER),
     ("whether", HYPO),
+    ("wholeheartedly", FILLER),
     ("wish", HYPO),
     ("wished", HYPO),
     ("wishing", HYPO),
@@ -166,7 +191,7 @@ pub(crate) const fn fnv1a(b: &[u8]) -> u64 {
     h
 }
 
-const SLOTS: usize = 512;
+const SLOTS: usize = 1024;
 
 /// Open-addressing table over [`CLASSES`]: slot value = index + 1, 0 = empty. Most tokens
 /// are in no class, so a lookup is one hash and usually no string compare at all.
@@ -322,6 +347,7 @@ pub(crate) fn is_job_head(w: &str) -> bool {
     matches!(
         w,
         "accountant" | "actor" | "actress" | "actuary" | "administrator" | "admin" | "agent"
+            | "homemaker" | "housewife" | "househusband"
             | "analyst" | "animator" | "apprentice" | "architect" | "archivist" | "artist"
             | "assistant" | "astronomer" | "athlete" | "attendant" | "attorney" | "auditor"
             | "author" | "baker" | "banker" | "barber" | "barista" | "barrister" | "bartender"
@@ -373,6 +399,39 @@ pub(crate) fn is_species(w: &str) -> bool {
             | "spaniel" | "greyhound" | "rottweiler" | "pitbull" | "doberman" | "schnauzer"
             | "tabby" | "siamese" | "persian" | "maine" | "coon" | "ragdoll" | "cockatoo"
             | "guinea"
+    )
+}
+
+/// What "I play ..." names as a pastime: an instrument, a sport or a game ("I play a
+/// doctor on TV" names none).
+#[rustfmt::skip]
+pub(crate) fn is_played(w: &str) -> bool {
+    matches!(
+        w,
+        "guitar" | "guitars" | "piano" | "violin" | "drums" | "drum" | "bass" | "cello" | "flute"
+            | "saxophone" | "sax" | "trumpet" | "clarinet" | "ukulele" | "uke" | "harp"
+            | "keyboard" | "keyboards" | "viola" | "trombone" | "banjo" | "harmonica"
+            | "accordion" | "oboe" | "tuba" | "mandolin" | "organ" | "bagpipes" | "instruments"
+            | "soccer" | "football" | "basketball" | "baseball" | "tennis" | "golf" | "hockey"
+            | "volleyball" | "softball" | "rugby" | "cricket" | "lacrosse" | "badminton"
+            | "chess" | "poker" | "cards" | "pool" | "darts" | "frisbee" | "pickleball"
+            | "racquetball" | "squash" | "handball" | "ping-pong" | "pingpong" | "sports"
+            | "games" | "videogames" | "minecraft" | "fortnite" | "checkers" | "monopoly"
+            | "bridge" | "ball" | "dnd" | "pokemon" | "roblox" | "overwatch" | "tetris"
+    )
+}
+
+/// Pastimes said as "I go <...>ing": "i go hiking", "I go fishing with my dad".
+#[rustfmt::skip]
+pub(crate) fn is_go_pastime(w: &str) -> bool {
+    matches!(
+        w,
+        "hiking" | "fishing" | "camping" | "running" | "swimming" | "shopping" | "bowling"
+            | "skiing" | "snowboarding" | "surfing" | "dancing" | "biking" | "cycling"
+            | "kayaking" | "climbing" | "bouldering" | "skating" | "skateboarding" | "hunting"
+            | "sailing" | "jogging" | "rollerblading" | "canoeing" | "boating" | "golfing"
+            | "sledding" | "clubbing" | "thrifting" | "antiquing" | "birdwatching"
+            | "backpacking" | "rafting" | "diving" | "snorkeling" | "riding" | "rock-climbing"
     )
 }
 

@@ -91,7 +91,9 @@ fn extractor_identity() {
     // Version 3: casual-chat precision (no bare determiners, cut clauses or vague heads).
     // Version 4: casual-chat recall (family pairs, modal favourites, more like verbs).
     // Version 5: anaphoric objects dropped; clefts, fan lists, bare relatives after "and".
-    assert_eq!(EXTRACTOR_VERSION, 5);
+    // Version 6: intensifiers, hedged likings, pastimes (play, go, collect, hobbies, "a lot"),
+    // time frames before "I", place adjectives, parents "of two", bare plurals.
+    assert_eq!(EXTRACTOR_VERSION, 6);
 }
 
 // ---------------------------------------------------------------- predicates
@@ -1656,4 +1658,114 @@ fn soft_none(bad: &mut Vec<String>, text: &str) {
     if !got.is_empty() {
         bad.push(format!("{text:?}: expected none, got {got:?}"));
     }
+}
+
+// ---------------------------------------------------------------- version 6
+
+#[test]
+fn intensifiers_and_hedged_likings() {
+    assert_fact("i freaking love pizza", Likes, "pizza", Assert);
+    assert_fact("I thoroughly enjoy hiking", Likes, "hiking", Assert);
+    assert_fact("I think I like naps", Likes, "naps", Assert);
+    assert_fact("i guess i really love baking", Likes, "baking", Assert);
+    assert_fact("i feel like i hate mondays", Dislikes, "mondays", Assert);
+    // A hedge before anything but a liking stays a guess.
+    assert_none("I think I'm a nurse");
+    assert_none("i think i live in ohio");
+    assert_none("i think i'd like to go");
+}
+
+#[test]
+fn pastimes_said_as_habits() {
+    assert_fact("i play guitar", Likes, "playing guitar", Assert);
+    assert_fact("I play the ukulele", Likes, "playing ukulele", Assert);
+    assert_fact("i go hiking on weekends", Likes, "hiking", Assert);
+    assert_fact("i read a lot", Likes, "reading", Assert);
+    assert_fact("i drink a lot of coffee", Likes, "coffee", Assert);
+    assert_fact("i listen to a lot of jazz", Likes, "jazz", Assert);
+    assert_fact("i collect stamps", Likes, "collecting stamps", Assert);
+    assert_fact("i spend my weekends hiking", Likes, "hiking", Assert);
+    assert_fact(
+        "my hobbies are painting and reading",
+        Likes,
+        "painting",
+        Assert,
+    );
+    assert_fact(
+        "my hobbies are painting and reading",
+        Likes,
+        "reading",
+        Assert,
+    );
+    assert_fact("one of my hobbies is baking", Likes, "baking", Assert);
+    assert_fact("in my free time i like to read", Likes, "reading", Assert);
+    assert_fact("on weekends, I go fishing", Likes, "fishing", Assert);
+    assert_fact("i'm an avid reader", Likes, "reading", Assert);
+    assert_fact("i'm a huge coffee drinker", Likes, "coffee", Assert);
+    assert_fact("i'm a gamer", Likes, "gaming", Assert);
+    assert_fact("i am a real fan of jazz", Likes, "jazz", Assert);
+    assert_fact(
+        "I like pretty little liars",
+        Likes,
+        "pretty little liars",
+        Assert,
+    );
+    // A plan, a role, someone else's work, a purpose: no pastime.
+    assert_none("i go shopping tomorrow");
+    assert_none("i play a doctor on tv");
+    assert_none("i travel a lot for work");
+    assert_none("i'm a great writer");
+    assert_none("i like pretty good food");
+}
+
+#[test]
+fn places_family_and_pets_said_casually() {
+    assert_fact(
+        "i live in boring old cincinnati",
+        Location,
+        "cincinnati",
+        Assert,
+    );
+    assert_fact(
+        "I live in beautiful downtown Chicago",
+        Location,
+        "Chicago",
+        Assert,
+    );
+    assert_fact("i'm from sunny california", Hometown, "california", Assert);
+    assert_fact(
+        "i live alone in a small apartment in denver",
+        Location,
+        "denver",
+        Assert,
+    );
+    assert_fact("english is my second language", Language, "english", Assert);
+    assert_fact(
+        "i have an older sister to show me the ropes",
+        Family,
+        "older sister",
+        Assert,
+    );
+    assert_fact("i have a husband and son to feed", Family, "son", Assert);
+    assert_fact(
+        "i have a girlfriend currently",
+        Family,
+        "girlfriend",
+        Assert,
+    );
+    assert_fact("i'm a mom of two", Family, "kids", Assert);
+    assert_fact("i'm a father of 3 boys", Family, "boys", Assert);
+    assert_fact("i have cats", Pet, "cats", Assert);
+    assert_fact("we got a kitten last week", Pet, "kitten", Assert);
+    assert_fact(
+        "i'm a stay at home mom",
+        JobTitle,
+        "stay at home mom",
+        Assert,
+    );
+    // Someone else's dog; a future family; a bare plural that is no kin.
+    assert_none("i have a dog to walk for my neighbor");
+    assert_none("we want to get married and have children");
+    assert_none("i have friends");
+    assert_none("my parents are from mexico");
 }

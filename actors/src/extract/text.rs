@@ -693,7 +693,15 @@ fn normalise<'b>(surface: &str, buf: &'b mut [u8; 48]) -> Option<&'b str> {
         }
         k += run;
     }
-    std::str::from_utf8(&buf[..out]).ok()
+    let s = std::str::from_utf8(&buf[..out]).ok()?;
+    // Chat spellings of the words the rules read: "i luv pizza", "dogs cuz they're cute".
+    Some(match s {
+        "luv" | "lov" => "love",
+        "luvs" => "loves",
+        "liek" => "like",
+        "cuz" | "coz" | "bc" | "bcuz" | "bcoz" | "becuz" | "becasue" | "becuase" => "because",
+        _ => s,
+    })
 }
 
 /// Given a normalised suffix length (in bytes, with `'` as one byte), returns where that

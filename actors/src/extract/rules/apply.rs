@@ -177,43 +177,139 @@ pub(super) fn apply(
             }
             Some(e)
         }
-        Val::Phrases | Val::Allergens => {
-            v::phrases(doc, i, end, scratch);
-            let mut e = i;
-            // "I like to read and hike": every verb of the list is an activity.
-            // Also when the first item ("to run") was dropped: the rest are still verbs.
-            let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to")
-                || w(doc, v::skip_open(doc, i, end), end) == "to";
-            for &r in scratch.iter() {
-                let verb_last =
-                    r.b - r.a == 2 && doc.n(r.a) != "to" && lx::is_activity_verb(doc.n(r.a + 1));
-                let text = if infinitive && (lx::is_activity_verb(doc.n(r.a)) || verb_last) {
-                    v::gerund_phrase(doc, r)
-                } else {
-                    v::item_text(doc, r)
-                };
-                sink.push(pred, text, id, conf, Vec::new());
-                e = e.max(r.b);
-            }
-            // "I love all movies, but especially horror movies": the narrowing is liked too.
-            if pred != Predicate::Allergy && !scratch.is_empty() {
-                let mut k = e;
-                if k < end && doc.toks[k].is_punct(',') {
-                    k += 1;
-                }
-                if matches!(w(doc, k, end), "but" | "and") {
-                    k += 1;
-                }
-                if matches!(w(doc, k, end), "especially" | "particularly") {
-                    v::phrases(doc, k + 1, end, scratch);
-                    for &r in scratch.iter() {
-                        sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
-                        e = e.max(r.b);
-                    }
-                }
-            }
-            Some(e)
+        Val::Hobby => {
+            // "my hobby would be painting".
+            let i = if w(doc, i, end) == "be" { i + 1 } else { i };
+            phrase_list(doc, i, end, rule, sink, scratch)
         }
+        Val::Play => {
+            v::phrases(doc, i, end, scratch);
+            let mut e = None;
+            for &r in scratch.iter() {
+                // "the guitar", "video games", "soccer and tennis".
+                let a = if doc.n(r.a) == "the" { r.a + 1 } else { r.a };
+                if a >= r.b || !lx::is_played(doc.n(r.b - 1)) {
+                    break;
+                }
+                let text = format!("playing {}", v::join(doc, R { a, b: r.b }));
+                sink.push(pred, text, id, conf, Vec::new());
+                e = Some(r.b);
+            }
+            e
+        }
+        Val::GoDoing => {
+            // "i go hiking on weekends"; "i go shopping tomorrow" is a plan, not a habit.
+            let n = w(doc, i, end);
+            if !lx::is_go_pastime(n) || is_occasion(w(doc, i + 1, end)) {
+                return None;
+            }
+            sink.push(pred, doc.s(i).to_lowercase(), id, conf, Vec::new());
+            Some(i + 1)
+        }
+        Val::SpendTime => {
+            // "i spend my weekends hiking", "I spend most of my free time reading".
+            let mut k = i;
+            if matches!(w(doc, k, end), "most" | "all" | "much") && w(doc, k + 1, end) == "of" {
+                k += 2;
+            } else if w(doc, k, end) == "all" {
+                k += 1;
+            }
+            if w(doc, k, end) != "my" {
+                return None;
+            }
+            k += 1;
+            if matches!(w(doc, k, end), "free" | "spare" | "down" | "off") {
+                k += 1;
+            }
+            if !matches!(
+                w(doc, k, end),
+                "time"
+                    | "weekends"
+                    | "weekend"
+                    | "evenings"
+                    | "nights"
+                    | "summers"
+                    | "days"
+                    | "mornings"
+                    | "afternoons"
+                    | "downtime"
+                    | "winters"
+            ) {
+                return None;
+            }
+            k += 1;
+            let g = w(doc, k, end);
+            if g.len() < 5
+                || !g.ends_with("ing")
+                || matches!(g, "thing" | "nothing" | "something" | "morning" | "evening")
+            {
+                return None;
+            }
+            phrase_list(doc, k, end, rule, sink, scratch)
+        }
+        Val::ParentOf => {
+            // "a mom of two", "a father of 3 boys", "a proud mother of four kids".
+            if !matches!(
+                w(doc, i, end),
+                "mom" | "mum" | "mother" | "dad" | "father" | "parent" | "mommy" | "momma"
+            ) || w(doc, i + 1, end) != "of"
+            {
+                return None;
+            }
+            let n = w(doc, i + 2, end);
+            let count = lx::number_word(n)
+                .or_else(|| n.parse::<u32>().ok())
+                .filter(|c| (2..=20).contains(c))?;
+            let (object, after) = match w(doc, i + 3, end) {
+                o @ ("kids" | "children" | "boys" | "girls" | "sons" | "daughters") => {
+                    (o.to_owned(), i + 4)
+                }
+                _ => ("kids".to_owned(), i + 3),
+            };
+            let attrs = vec![("relation", object.clone()), ("count", count.to_string())];
+            sink.push(pred, object, id, conf, attrs);
+            Some(after)
+        }
+        Val::Collect => {
+            v::phrases(doc, i, end, scratch);
+            let r = *scratch.first()?;
+            let text = format!("collecting {}", v::item_text(doc, r));
+            sink.push(pred, text, id, conf, Vec::new());
+            Some(r.b)
+        }
+        Val::ALot => {
+            // "i read a lot", "i cook alot": the verb before the slot is the pastime.
+            let verb = doc.n(i.checked_sub(1)?);
+            let after = match (w(doc, i, end), w(doc, i + 1, end)) {
+                ("a", "lot") => i + 2,
+                ("alot", _) => i + 1,
+                _ => return None,
+            };
+            if v::is_word(doc, after, end)
+                && !matches!(
+                    w(doc, after, end),
+                    "and" | "so" | "but" | "too" | "lol" | "haha"
+                )
+            {
+                return None;
+            }
+            sink.push(pred, v::gerund(verb), id, conf, Vec::new());
+            Some(after)
+        }
+        Val::ALotOf => {
+            // "i drink a lot of coffee", "i listen to a lot of jazz": plenty of it, by choice.
+            let mut k = i;
+            if doc.n(i.checked_sub(1)?) == "listen" && w(doc, k, end) == "to" {
+                k += 1;
+            }
+            let q = match (w(doc, k, end), w(doc, k + 1, end), w(doc, k + 2, end)) {
+                ("a", "lot", "of") => k + 3,
+                ("lots" | "tons", "of", _) => k + 2,
+                _ => return None,
+            };
+            phrase_list(doc, q, end, rule, sink, scratch)
+        }
+        Val::Phrases | Val::Allergens => phrase_list(doc, i, end, rule, sink, scratch),
         Val::Langs => {
             v::languages(doc, i, end, scratch);
             let mut e = i;
@@ -246,6 +342,49 @@ pub(super) fn apply(
                     | "biggest"
             );
             let strict = rule.val == Val::NotFanNoun;
+            // "an avid reader", "a huge gamer": a keen doer of a pastime likes it.
+            if !strict {
+                // Keenness, not skill: "a great writer" may be a job well done.
+                let avid = |n: &str| {
+                    matches!(
+                        n,
+                        "avid"
+                            | "big"
+                            | "huge"
+                            | "massive"
+                            | "keen"
+                            | "voracious"
+                            | "passionate"
+                            | "enthusiastic"
+                            | "hardcore"
+                            | "die-hard"
+                            | "diehard"
+                            | "obsessive"
+                    )
+                };
+                let mut a = i;
+                while a < end
+                    && (avid(doc.n(a)) || matches!(doc.n(a), "really" | "very" | "pretty"))
+                {
+                    a += 1;
+                }
+                let said_keen = (i.saturating_sub(1)..a).any(|k| avid(doc.n(k)));
+                // "I'm a gamer", "a bookworm": a word that is a pastime's doer and no job.
+                let plain = matches!(w(doc, a, end), "gamer" | "bookworm" | "foodie" | "hiker");
+                let pastime = (said_keen || plain)
+                    .then(|| pastime_of_doer(w(doc, a, end)))
+                    .flatten();
+                let ends = a + 1 >= end
+                    || !doc.toks[a + 1].is_word()
+                    || matches!(
+                        doc.n(a + 1),
+                        "and" | "too" | "also" | "so" | "but" | "lol" | "haha"
+                    );
+                if let (Some(p), true) = (pastime, ends) {
+                    sink.push(pred, p.to_string(), id, conf, Vec::new());
+                    return Some(a + 1);
+                }
+            }
             // "a pretty big Harry Potter and Percy Jackson fan", "a big basketball, soccer, and
             // football fan": a list before the noun may reach past five words when it is only
             // words, commas and "and".
@@ -267,7 +406,18 @@ pub(super) fn apply(
                             w(doc, k, end),
                             "geek" | "nerd" | "junkie" | "addict" | "buff"
                         ))
-                    || (!strict && keen && matches!(w(doc, k, end), "guy" | "girl" | "person"))
+                    || (!strict
+                        && keen
+                        && matches!(
+                            w(doc, k, end),
+                            "guy"
+                                | "girl"
+                                | "person"
+                                | "drinker"
+                                | "eater"
+                                | "watcher"
+                                | "listener"
+                        ))
                     || (pred == Predicate::Likes
                         && w(doc, k, end) == "person"
                         && k > i
@@ -513,7 +663,7 @@ pub(super) fn apply(
             sink.push(pred, v::join(doc, r), id, conf, Vec::new());
             Some(r.b)
         }
-        Val::HaveNp => have_np(doc, i, end, id, conf, sink),
+        Val::HaveNp => have_np(doc, i, end, id, conf, !cl.implicit_i, sink),
         Val::Spouse => {
             let r = v::name(doc, i, end, false)?;
             let engaged = (cl.c..i).any(|k| doc.n(k) == "engaged");
@@ -555,6 +705,62 @@ pub(super) fn age_phrase(doc: &Doc<'_>, i: usize, end: usize) -> Option<(u32, us
     Some((v, after))
 }
 
+/// A list of things liked (or disliked, or allergens) from `i`: each item a fact, a verb
+/// list read as activities, a narrowing after "especially" added.
+fn phrase_list(
+    doc: &Doc<'_>,
+    i: usize,
+    end: usize,
+    rule: &Rule,
+    sink: &mut Sink<'_>,
+    scratch: &mut Vec<R>,
+) -> Option<usize> {
+    let (pred, id, conf) = (rule.pred, rule.id, rule.conf);
+    v::phrases(doc, i, end, scratch);
+    let mut e = i;
+    // "I like to read and hike": every verb of the list is an activity.
+    // Also when the first item ("to run") was dropped: the rest are still verbs.
+    let infinitive = scratch.first().is_some_and(|r| doc.n(r.a) == "to")
+        || w(doc, v::skip_open(doc, i, end), end) == "to";
+    for &r in scratch.iter() {
+        let verb_last =
+            r.b - r.a == 2 && doc.n(r.a) != "to" && lx::is_activity_verb(doc.n(r.a + 1));
+        let text = if infinitive && (lx::is_activity_verb(doc.n(r.a)) || verb_last) {
+            v::gerund_phrase(doc, r)
+        } else {
+            v::item_text(doc, r)
+        };
+        sink.push(pred, text, id, conf, Vec::new());
+        e = e.max(r.b);
+    }
+    // "I love all movies, but especially horror movies": the narrowing is liked too.
+    if pred != Predicate::Allergy && !scratch.is_empty() {
+        let mut k = e;
+        if k < end && doc.toks[k].is_punct(',') {
+            k += 1;
+        }
+        if matches!(w(doc, k, end), "but" | "and") {
+            k += 1;
+        }
+        if matches!(w(doc, k, end), "especially" | "particularly") {
+            v::phrases(doc, k + 1, end, scratch);
+            for &r in scratch.iter() {
+                sink.push(pred, v::item_text(doc, r), id, conf, Vec::new());
+                e = e.max(r.b);
+            }
+        }
+    }
+    Some(e)
+}
+
+/// Words after "i go hiking" that make it a plan, not a habit.
+fn is_occasion(n: &str) -> bool {
+    matches!(
+        n,
+        "tomorrow" | "tonight" | "today" | "later" | "soon" | "next" | "this" | "now" | "again"
+    )
+}
+
 /// Words before "fan" that say how keen the fan is, not what they are a fan of.
 #[rustfmt::skip]
 fn is_keenness(n: &str) -> bool {
@@ -564,8 +770,29 @@ fn is_keenness(n: &str) -> bool {
             | "die-hard" | "diehard" | "crazy" | "super" | "long-time" | "longtime"
             | "lifelong" | "loyal" | "devoted" | "absolute" | "decently" | "pretty" | "really"
             | "very" | "fairly" | "kind" | "sort" | "of" | "hardcore" | "serious" | "obsessive" | "rabid" | "proud" | "definite" | "definitely"
-            | "bit" | "ginormous" | "mega" | "extreme"
+            | "bit" | "ginormous" | "mega" | "extreme" | "keen" | "voracious" | "passionate"
+            | "enthusiastic"
     )
+}
+
+/// "reader" → "reading": the pastime of a keen doer ("an avid reader").
+#[rustfmt::skip]
+fn pastime_of_doer(n: &str) -> Option<&'static str> {
+    Some(match n {
+        "reader" | "bookworm" => "reading", "foodie" => "food", "runner" => "running", "gamer" => "gaming", "hiker" => "hiking",
+        "cyclist" | "biker" => "cycling", "swimmer" => "swimming", "golfer" => "golf",
+        "skier" => "skiing", "snowboarder" => "snowboarding", "surfer" => "surfing",
+        "traveler" | "traveller" => "traveling", "cook" => "cooking", "baker" => "baking",
+        "knitter" => "knitting", "gardener" => "gardening", "camper" => "camping",
+        "fisherman" | "angler" | "fisher" => "fishing", "hunter" => "hunting",
+        "climber" => "climbing", "dancer" => "dancing", "writer" => "writing",
+        "photographer" => "photography", "painter" => "painting", "skater" => "skating",
+        "collector" => "collecting", "moviegoer" => "movies", "shopper" => "shopping",
+        "walker" => "walking", "crafter" => "crafting", "jogger" => "jogging",
+        "bowler" => "bowling", "sailor" => "sailing", "boater" => "boating",
+        "kayaker" => "kayaking", "birder" | "birdwatcher" => "birdwatching",
+        _ => return None,
+    })
 }
 
 /// Nouns of "a morning person", "a cat person": what the person likes.

@@ -110,8 +110,31 @@ pub(super) fn np_follow_ok(n: &str) -> bool {
             | "at" | "in" | "too" | "also" | "now" | "as" | "so" | "because" | "since" | "lol"
             | "haha" | "plus" | "i" | "both" | "back" | "here" | "there" | "from" | "for"
             | "whom" | "already" | "btw" | "though" | "is" | "are" | "was" | "were" | "when"
-            | "they" | "he" | "she" | "it" | "we" | "they're"
+            | "they" | "he" | "she" | "it" | "we" | "they're" | "currently" | "tho" | "rn"
+            | "atm" | "actually" | "honestly" | "last" | "yesterday" | "recently" | "today"
     )
+}
+
+/// "cats", "kids" with no article before them: a plural pet or child word, then the end of
+/// the phrase. "friends" and "parents" are no such thing to have.
+fn bare_plural(doc: &Doc<'_>, k: usize, end: usize) -> bool {
+    let n = w(doc, k, end);
+    let kin = matches!(
+        n,
+        "kids"
+            | "children"
+            | "siblings"
+            | "sisters"
+            | "brothers"
+            | "sons"
+            | "daughters"
+            | "grandkids"
+            | "grandchildren"
+            | "twins"
+    );
+    let pets =
+        n.len() > 3 && n.ends_with('s') && species_word(n) && kin_head(doc, k, end).is_some();
+    (kin || pets) && (!v::is_word(doc, k + 1, end) || np_follow_ok(w(doc, k + 1, end)))
 }
 
 pub(super) fn determiner(doc: &Doc<'_>, k: usize, end: usize) -> Option<(u32, usize)> {
@@ -144,13 +167,14 @@ pub(super) fn subjective(n: &str) -> bool {
 }
 
 /// "I have a cat named Miso", "two dogs and a rabbit", "a daughter named Zoe and a son
-/// named Eli", "a son".
+/// named Eli", "a son"; with `bare_ok` (a subject said, not understood) also "cats".
 pub(super) fn have_np(
     doc: &Doc<'_>,
     i: usize,
     end: usize,
     id: &'static str,
     conf: f32,
+    bare_ok: bool,
     sink: &mut Sink<'_>,
 ) -> Option<usize> {
     let mut k = i;
@@ -160,7 +184,12 @@ pub(super) fn have_np(
     loop {
         let (count, k2) = match bare {
             Some(_) => (1, k),
-            None => determiner(doc, k, end)?,
+            None => match determiner(doc, k, end) {
+                Some(d) => d,
+                // "i have cats", "I have kids": a bare plural that ends the phrase.
+                None if bare_ok && last.is_none() && bare_plural(doc, k, end) => (1, k),
+                None => return None,
+            },
         };
         let mut h = k2;
         let mut head = None;
@@ -187,8 +216,11 @@ pub(super) fn have_np(
             }
             return None;
         };
+        // "an older sister to show me the ropes": a purpose after a relative leaves the
+        // relative standing; "a dog to walk" may be someone else's dog.
+        let purpose = !pet && w(doc, hb, end) == "to";
         // The bare item must be of the same kind as the one before it and end the clause or
-        // the list ("and son to feed" stays out).
+        // the list, or say what the relative is for ("and son to feed").
         if bare.is_some_and(|p| p != pet)
             || (bare.is_some()
                 && (k2..ha).any(|j| {
@@ -225,10 +257,11 @@ pub(super) fn have_np(
             && hb < end
             && doc.toks[hb].is_word()
             && !matches!(doc.n(hb), "and" | "too" | "also" | "who" | "whos" | "that")
+            && !purpose
         {
             break;
         }
-        if hb < end && doc.toks[hb].is_word() && !np_follow_ok(doc.n(hb)) {
+        if hb < end && doc.toks[hb].is_word() && !np_follow_ok(doc.n(hb)) && !purpose {
             break;
         }
         if ha > k2

@@ -437,6 +437,14 @@ pub(super) fn match_clause(
     if cl.msg_start && name_here(doc, cl, &mut sink) {
         return;
     }
+    // "I think I like naps", "i guess i really love baking": a hedge on a liking is still
+    // the user's taste. Only a liking verb is read through it: "I think I'm a nurse" and
+    // "I think I live in Ohio" stay guesses.
+    if let Some(at) = hedged_liking(doc, cl) {
+        let shifted = Clause { c: at, ..*cl };
+        match_clause(doc, &shifted, &mut *sink.out, scratch);
+        return;
+    }
     // "I think Indian or Thai is my favorite": a hedge before a subject that is not "I".
     let hedged = first == "i"
         && matches!(
@@ -446,7 +454,7 @@ pub(super) fn match_clause(
         && !matches!(w(doc, cl.c + 2, cl.end), "i" | "my" | "that" | "it" | "you");
     // "my one problem is that I love chocolate", "the thing is, I hate ...": the clause is
     // read from the "I" after the frame.
-    if let Some(at) = frame_then_i(doc, cl) {
+    if let Some(at) = frame_then_i(doc, cl).or_else(|| time_frame_then_i(doc, cl)) {
         let shifted = Clause {
             c: at,
             implicit_i: false,
@@ -552,6 +560,78 @@ pub(super) fn match_clause(
     }
     my_np(doc, cl, &mut sink);
     my_language(doc, cl, &mut sink);
+}
+
+/// "I think I like ...": where the second "I" stands, when a hedge ("think", "guess",
+/// "believe", "feel like") sits before a liking or disliking verb.
+fn hedged_liking(doc: &Doc<'_>, cl: &Clause) -> Option<usize> {
+    if cl.implicit_i || doc.n(cl.c) != "i" {
+        return None;
+    }
+    let mut k = cl.c + 1;
+    match w(doc, k, cl.end) {
+        "think" | "guess" | "believe" => k += 1,
+        "feel" if w(doc, k + 1, cl.end) == "like" => k += 2,
+        _ => return None,
+    }
+    if w(doc, k, cl.end) == "that" {
+        k += 1;
+    }
+    if w(doc, k, cl.end) != "i" {
+        return None;
+    }
+    let mut v = k + 1;
+    for _ in 0..3 {
+        let f = filler(doc, v, cl.end);
+        if f == 0 {
+            break;
+        }
+        v += f;
+    }
+    matches!(
+        w(doc, v, cl.end),
+        "like" | "love" | "enjoy" | "adore" | "hate" | "dislike" | "detest" | "loathe"
+    )
+    .then_some(k)
+}
+
+/// "in my free time I like to read", "on weekends, I go hiking", "these days I'm into
+/// pottery": when the user does it, then the "I" the clause is read from.
+fn time_frame_then_i(doc: &Doc<'_>, cl: &Clause) -> Option<usize> {
+    let end = cl.end;
+    if cl.implicit_i {
+        return None;
+    }
+    let mut k = cl.c;
+    match (w(doc, k, end), w(doc, k + 1, end)) {
+        ("in", "my") => {
+            k += 2;
+            if matches!(w(doc, k, end), "free" | "spare" | "down" | "off") {
+                k += 1;
+            }
+            if !matches!(w(doc, k, end), "time" | "downtime") {
+                return None;
+            }
+            k += 1;
+        }
+        ("on", _) => {
+            k += 1;
+            if w(doc, k, end) == "the" {
+                k += 1;
+            }
+            if !matches!(w(doc, k, end), "weekends" | "weekend") {
+                return None;
+            }
+            k += 1;
+        }
+        ("these", "days") => k += 2,
+        ("nowadays" | "lately", _) => k += 1,
+        _ => return None,
+    }
+    if k < end && doc.toks[k].is_punct(',') {
+        k += 1;
+    }
+    (w(doc, k, end) == "i" && k + 1 < end).then_some(k)
 }
 
 /// Nouns of a frame that introduces what the user says next: "my one problem is that I ...".
@@ -888,6 +968,28 @@ pub(super) fn subject_is_mine(
             0.8,
             Vec::new(),
         );
+        return true;
+    }
+    // "english is my second language", "Tagalog is my first language".
+    if matches!(
+        tail,
+        "first" | "native" | "second" | "third" | "mother" | "home" | "primary" | "main"
+    ) && matches!(w(doc, k + 1, end), "language" | "tongue" | "languages")
+        && !one_of
+    {
+        v::languages(doc, cl.c, verb, scratch);
+        if scratch.is_empty() || scratch.last().is_some_and(|r| r.b != verb) {
+            return false;
+        }
+        for &r in scratch.iter() {
+            sink.push(
+                Predicate::Language,
+                v::join(doc, r),
+                "language.x_is_my_language",
+                0.8,
+                Vec::new(),
+            );
+        }
         return true;
     }
     let least = tail == "least";

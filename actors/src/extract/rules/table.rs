@@ -41,6 +41,22 @@ pub(super) enum Val {
     Date,
     HaveNp,
     Spouse,
+    /// "I play guitar", "i play video games": an instrument, a sport or games.
+    Play,
+    /// "i go hiking on weekends": a pastime in its gerund.
+    GoDoing,
+    /// "i spend my weekends hiking": the pastime the user's time goes to.
+    SpendTime,
+    /// "I'm a mom of two": the user's children, counted.
+    ParentOf,
+    /// "I collect stamps": what is collected.
+    Collect,
+    /// "i read a lot": the verb is the pastime, done often.
+    ALot,
+    /// "i drink a lot of coffee", "i listen to a lot of jazz": what is had a lot of.
+    ALotOf,
+    /// "my hobbies are painting and reading": a list of pastimes after the verb.
+    Hobby,
 }
 
 /// The fact only holds with "anymore" / "any longer" after the value.
@@ -165,6 +181,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("location.moved_from_to", ["i|we", "?have", "moved|relocated", "from"], Location, Change, PlaceAfterTo, 0.9),
     rule!("location.moved_to", ["i|we", "?have", "moved|relocated", "?back", "to"], Location, Change, Place, 0.9),
     rule!("location.live_with_in", ["i|we", "?am|are", "live|living", "with"], Location, Assert, PlaceAfterIn, 0.85),
+    rule!("location.live_alone_in", ["i|we", "live|reside", "alone|together|here|there"], Location, Assert, PlaceAfterIn, 0.85),
     rule!("location.live_in", ["i|we", "live|reside", "in"], Location, Assert, Place, 0.95),
     rule!("location.live_on", ["i|we", "live|reside", "on"], Location, Assert, Place, 0.8),
     rule!("location.living_in", ["i|we", "am|are", "living|residing", "in"], Location, Assert, Place, 0.9),
@@ -240,8 +257,8 @@ pub(super) static RULES: &[Rule] = &[
     rule!("dislikes.do_not_care_for", ["i", "do", "not", "care", "for"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.not_big_on", ["i", "am", "not", "?very|too|that|super", "big", "on"], Dislikes, Assert, Phrases, 0.75),
     rule!("dislikes.cant_stand", ["i", "can", "not", "stand|bear"], Dislikes, Assert, Phrases, 0.85),
-    rule!("likes.fan_of", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|biggest", "fan", "of"], Likes, Assert, Phrases, 0.85),
-    rule!("likes.fan_noun", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|die-hard|diehard|biggest"], Likes, Assert, FanNoun, 0.8),
+    rule!("likes.fan_of", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|biggest|avid|real|major|loyal|devoted|diehard|die-hard|longtime|long-time|lifelong|hardcore|rabid|proud|crazy", "fan", "of"], Likes, Assert, Phrases, 0.85),
+    rule!("likes.fan_noun", ["i", "am", "a|an|the", "?big|huge|massive|great|giant|total|true|die-hard|diehard|biggest|avid|real|keen"], Likes, Assert, FanNoun, 0.8),
     rule!("likes.into", ["i", "am", "into"], Likes, Assert, Phrases, 0.8),
     rule!("likes.passionate_about", ["i", "am", "?most|so|very", "passionate|crazy|nuts", "about"], Likes, Assert, Phrases, 0.8),
     rule!("likes.obsessed_with", ["i", "am", "obsessed|infatuated|enamored|enamoured", "with"], Likes, Assert, Phrases, 0.75),
@@ -255,10 +272,18 @@ pub(super) static RULES: &[Rule] = &[
     rule!("likes.dig", ["i", "dig"], Likes, Assert, Phrases, 0.7),
     rule!("likes.fond_of", ["i", "am", "fond", "of"], Likes, Assert, Phrases, 0.8),
     rule!("likes.like", ["i", "like|love|enjoy|adore"], Likes, Assert, Phrases, 0.85),
+    rule!("likes.play", ["i", "play"], Likes, Assert, Play, 0.75),
+    rule!("likes.go_doing", ["i", "go"], Likes, Assert, GoDoing, 0.7),
+    rule!("likes.collect", ["i", "collect"], Likes, Assert, Collect, 0.75),
+    rule!("likes.spend_time", ["i", "spend"], Likes, Assert, SpendTime, 0.7),
+    rule!("likes.do_a_lot", ["i", "read|cook|bake|hike|swim|run|travel|draw|paint|write|sing|dance|fish|hunt|camp|knit|sew|garden|bike|ski|surf|skate|golf|shop|crochet|journal|game"], Likes, Assert, ALot, 0.7),
+    rule!("likes.a_lot_of", ["i", "drink|eat|watch|read|listen|play"], Likes, Assert, ALotOf, 0.7),
     rule!("likes.find_myself_enjoying", ["i", "find", "myself", "enjoying|loving|liking"], Likes, Assert, Phrases, 0.75),
     // "I've always loved the environment", "I have really enjoyed learning C++".
     rule!("likes.have_loved", ["i", "have", "loved|enjoyed|liked|adored"], Likes, Assert, Phrases, 0.8),
     rule!("likes.always_loved", ["i", "always", "loved|enjoyed|liked|adored"], Likes, Assert, Phrases, 0.75),
+    rule!("likes.my_hobby_is", ["my", "?favorite|favourite|main|only|biggest|new", "hobby|hobbies|pastime|pastimes|passion|passions", "is|are|include|includes|would"], Likes, Assert, Hobby, 0.85),
+    rule!("likes.one_of_my_hobbies", ["one", "of", "my", "?favorite|favourite|main|biggest", "hobbies|pastimes|passions", "is"], Likes, Assert, Hobby, 0.8),
     rule!("likes.favorite", ["my", "?all-time|absolute", "favorite|favourite|fave|fav|favorites|favourites|faves|favs"], Likes, Assert, Favorite, 0.85),
     rule!("likes.one_of_my_favorite", ["one", "of", "my", "?all-time|absolute", "favorite|favourite|fave|fav|favorites|favourites|faves|favs"], Likes, Assert, Favorite, 0.8),
     rule!("dislikes.least_favorite", ["my", "least", "favorite|favourite|fave|fav"], Dislikes, Assert, Favorite, 0.8),
@@ -298,6 +323,7 @@ pub(super) static RULES: &[Rule] = &[
     rule!("allergy.allergic_to", ["i", "am", "allergic", "to"], Allergy, Assert, Allergens, 0.95),
     rule!("diet.i_am", ["i", "am"], Diet, Assert, Diet, 0.9),
     // ---- "I'm a nurse", "I'm 34", "I'm Ana": the most general "I am" patterns last
+    rule!("family.parent_of", ["i", "am", "a|an", "?proud|single|busy|working|young"], Family, Assert, ParentOf, 0.8),
     rule!("job_title.i_am_a", ["i", "am", "a|an"], JobTitle, Assert, JobLex, 0.85),
     rule!("job_title.i_am_the", ["i", "am", "the"], JobTitle, Assert, JobLex, 0.8),
     rule!("age.i_am", ["i", "am"], Age, Assert, Age, 0.9),

@@ -102,6 +102,18 @@ pub(crate) fn job_lex(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
     if matches!(w(doc, i, end), "a" | "an" | "the") {
         i += 1;
     }
+    // "a stay at home mom": the one title with an "at" inside.
+    let parent = |k: usize| {
+        matches!(
+            w(doc, k, end),
+            "mom" | "mum" | "mother" | "dad" | "father" | "parent" | "wife" | "husband"
+        )
+    };
+    match (w(doc, i, end), w(doc, i + 1, end), w(doc, i + 2, end)) {
+        ("stay", "at", "home") if parent(i + 3) => return Some(R { a: i, b: i + 4 }),
+        ("stay-at-home", _, _) if parent(i + 1) => return Some(R { a: i, b: i + 2 }),
+        _ => {}
+    }
     let mut k = i;
     while k < end && k - i < 6 && is_word(doc, k, end) && !job_stop(doc.n(k)) {
         if job_reject_word(doc.n(k)) {

@@ -25,9 +25,7 @@ pub(crate) use diet::diet;
 pub(crate) use jobs::{job_free, job_lex};
 pub(crate) use names::name;
 pub(crate) use numbers::{age, date};
-#[cfg(test)]
-pub(crate) use phrases::gerund;
-pub(crate) use phrases::{gerund_phrase, item_text, languages, phrase_stop, phrases};
+pub(crate) use phrases::{gerund, gerund_phrase, item_text, languages, phrase_stop, phrases};
 pub(crate) use places::{org, place};
 
 use super::text::{Doc, Quote, TokenKind};

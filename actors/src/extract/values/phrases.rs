@@ -147,7 +147,7 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "mine" | "yours" | "hers" | "ours" | "theirs" | "any" | "each" | "either"
             | "neither" | "kind" | "sort" | "type" | "yeah" | "yes" | "yep" | "ok" | "okay"
             | "too" | "also" | "avid" | "pretty" | "so" | "almost" | "nearly" | "able" | "bunch"
-            | "many" | "others"
+            | "many" | "others" | "ya" | "yall" | "y'all" | "ye"
     )
 }
 
@@ -814,7 +814,32 @@ pub(crate) fn phrases(doc: &Doc<'_>, i: usize, end: usize, out: &mut Vec<R>) {
         }
         // "12 on the freeway": a number first is an amount; "50's rock" is a thing.
         let amount = super::is_number(first) && w(doc, r.a + 1, r.b) != "'s";
-        if item_reject_first(first) || amount {
+        // "pretty little liars", "pretty dresses": "pretty" as an adjective names the thing;
+        // "pretty good food" is a degree word before another adjective.
+        let pretty_names = first == "pretty"
+            && r.b - r.a > 1
+            && !doc.n(r.a + 1).ends_with("ly")
+            && !matches!(
+                doc.n(r.a + 1),
+                "good"
+                    | "well"
+                    | "bad"
+                    | "much"
+                    | "cool"
+                    | "sure"
+                    | "hard"
+                    | "easy"
+                    | "often"
+                    | "nice"
+                    | "great"
+                    | "fun"
+                    | "big"
+                    | "into"
+                    | "far"
+                    | "close"
+                    | "decent"
+            );
+        if (item_reject_first(first) && !pretty_names) || amount {
             return false;
         }
         // "the place", "the smell (of like ...)": a head that needs its complement; "I like t"

@@ -287,6 +287,9 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
         if let Some(r) = known_place(doc, the, i, end) {
             return Some(r);
         }
+        if let Some(r) = after_place_adjectives(doc, i, end) {
+            return Some(r);
+        }
         // "a small village in Portugal": a generic noun phrase, then the real place.
         let mut k = i;
         while k < end && k < i + 7 && is_word(doc, k, end) {
@@ -305,6 +308,9 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
     if let Some(r) = known_place(doc, the, i, end) {
         return Some(r);
     }
+    if let Some(r) = after_place_adjectives(doc, i, end) {
+        return Some(r);
+    }
     if had_the && matches!(first, "city" | "countryside" | "suburbs" | "area" | "north") {
         return None;
     }
@@ -321,6 +327,37 @@ pub(crate) fn place(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
         return None;
     }
     flat_run(doc, i, end, 4)
+}
+
+/// "boring old Cincinnati", "sunny california": the place after words that only say what
+/// the user thinks of it. Flat text needs a known place there; a lone adjective is no place.
+fn after_place_adjectives(doc: &Doc<'_>, i: usize, end: usize) -> Option<R> {
+    let mut j = i;
+    while j < end && j < i + 3 && place_adjective(w(doc, j, end)) {
+        j += 1;
+    }
+    if j == i {
+        return None;
+    }
+    let named = if doc.case == CaseMode::Mixed {
+        proper_run(doc, j, end, true).filter(|r| !bad_place_head(doc.n(r.a)))
+    } else {
+        None
+    };
+    named.or_else(|| known_place(doc, j, j, end))
+}
+
+#[rustfmt::skip]
+fn place_adjective(n: &str) -> bool {
+    matches!(
+        n,
+        "boring" | "old" | "ol" | "ole" | "good" | "sunny" | "beautiful" | "lovely" | "rainy"
+            | "snowy" | "cold" | "hot" | "humid" | "gorgeous" | "dreary" | "sleepy" | "wonderful"
+            | "great" | "dear" | "cloudy" | "windy" | "freezing" | "busy" | "amazing" | "scenic"
+            | "quiet" | "charming" | "crowded" | "muggy" | "foggy" | "gloomy" | "grey" | "gray"
+            | "glorious" | "fabulous" | "fair" | "small" | "little" | "tiny" | "big" | "crazy"
+            | "wet" | "chilly" | "lively" | "quaint" | "friendly" | "dusty" | "downtown"
+    )
 }
 
 /// A place from the gazetteer at `i`, or with its article at `the` ("the midwest").
