@@ -62,7 +62,7 @@ fn tally(cases: &[(String, Vec<Labelled>)], mode: Mode) -> Tally {
 /// Version 6 lowered three precision floors by one or two hundredths: its new false positives
 /// there were read and are true facts the labels lack ("i play the trumpet", "I play
 /// instruments", "I'm a foodie") or one odd sentence ("now im 15 bc ..." about a game level).
-const FLOORS: [(&str, f64, f64); 7] = [
+const FLOORS: [(&str, f64, f64); 8] = [
     ("dev", 0.96, 0.83),
     ("dev6", 0.95, 0.56),
     ("test", 0.89, 0.69),
@@ -70,6 +70,7 @@ const FLOORS: [(&str, f64, f64); 7] = [
     ("test3", 0.94, 0.71),
     ("test4", 0.94, 0.57),
     ("test5", 0.87, 0.54),
+    ("test6", 0.86, 0.54),
 ];
 
 #[test]

@@ -115,11 +115,27 @@ pub fn strict_form(object: &str) -> String {
 fn is_empty_word(w: &str) -> bool {
     matches!(
         w,
-        "a" | "an" | "the" | "my" | "our" | "your" | "his" | "her" | "their" | "some" | "s"
+        "a" | "an" | "the" | "my" | "our" | "your" | "his" | "her" | "their" | "some" | "s" | "to"
     )
 }
 
-/// The content words of an object, lowercased, a plural `s` dropped ("Dogs" → "dog").
+/// One form for a word's inflections: "traveling", "travel" and "to travel" are the same
+/// pastime, "jamming" and "jam" the same verb ("ing", a final "e", a doubled consonant go).
+fn stem(w: &str) -> &str {
+    let long = |s: &str| s.chars().count() >= 3;
+    let mut s = w.strip_suffix("ing").filter(|s| long(s)).unwrap_or(w);
+    if let Some(t) = s.strip_suffix('e').filter(|t| long(t)) {
+        s = t;
+    }
+    let b = s.as_bytes();
+    if b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && b[b.len() - 1].is_ascii_alphabetic() {
+        s = &s[..s.len() - 1];
+    }
+    s
+}
+
+/// The content words of an object, lowercased, a plural `s` dropped ("Dogs" → "dog"), verb
+/// forms reduced to one stem ("to travel" → "travel" ← "traveling").
 pub fn content_words(object: &str) -> Vec<String> {
     let lower = object.to_lowercase();
     let mut out: Vec<String> = lower
@@ -129,7 +145,7 @@ pub fn content_words(object: &str) -> Vec<String> {
             let singular = w
                 .strip_suffix('s')
                 .filter(|stem| stem.chars().count() >= 3 && !stem.ends_with('s'));
-            singular.unwrap_or(w).to_owned()
+            stem(singular.unwrap_or(w)).to_owned()
         })
         .collect();
     out.sort();
@@ -265,6 +281,15 @@ mod tests {
         assert!(!lenient_eq("glass", "gla"));
         assert!(lenient_eq("田中", "田中"));
         assert!(!lenient_eq("the", "a"));
+        // Verb forms of one pastime: labels say "to travel", facts "traveling".
+        assert!(lenient_eq("to travel", "traveling"));
+        assert!(lenient_eq("to jam out", "jamming out"));
+        assert!(lenient_eq("to play music", "playing music"));
+        assert!(lenient_eq("to write", "writing"));
+        assert!(lenient_eq("travelling", "travel"));
+        assert!(!lenient_eq("sing", "song"));
+        assert!(!lenient_eq("thing", "th"));
+        assert!(!lenient_eq("to", "the"));
         assert_eq!(strict_form("  The  Gym. "), "the gym");
         assert_eq!(content_words("My dog's toys"), vec!["dog", "toy"]);
     }
