@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 /// Name of this extractor, stored with every fact so facts can be re-derived when it changes.
 pub const EXTRACTOR_NAME: &str = "rules";
 /// Bumped whenever a change to the rules can change the facts produced for some input.
-pub const EXTRACTOR_VERSION: i32 = 6;
+pub const EXTRACTOR_VERSION: i32 = 7;
 
 /// What a fact says about the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -93,7 +93,9 @@ fn extractor_identity() {
     // Version 5: anaphoric objects dropped; clefts, fan lists, bare relatives after "and".
     // Version 6: intensifiers, hedged likings, pastimes (play, go, collect, hobbies, "a lot"),
     // time frames before "I", place adjectives, parents "of two", bare plurals.
-    assert_eq!(EXTRACTOR_VERSION, 6);
+    // Version 7: list items that start a new clause ("once I ...", "did cross country") and
+    // manner words before a job ("a slow writer") are dropped.
+    assert_eq!(EXTRACTOR_VERSION, 7);
 }
 
 // ---------------------------------------------------------------- predicates
@@ -1716,6 +1718,20 @@ fn pastimes_said_as_habits() {
     assert_none("i travel a lot for work");
     assert_none("i'm a great writer");
     assert_none("i like pretty good food");
+    assert_none("I am a slow writer");
+    assert_fact("I love naruto, once I get done", Likes, "naruto", Assert);
+    assert!(!has(
+        "I love naruto, once I get done",
+        Likes,
+        "once",
+        Assert
+    ));
+    assert!(!has(
+        "I used to like running and did cross country",
+        Likes,
+        "did cross country",
+        Assert
+    ));
 }
 
 #[test]

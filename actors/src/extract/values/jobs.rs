@@ -87,6 +87,13 @@ pub(crate) fn job_reject_word(w: &str) -> bool {
             | "best"
             | "worst"
             | "also"
+            // "a slow writer", "a messy cook": how the user does something, not a job.
+            | "slow"
+            | "fast"
+            | "quick"
+            | "messy"
+            | "sloppy"
+            | "careless"
     ) || lx::is_diet(w)
 }
 

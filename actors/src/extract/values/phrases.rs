@@ -147,7 +147,8 @@ pub(crate) fn item_reject_first(w: &str) -> bool {
             | "mine" | "yours" | "hers" | "ours" | "theirs" | "any" | "each" | "either"
             | "neither" | "kind" | "sort" | "type" | "yeah" | "yes" | "yep" | "ok" | "okay"
             | "too" | "also" | "avid" | "pretty" | "so" | "almost" | "nearly" | "able" | "bunch"
-            | "many" | "others" | "ya" | "yall" | "y'all" | "ye"
+            | "many" | "others" | "ya" | "yall" | "y'all" | "ye" | "once" | "did" | "went"
+            | "got" | "had" | "was" | "were"
     )
 }
 
