@@ -48,6 +48,11 @@ pub enum LlmError {
     Timeout(u128),
     #[error("could not reach the server: {0}")]
     Connect(String),
+    /// The connection was closed before any answer came: mostly a kept-alive connection the
+    /// server closed (its idle timeout, or a close after each answer without saying so) just as
+    /// the request went out on it.
+    #[error("the server closed the connection before answering: {0}")]
+    Closed(String),
     #[error("HTTP {status}: {body}")]
     Status { status: u16, body: String },
     #[error("unreadable answer: {0}")]
@@ -60,6 +65,7 @@ impl LlmError {
         match self {
             LlmError::Timeout(_) => "timeout",
             LlmError::Connect(_) => "connect",
+            LlmError::Closed(_) => "connection_closed",
             LlmError::Status { .. } => "http_status",
             LlmError::Envelope(_) => "bad_envelope",
         }
@@ -68,7 +74,7 @@ impl LlmError {
     /// Whether another try may succeed.
     pub fn retryable(&self) -> bool {
         match self {
-            LlmError::Timeout(_) | LlmError::Connect(_) => true,
+            LlmError::Timeout(_) | LlmError::Connect(_) | LlmError::Closed(_) => true,
             LlmError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
             LlmError::Envelope(_) => false,
         }
@@ -190,6 +196,10 @@ impl LlmClient {
             "response_format": {"type": "json_object"},
         });
         let mut attempt: u32 = 0;
+        // One retry at once, outside the count, for a connection closed before it answered:
+        // what clients do for a request that went out on a pooled connection the server had
+        // just closed (it never reached the model, and a completion is safe to ask again).
+        let mut stale_retry = true;
         loop {
             let started = Instant::now();
             let result = {
@@ -207,6 +217,11 @@ impl LlmClient {
                     log::info!(target: "memlink::llm", "event=llm_call purpose={} {subject} model={} attempt={} prompt_tokens={} completion_tokens={} latency_ms={latency_ms}",
                         purpose.as_str(), Quoted(&self.model), attempt + 1, c.prompt_tokens, c.completion_tokens);
                     return Ok(c);
+                }
+                Err(LlmError::Closed(detail)) if stale_retry => {
+                    stale_retry = false;
+                    log::info!(target: "memlink::llm", "event=llm_call_retried purpose={} {subject} model={} attempt={} error=connection_closed detail={} latency_ms={latency_ms}",
+                        purpose.as_str(), Quoted(&self.model), attempt + 1, quoted(&detail));
                 }
                 Err(e) => {
                     self.status.bump(counters::REQUEST_ERRORS, 1);
@@ -234,12 +249,7 @@ impl LlmClient {
             if let Some(key) = &self.api_key {
                 req = req.insert_header(("Authorization", format!("Bearer {key}")));
             }
-            let mut resp = req.send_json(body).await.map_err(|e| match e {
-                awc::error::SendRequestError::Timeout => {
-                    LlmError::Timeout(self.timeout.as_millis())
-                }
-                other => LlmError::Connect(other.to_string()),
-            })?;
+            let mut resp = req.send_json(body).await.map_err(|e| self.send_error(e))?;
             let status = resp.status();
             let bytes = resp
                 .body()
@@ -259,6 +269,34 @@ impl LlmClient {
         match actix_web::rt::time::timeout(self.timeout, exchange).await {
             Ok(r) => r,
             Err(_) => Err(LlmError::Timeout(self.timeout.as_millis())),
+        }
+    }
+
+    fn send_error(&self, e: awc::error::SendRequestError) -> LlmError {
+        use awc::error::{ConnectError, SendRequestError};
+        use std::io::ErrorKind;
+        let closed = |kind: ErrorKind| {
+            matches!(
+                kind,
+                ErrorKind::BrokenPipe
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::UnexpectedEof
+            )
+        };
+        match e {
+            SendRequestError::Timeout => LlmError::Timeout(self.timeout.as_millis()),
+            // The response head never came: the connection ended under the request.
+            SendRequestError::Connect(ConnectError::Disconnected) => {
+                LlmError::Closed(e.to_string())
+            }
+            SendRequestError::Send(ref io) if closed(io.kind()) => LlmError::Closed(e.to_string()),
+            SendRequestError::Response(actix_web::error::ParseError::Io(ref io))
+                if closed(io.kind()) =>
+            {
+                LlmError::Closed(e.to_string())
+            }
+            other => LlmError::Connect(other.to_string()),
         }
     }
 }
@@ -315,6 +353,7 @@ mod tests {
     fn retries_only_what_can_change() {
         assert!(LlmError::Timeout(1).retryable());
         assert!(LlmError::Connect("refused".into()).retryable());
+        assert!(LlmError::Closed("reset".into()).retryable());
         for (s, r) in [
             (500, true),
             (503, true),
@@ -335,5 +374,81 @@ mod tests {
             );
         }
         assert!(!LlmError::Envelope("x".into()).retryable());
+    }
+
+    /// A keep-alive server that answers and then closes the connection without saying so
+    /// (`Connection: close` absent), as a server whose idle timeout fires does: the client
+    /// must not fail the next request on the dead pooled connection, even with no retries.
+    #[test]
+    fn a_connection_the_server_closed_is_not_reused_as_a_failure() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some((k, v)) = line.trim_end().split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    if line.trim_end().is_empty() {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let payload = r#"{"choices":[{"message":{"content":"ok"}}]}"#;
+                let mut out = reader.into_inner();
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+                    payload.len()
+                );
+                let _ = out.flush();
+                // A moment later, the connection closes with no word to the client: by then
+                // the client may have sent its next request on it.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let config = LlmConfig {
+            mode: crate::config::LlmMode::Both,
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            model: "m".to_owned(),
+            api_key: None,
+            timeout: Duration::from_secs(5),
+            concurrency: 1,
+            max_retries: 0,
+            tls: None,
+        };
+        actix_web::rt::System::new().block_on(async {
+            let client = LlmClient::new(
+                &config,
+                crate::llm::enricher::request_backoff(),
+                StatusBoard::new(),
+                Arc::new(crate::system::ThreadEntropy),
+            );
+            for (i, pause) in [0u64, 0, 50, 0, 200, 0].into_iter().enumerate() {
+                actix_web::rt::time::sleep(Duration::from_millis(pause)).await;
+                let answer = client.complete(Purpose::Facts, "test=1", "s", "u").await;
+                assert_eq!(
+                    answer.map(|c| c.content),
+                    Ok("ok".to_owned()),
+                    "request {i}"
+                );
+            }
+        });
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 6);
     }
 }
