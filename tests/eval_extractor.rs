@@ -326,6 +326,8 @@ fn scores_the_llm_and_both_and_keeps_the_rules_values() {
     let llm = extractor(&report, "llm");
     assert_eq!(llm["llm_refused"], 1);
     assert_eq!(llm["llm_failed"], 0);
+    assert_eq!(llm["llm_refusals"], json!({"unknown_predicate": 1}));
+    assert_eq!(llm["llm_failures"], json!({}));
     assert_eq!(micro(llm, "lenient"), (6, 2, 1));
 
     // both: the rules' facts stay; the model adds camping and UPS (no rule said otherwise);
@@ -354,4 +356,9 @@ fn scores_the_llm_and_both_and_keeps_the_rules_values() {
         "{text}"
     );
     assert!(text.contains("location \"Texas\""), "{text}");
+    assert!(
+        text.contains("llm_refusals: unknown_predicate=1\n"),
+        "{text}"
+    );
+    assert!(!text.contains("llm_failures:"), "{text}");
 }

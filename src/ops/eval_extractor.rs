@@ -13,6 +13,7 @@
 //! the configured LLM endpoint. The scoring itself is the engine's
 //! (`memlink_actors::extract::score`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -189,6 +190,10 @@ pub struct Run {
     pub overruled: Vec<Vec<Labelled>>,
     pub refused: usize,
     pub failed: usize,
+    /// Why answers were refused (validation codes) or failed (request error codes), counted:
+    /// what to look at when a model scores low.
+    pub refusals: BTreeMap<String, usize>,
+    pub failures: BTreeMap<String, usize>,
 }
 
 fn report(cases: &[Case], run: &Run, mode: Mode) -> (Tally, Vec<Outcome>) {
@@ -240,6 +245,8 @@ pub fn report_json(path: &str, cases: &[Case], runs: &[Run], summary: bool) -> V
         if run.name != "rules" {
             entry.insert("llm_refused".into(), json!(run.refused));
             entry.insert("llm_failed".into(), json!(run.failed));
+            entry.insert("llm_refusals".into(), json!(run.refusals));
+            entry.insert("llm_failures".into(), json!(run.failures));
             let overruled: Vec<Value> = cases
                 .iter()
                 .zip(&run.overruled)
@@ -294,6 +301,13 @@ pub fn report_text(path: &str, cases: &[Case], runs: &[Run], summary: bool) -> S
                 "llm_refused={} llm_failed={} (the rules' facts stand for those messages)",
                 run.refused, run.failed
             );
+            for (label, counts) in [("refusals", &run.refusals), ("failures", &run.failures)] {
+                if !counts.is_empty() {
+                    let list: Vec<String> =
+                        counts.iter().map(|(c, n)| format!("{c}={n}")).collect();
+                    let _ = writeln!(out, "llm_{label}: {}", list.join(" "));
+                }
+            }
         }
         let _ = writeln!(
             out,
@@ -422,19 +436,23 @@ pub fn evaluate(cases: &[Case], llm: Option<&LlmConfig>) -> Vec<Run> {
         overruled: vec![Vec::new(); cases.len()],
         refused: 0,
         failed: 0,
+        refusals: BTreeMap::new(),
+        failures: BTreeMap::new(),
     }];
     let Some(config) = llm else {
         return runs;
     };
     let answers = actix_web::rt::System::new().block_on(ask_llm(config, cases));
-    let refused = answers
-        .iter()
-        .filter(|a| matches!(a, LlmAnswer::Refused(_)))
-        .count();
-    let failed = answers
-        .iter()
-        .filter(|a| matches!(a, LlmAnswer::Failed(_)))
-        .count();
+    let (mut refusals, mut failures) = (BTreeMap::new(), BTreeMap::new());
+    for a in &answers {
+        match a {
+            LlmAnswer::Valid(_) => {}
+            LlmAnswer::Refused(code) => *refusals.entry(code.clone()).or_insert(0) += 1,
+            LlmAnswer::Failed(code) => *failures.entry(code.clone()).or_insert(0) += 1,
+        }
+    }
+    let refused = refusals.values().sum();
+    let failed = failures.values().sum();
     for mode in [LlmMode::Llm, LlmMode::Both] {
         let (facts, overruled) = rules
             .iter()
@@ -447,6 +465,8 @@ pub fn evaluate(cases: &[Case], llm: Option<&LlmConfig>) -> Vec<Run> {
             overruled,
             refused,
             failed,
+            refusals: refusals.clone(),
+            failures: failures.clone(),
         });
     }
     runs
