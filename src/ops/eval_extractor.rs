@@ -188,12 +188,22 @@ pub struct Run {
     pub name: String,
     pub facts: Vec<Vec<Labelled>>,
     pub overruled: Vec<Vec<Labelled>>,
-    pub refused: usize,
-    pub failed: usize,
     /// Why answers were refused (validation codes) or failed (request error codes), counted:
     /// what to look at when a model scores low.
     pub refusals: BTreeMap<String, usize>,
     pub failures: BTreeMap<String, usize>,
+}
+
+impl Run {
+    /// Answers refused by validation: the rules' facts stand for those messages.
+    pub fn refused(&self) -> usize {
+        self.refusals.values().sum()
+    }
+
+    /// Requests that brought no answer.
+    pub fn failed(&self) -> usize {
+        self.failures.values().sum()
+    }
 }
 
 fn report(cases: &[Case], run: &Run, mode: Mode) -> (Tally, Vec<Outcome>) {
@@ -243,8 +253,8 @@ pub fn report_json(path: &str, cases: &[Case], runs: &[Run], summary: bool) -> V
             }
         }
         if run.name != "rules" {
-            entry.insert("llm_refused".into(), json!(run.refused));
-            entry.insert("llm_failed".into(), json!(run.failed));
+            entry.insert("llm_refused".into(), json!(run.refused()));
+            entry.insert("llm_failed".into(), json!(run.failed()));
             entry.insert("llm_refusals".into(), json!(run.refusals));
             entry.insert("llm_failures".into(), json!(run.failures));
             let overruled: Vec<Value> = cases
@@ -299,7 +309,8 @@ pub fn report_text(path: &str, cases: &[Case], runs: &[Run], summary: bool) -> S
             let _ = writeln!(
                 out,
                 "llm_refused={} llm_failed={} (the rules' facts stand for those messages)",
-                run.refused, run.failed
+                run.refused(),
+                run.failed()
             );
             for (label, counts) in [("refusals", &run.refusals), ("failures", &run.failures)] {
                 if !counts.is_empty() {
@@ -434,8 +445,6 @@ pub fn evaluate(cases: &[Case], llm: Option<&LlmConfig>) -> Vec<Run> {
         name: "rules".to_owned(),
         facts: rules.clone(),
         overruled: vec![Vec::new(); cases.len()],
-        refused: 0,
-        failed: 0,
         refusals: BTreeMap::new(),
         failures: BTreeMap::new(),
     }];
@@ -451,8 +460,6 @@ pub fn evaluate(cases: &[Case], llm: Option<&LlmConfig>) -> Vec<Run> {
             LlmAnswer::Failed(code) => *failures.entry(code.clone()).or_insert(0) += 1,
         }
     }
-    let refused = refusals.values().sum();
-    let failed = failures.values().sum();
     for mode in [LlmMode::Llm, LlmMode::Both] {
         let (facts, overruled) = rules
             .iter()
@@ -463,8 +470,6 @@ pub fn evaluate(cases: &[Case], llm: Option<&LlmConfig>) -> Vec<Run> {
             name: mode.as_str().to_owned(),
             facts,
             overruled,
-            refused,
-            failed,
             refusals: refusals.clone(),
             failures: failures.clone(),
         });
