@@ -275,27 +275,22 @@ impl LlmClient {
     fn send_error(&self, e: awc::error::SendRequestError) -> LlmError {
         use awc::error::{ConnectError, SendRequestError};
         use std::io::ErrorKind;
-        let closed = |kind: ErrorKind| {
-            matches!(
-                kind,
+        let closed = match &e {
+            // The response head never came: the connection ended under the request.
+            SendRequestError::Connect(ConnectError::Disconnected) => true,
+            SendRequestError::Send(io)
+            | SendRequestError::Response(actix_web::error::ParseError::Io(io)) => matches!(
+                io.kind(),
                 ErrorKind::BrokenPipe
                     | ErrorKind::ConnectionReset
                     | ErrorKind::ConnectionAborted
                     | ErrorKind::UnexpectedEof
-            )
+            ),
+            _ => false,
         };
         match e {
             SendRequestError::Timeout => LlmError::Timeout(self.timeout.as_millis()),
-            // The response head never came: the connection ended under the request.
-            SendRequestError::Connect(ConnectError::Disconnected) => {
-                LlmError::Closed(e.to_string())
-            }
-            SendRequestError::Send(ref io) if closed(io.kind()) => LlmError::Closed(e.to_string()),
-            SendRequestError::Response(actix_web::error::ParseError::Io(ref io))
-                if closed(io.kind()) =>
-            {
-                LlmError::Closed(e.to_string())
-            }
+            e if closed => LlmError::Closed(e.to_string()),
             other => LlmError::Connect(other.to_string()),
         }
     }
