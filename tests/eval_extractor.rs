@@ -4,7 +4,9 @@
 //! facts are scored beside the rules' and that a wrong LLM value is overruled, and listed.
 //! The command needs no database and no Redis, so this test starts neither.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -176,6 +178,7 @@ fn refuses_bad_files_with_a_reason() {
 }
 
 /// A chat-completions server on a loopback port answering from `answer(user message)`.
+/// Each connection serves one request; see [`Closing`] for how it ends.
 struct FakeLlm {
     port: u16,
     requests: Arc<AtomicUsize>,
@@ -184,6 +187,10 @@ struct FakeLlm {
 
 impl FakeLlm {
     fn start(answer: fn(&str) -> Value) -> FakeLlm {
+        FakeLlm::start_closing(answer, Closing::Announced)
+    }
+
+    fn start_closing(answer: fn(&str) -> Value, closing: Closing) -> FakeLlm {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake LLM");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().unwrap().port();
@@ -197,7 +204,7 @@ impl FakeLlm {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         count.fetch_add(1, Ordering::SeqCst);
-                        std::thread::spawn(move || serve(stream, answer));
+                        std::thread::spawn(move || serve(stream, answer, closing));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -210,8 +217,18 @@ impl FakeLlm {
         }
     }
 
-    fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
+    /// `eval-extractor` in `both` mode against this server, no retries.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MEMLINK_EXTRACTOR", "both".to_owned()),
+            (
+                "MEMLINK_LLM_BASE_URL",
+                format!("http://127.0.0.1:{}/v1", self.port),
+            ),
+            ("MEMLINK_LLM_MODEL", "fake-model".to_owned()),
+            ("MEMLINK_LLM_MAX_RETRIES", "0".to_owned()),
+            ("MEMLINK_LLM_TIMEOUT_SECS", "10".to_owned()),
+        ]
     }
 }
 
@@ -221,34 +238,26 @@ impl Drop for FakeLlm {
     }
 }
 
-fn serve(stream: TcpStream, answer: fn(&str) -> Value) {
+/// How a connection ends after its one answer.
+#[derive(Clone, Copy)]
+enum Closing {
+    /// `Connection: close` in the answer.
+    Announced,
+    /// Unannounced (a keep-alive answer), a moment after answering, as a server whose idle
+    /// timeout fires does: by then the client may have sent its next request on it.
+    Silent,
+}
+
+fn serve(stream: TcpStream, answer: fn(&str) -> Value, closing: Closing) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
-    let mut reader = BufReader::new(read_half);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
+    let Some(request) = common::http::read_request(&mut BufReader::new(read_half)) else {
         return;
-    }
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    };
+    let request: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let user = request["messages"][1]["content"].as_str().unwrap_or("");
     let content = answer(user).to_string();
     let envelope = json!({
@@ -256,13 +265,21 @@ fn serve(stream: TcpStream, answer: fn(&str) -> Value) {
         "usage": {"prompt_tokens": 10, "completion_tokens": 5}
     })
     .to_string();
+    let connection = match closing {
+        Closing::Announced => "Connection: close\r\n",
+        Closing::Silent => "",
+    };
     let mut stream = stream;
     let _ = write!(
         stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{connection}\r\n{}",
         envelope.len(),
         envelope
     );
+    if let Closing::Silent = closing {
+        let _ = stream.flush();
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The model: finds "camping" the rules cannot (it was never said: a made-up fact), puts the
@@ -294,13 +311,7 @@ fn scores_the_llm_and_both_and_keeps_the_rules_values() {
     let fake = FakeLlm::start(model);
     let dir = Scratch::new("llm");
     let file = dir.file("cases.jsonl", CASES);
-    let env = [
-        ("MEMLINK_EXTRACTOR", "both".to_owned()),
-        ("MEMLINK_LLM_BASE_URL", fake.base_url()),
-        ("MEMLINK_LLM_MODEL", "fake-model".to_owned()),
-        ("MEMLINK_LLM_MAX_RETRIES", "0".to_owned()),
-        ("MEMLINK_LLM_TIMEOUT_SECS", "10".to_owned()),
-    ];
+    let env = fake.env();
     let report = json_report(&memlink(
         &["eval-extractor", file.to_str().unwrap(), "--json"],
         &env,
@@ -361,4 +372,39 @@ fn scores_the_llm_and_both_and_keeps_the_rules_values() {
         "{text}"
     );
     assert!(!text.contains("llm_failures:"), "{text}");
+}
+
+/// A server that closes kept-alive connections without saying so, just after answering: the
+/// command sends its next request on the connection being closed (one at a time, at once).
+/// With no retries allowed, that request must still be answered (asked again on a new
+/// connection), so every message gets its answer and the scores are those of a server that
+/// announces its closes.
+#[test]
+fn a_server_that_closes_kept_alive_connections_loses_no_answer() {
+    let dir = Scratch::new("closing");
+    let file = dir.file("cases.jsonl", CASES);
+    let score = |closing| {
+        let fake = FakeLlm::start_closing(model, closing);
+        let mut env = fake.env();
+        env.push(("MEMLINK_LLM_CONCURRENCY", "1".to_owned()));
+        json_report(&memlink(
+            &["eval-extractor", file.to_str().unwrap(), "--json"],
+            &env,
+        ))
+    };
+    let silent = score(Closing::Silent);
+    let llm = extractor(&silent, "llm");
+    assert_eq!(llm["llm_failed"], 0, "{llm}");
+    assert_eq!(llm["llm_failures"], json!({}));
+    assert_eq!(llm["llm_refusals"], json!({"unknown_predicate": 1}));
+    let announced = score(Closing::Announced);
+    for name in ["llm", "both"] {
+        for mode in ["strict", "lenient"] {
+            assert_eq!(
+                micro(extractor(&silent, name), mode),
+                micro(extractor(&announced, name), mode),
+                "{name} {mode}"
+            );
+        }
+    }
 }

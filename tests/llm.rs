@@ -6,7 +6,7 @@ mod common;
 
 use memlink_actors::extract::EXTRACTOR_VERSION;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -162,41 +162,14 @@ impl Drop for FakeLlm {
 /// One request per connection (`Connection: close`), so a sleeping answer blocks nothing else.
 fn serve(stream: impl Read + Write, log: &Mutex<Vec<Recorded>>, handler: &Handler) {
     let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
+    let Some(request) = http::read_request(&mut reader) else {
         return;
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let path = parts.next().unwrap_or("").to_owned();
-    let (mut length, mut authorization) = (0usize, None);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            if k.eq_ignore_ascii_case("authorization") {
-                authorization = Some(v.trim().to_owned());
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
+    };
     let recorded = Recorded {
-        method,
-        path,
-        authorization,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        method: request.method,
+        path: request.path,
+        authorization: request.authorization,
+        body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
     };
     log.lock().unwrap().push(recorded.clone());
     let (content, prompt, completion) = match handler(&recorded) {

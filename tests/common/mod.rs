@@ -3,6 +3,7 @@
 //! after itself (database dropped, stream deleted, process killed).
 #![allow(dead_code)]
 
+pub mod http;
 pub mod pki;
 
 use std::io::{BufRead, BufReader};
