@@ -5,7 +5,9 @@
 //!   producer would (preloaded, or paced with `--rate`), waits until the worker has processed
 //!   them all and reads the timings back from Postgres: latency is outbox `created_at` (the
 //!   producer's transaction) → the worker's `processed_events.processed_at` (the transaction
-//!   that wrote the event's effects).
+//!   that wrote the event's effects). Paced runs add the latency to the effects' commit: from
+//!   the daemon's histogram and, where the server records commit timestamps
+//!   (`track_commit_timestamp = on`), exactly, from PostgreSQL's (`latency_to_commit_ts_ms`).
 //! - `--history ROUNDS`: rounds of `--round` events from `--users` users, half of them saying
 //!   a new liked thing (multi-valued) and half a new city (single-valued, so each one ends the
 //!   last), printing events/s per round as each user's statements per (user, predicate) grow.
@@ -698,6 +700,19 @@ async fn main() -> anyhow::Result<()> {
             ),
             Ok(None) => eprintln!("bench: the daemon's latency histogram has no figure"),
             Err(e) => eprintln!("bench: no latency to commit: {e:#}"),
+        }
+        match bench::commit_latencies(&client, &ids).await? {
+            Some(c) => println!(
+                "latency_to_commit_ts_ms p50={:.2} p99={:.2} max={:.1} effects_tx p50={:.2} p99={:.2}  (PostgreSQL's commit timestamps)",
+                c.to_commit_p50_s * 1e3,
+                c.to_commit_p99_s * 1e3,
+                c.to_commit_max_s * 1e3,
+                c.effects_tx_p50_s * 1e3,
+                c.effects_tx_p99_s * 1e3
+            ),
+            None => eprintln!(
+                "bench: the server does not record commit timestamps (track_commit_timestamp = off): no exact latency to the commit"
+            ),
         }
     }
     if let Some(rss) = daemon_pid.and_then(peak_rss_mb) {

@@ -42,6 +42,19 @@ pub struct StageLatencies {
     pub relay_to_worker_p99_s: Option<f64>,
 }
 
+/// Latency to the effects' commit, seconds, from PostgreSQL's own commit timestamps: outbox
+/// `created_at` to the commit of the transaction that recorded the event in
+/// `processed_events` (that row's `xmin`), and that transaction's span from its start
+/// (`processed_at`) to its commit. `None` where the server does not record commit timestamps.
+#[derive(Debug, Clone)]
+pub struct CommitLatencies {
+    pub to_commit_p50_s: f64,
+    pub to_commit_p99_s: f64,
+    pub to_commit_max_s: f64,
+    pub effects_tx_p50_s: f64,
+    pub effects_tx_p99_s: f64,
+}
+
 /// Row counts of the tables retention bounds, and of two that grow with user data.
 #[derive(Debug, Clone)]
 pub struct TableCounts {
@@ -79,6 +92,21 @@ const STAGES: &str = "
            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - o.relayed_at))
       FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
      WHERE o.id = ANY($1) AND o.relayed_at IS NOT NULL";
+
+const COMMIT_TIMESTAMPS_ON: &str = "SELECT current_setting('track_commit_timestamp') = 'on'";
+
+/// Transactions committed before the server tracked commits have no timestamp: left out.
+const COMMIT_LATENCIES: &str = "
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c.to_commit),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY c.to_commit),
+           max(c.to_commit)::float8,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.effects),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY c.effects)
+      FROM (SELECT extract(epoch FROM t.at - o.created_at) AS to_commit,
+                   extract(epoch FROM t.at - p.processed_at) AS effects
+              FROM outbox_events o JOIN processed_events p ON p.event_id = o.id
+             CROSS JOIN LATERAL (SELECT pg_xact_commit_timestamp(p.xmin) AS at) t
+             WHERE o.id = ANY($1) AND t.at IS NOT NULL) c";
 
 const FACTS_OF: &str = "
     SELECT count(*) FROM facts f JOIN processed_events p ON p.message_id = f.source_message_id
@@ -168,6 +196,33 @@ pub async fn stage_latencies(client: &Client, ids: &[Uuid]) -> Result<StageLaten
         relay_to_worker_p50_s: r.try_get(2)?,
         relay_to_worker_p99_s: r.try_get(3)?,
     })
+}
+
+/// The events' latency to the commit of their effects, where the server records commit
+/// timestamps (`track_commit_timestamp = on`, set at its start) and any of `ids` was processed
+/// since.
+pub async fn commit_latencies(
+    client: &Client,
+    ids: &[Uuid],
+) -> Result<Option<CommitLatencies>, Error> {
+    let on: bool = client
+        .query_one(COMMIT_TIMESTAMPS_ON, &[])
+        .await?
+        .try_get(0)?;
+    if !on {
+        return Ok(None);
+    }
+    let r = client.query_one(COMMIT_LATENCIES, &[&ids]).await?;
+    let Some(to_commit_p50_s) = r.try_get::<_, Option<f64>>(0)? else {
+        return Ok(None);
+    };
+    Ok(Some(CommitLatencies {
+        to_commit_p50_s,
+        to_commit_p99_s: r.try_get(1)?,
+        to_commit_max_s: r.try_get(2)?,
+        effects_tx_p50_s: r.try_get(3)?,
+        effects_tx_p99_s: r.try_get(4)?,
+    }))
 }
 
 /// How many facts the messages of `ids` are the source of.
