@@ -8,6 +8,8 @@
 # The daemon's own settings pass through the environment (MEMLINK_WORKERS=2 scripts/bench.sh ...).
 # MEMLINK_BIN_DIR=dir runs the memlink and memlink-bench found there instead of building them
 # (A/B runs of two builds, e.g. with farm-bench).
+# BENCH_PRE_SQL='...' runs that SQL on the migrated bench database before the daemon starts: a
+# schema experiment measured against the same command without it (docs/benchmarks.md).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,6 +33,10 @@ cleanup() {
 trap cleanup EXIT
 
 export MEMLINK_STREAM="$stream" MEMLINK_GROUP="bench-${suffix}" MEMLINK_HTTP_ADDR=127.0.0.1:0
+if [[ -n "${BENCH_PRE_SQL:-}" ]]; then
+    DATABASE_URL="$bench_url" RUST_LOG=warn "$bin/memlink" migrate >/dev/null
+    psql "$bench_url" -qX -v ON_ERROR_STOP=1 -c "$BENCH_PRE_SQL"
+fi
 # Throughput, measured as the peer's harness does: every event preloaded, then the daemon
 # started, timed from its start to the last event processed.
 case " $* " in
