@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestEnv;
+use common::{runtime, TestEnv};
 use memlink::postgres::bench;
 use uuid::Uuid;
 
@@ -34,11 +34,7 @@ fn latency_to_the_commit_comes_from_commit_timestamps_or_not_at_all() {
         .expect("the setting")
         .get(0);
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let got = rt.block_on(async {
+    let got = runtime().block_on(async {
         let (client, conn) = tokio_postgres::connect(&env.database_url, tokio_postgres::NoTls)
             .await
             .expect("connect");

@@ -5,17 +5,10 @@
 
 mod common;
 
-use common::TestEnv;
+use common::{runtime, TestEnv};
 use memlink::postgres::{build_pool, classify, PgPool};
 use memlink_actors::ports::PortError;
 use tokio_postgres::Client;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 const INSERT: &str = "INSERT INTO t (id) VALUES ($1)";
 

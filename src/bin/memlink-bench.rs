@@ -701,8 +701,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(None) => eprintln!("bench: the daemon's latency histogram has no figure"),
             Err(e) => eprintln!("bench: no latency to commit: {e:#}"),
         }
-        match bench::commit_latencies(&client, &ids).await? {
-            Some(c) => println!(
+        match bench::commit_latencies(&client, &ids).await {
+            Ok(Some(c)) => println!(
                 "latency_to_commit_ts_ms p50={:.2} p99={:.2} max={:.1} effects_tx p50={:.2} p99={:.2}  (PostgreSQL's commit timestamps)",
                 c.to_commit_p50_s * 1e3,
                 c.to_commit_p99_s * 1e3,
@@ -710,9 +710,10 @@ async fn main() -> anyhow::Result<()> {
                 c.effects_tx_p50_s * 1e3,
                 c.effects_tx_p99_s * 1e3
             ),
-            None => eprintln!(
+            Ok(None) => eprintln!(
                 "bench: the server does not record commit timestamps (track_commit_timestamp = off): no exact latency to the commit"
             ),
+            Err(e) => eprintln!("bench: no exact latency to the commit: {e:#}"),
         }
     }
     if let Some(rss) = daemon_pid.and_then(peak_rss_mb) {
